@@ -14,5 +14,6 @@
 #include "mcutrain/kernels/pooling.h"
 #include "mcutrain/kernels/quantize.h"
 #include "mcutrain/kernels/softmax.h"
+#include "mcutrain/kernels/train.h"
 
 #endif

@@ -24,7 +24,7 @@ import { createFloatReference } from '../src/quantize/float_reference.ts';
 import { quantizeGraph, type QuantizeOptions } from '../src/quantize/quantize_graph.ts';
 import { seededUniform } from '../src/util/random.ts';
 import { NetBuilder } from '../src/zoo/net_builder.ts';
-import { registerTrainingGradients } from './tfjs_gradients.ts';
+import { registerTrainingGradients, softmaxCrossEntropy } from '../src/util/tfjs_gradients.ts';
 
 export const SIDE = 28;
 export const PIXELS = SIDE * SIDE;
@@ -131,7 +131,7 @@ function forward(p: Params, x: tf.Tensor4D): tf.Tensor2D {
   return tf.add(tf.matMul(flat, p.w3 as tf.Tensor2D), p.b3) as tf.Tensor2D;
 }
 
-function batchTensor(digits: readonly Digit[]): tf.Tensor4D {
+export function batchTensor(digits: readonly Digit[]): tf.Tensor4D {
   const data = new Float32Array(digits.length * PIXELS);
   digits.forEach((d, i) => data.set(d.pixels, i * PIXELS));
   return tf.tensor4d(data, [digits.length, SIDE, SIDE, 1]);
@@ -159,20 +159,6 @@ export async function initTf(): Promise<void> {
   registerTrainingGradients();
 }
 
-/** Mean softmax cross-entropy of `logits` against one-hot `labels`, with its gradient (softmax - labels) / n. */
-const crossEntropy = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [logits, labels, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-  const logProbs = tf.logSoftmax(logits);
-  save([logProbs, labels]);
-  return {
-    value: tf.neg(tf.mean(tf.sum(tf.mul(labels, logProbs), 1))),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [lp, y] = saved;
-      return [tf.mul(dy, tf.div(tf.sub(tf.exp(lp), y), lp.shape[0])), tf.zerosLike(y)];
-    },
-  };
-});
-
 /** Trains the CNN with Adam on softmax cross-entropy, batches in a seeded order. */
 export async function trainMnist(train: readonly Digit[], opts: TrainOptions): Promise<TrainedModel> {
   await initTf();
@@ -188,7 +174,7 @@ export async function trainMnist(train: readonly Digit[], opts: TrainOptions): P
       const batch = order.slice(start, start + opts.batchSize);
       const x = batchTensor(batch);
       const y = tf.oneHot(tf.tensor1d(batch.map((d) => d.label), 'int32'), CLASSES);
-      const loss = optimizer.minimize(() => crossEntropy(forward(p, x), y) as tf.Scalar, true, vars);
+      const loss = optimizer.minimize(() => softmaxCrossEntropy(forward(p, x), y), true, vars);
       lossSum += (await loss!.data())[0];
       batches++;
       loss!.dispose();
@@ -244,6 +230,13 @@ export async function maxIrDeviation(model: TrainedModel, digits: readonly Digit
   return worst;
 }
 
+/** An image as the int8 model's input bytes: round(x / scale) + zero point, saturated to int8. */
+export function quantizeImage(pixels: Float32Array, q: { scale: number; zeroPoint: number }): Uint8Array {
+  const out = new Int8Array(pixels.length);
+  for (let k = 0; k < pixels.length; k++) out[k] = Math.max(-128, Math.min(127, Math.round(pixels[k] / q.scale) + q.zeroPoint));
+  return new Uint8Array(out.buffer);
+}
+
 export interface EngineResult {
   accuracy: number;
   /** Test images on which the engine's class differs from the float model's. */
@@ -286,13 +279,9 @@ export async function runQuantizedOnEngine(graph: Graph, calibration: readonly D
   let correct = 0;
   let disagreements = 0;
   try {
-    const q = new Int8Array(PIXELS);
     for (let i = 0; i < test.length; i++) {
       const d = test[i];
-      for (let k = 0; k < PIXELS; k++) {
-        q[k] = Math.max(-128, Math.min(127, Math.round(d.pixels[k] / input.scale) + input.zeroPoint));
-      }
-      const reply = await device.infer(new Uint8Array(q.buffer));
+      const reply = await device.infer(quantizeImage(d.pixels, input));
       const out = new Int8Array(reply.buffer, reply.byteOffset, CLASSES);
       const cls = argmax(out);
       if (cls === d.label) correct++;

@@ -83,7 +83,7 @@ function checkFloatGraph(graph: Graph): void {
     if (!FLOAT_OPS[op.kind]) {
       throw new McutrainError(`${opLabel(op)} cannot run in the float reference: '${graph.name}' is not a float32 model`, HINT_FLOAT);
     }
-    for (const id of [...op.inputs.slice(0, FLOAT_INPUTS[op.kind] ?? op.inputs.length), ...op.outputs]) {
+    for (const id of [...valueInputs(op), ...op.outputs]) {
       if (id < 0) continue;
       const t = graph.tensors[id];
       if (t.dtype !== 'float32') {
@@ -100,9 +100,40 @@ function checkFloatGraph(graph: Graph): void {
 /** How many leading inputs are float tensors (the rest are int32 shapes, axes or paddings). */
 const FLOAT_INPUTS: Partial<Record<OpKind, number>> = { MEAN: 1, PAD: 1, RESHAPE: 1 };
 
-interface RunContext {
+/**
+ * The inputs of `op` that carry values (activations, weights, biases), as opposed to the int32 shapes,
+ * axes and paddings the operator reads as parameters; absent optional inputs (-1) are left out.
+ */
+export function valueInputs(op: Operator): number[] {
+  return op.inputs.slice(0, FLOAT_INPUTS[op.kind] ?? op.inputs.length).filter((id) => id >= 0);
+}
+
+/** What an operator reads: the graph (for its constant parameters) and the value of each input tensor. */
+export interface RunContext {
   graph: Graph;
   value(id: number): tf.Tensor;
+}
+
+/** The fused activation of `op` ('NONE' for operators without one). */
+export function fusedActivation(op: Operator): Activation {
+  return 'activation' in op.options ? op.options.activation : 'NONE';
+}
+
+/**
+ * One operator in float, before its fused activation, shaped as its output tensor: the building block
+ * of the forward pass, shared with passes that apply something else than the float activation (the
+ * training oracle clamps to the int8 output range instead). Call it inside a tf.tidy.
+ */
+export function floatOperator(ctx: RunContext, op: Operator): tf.Tensor {
+  const run = FLOAT_OPS[op.kind] as ((c: RunContext, o: Operator) => tf.Tensor) | undefined;
+  if (!run) throw new McutrainError(`${opLabel(op)} has no float implementation`, 'the float reference runs the operators of DESIGN.md');
+  const result = run(ctx, op);
+  const output = ctx.graph.tensors[op.outputs[0]];
+  if (elementCount(result.shape) !== elementCount(output.shape)) {
+    throw new McutrainError(`${opLabel(op)} computes shape [${result.shape.join(', ')}] but its output '${output.name}' is [${output.shape.join(', ')}]`,
+      'the model file is malformed; re-export it');
+  }
+  return tf.reshape(result, output.shape);
 }
 
 function runGraph(graph: Graph, constants: Map<number, tf.Tensor>, inputs: readonly Float32Array[]): TensorValues {
@@ -130,23 +161,16 @@ function runGraph(graph: Graph, constants: Map<number, tf.Tensor>, inputs: reado
       },
     };
     for (const op of graph.operators) {
-      const run = FLOAT_OPS[op.kind] as (c: RunContext, o: Operator) => tf.Tensor;
-      const result = run(ctx, op);
-      const output = graph.tensors[op.outputs[0]];
-      if (elementCount(result.shape) !== elementCount(output.shape)) {
-        throw new McutrainError(`${opLabel(op)} computes shape [${result.shape.join(', ')}] but its output '${output.name}' is [${output.shape.join(', ')}]`,
-          'the model file is malformed; re-export it');
-      }
-      const shaped = tf.reshape(result, output.shape);
-      live.set(output.id, shaped);
-      out.set(output.id, (shaped.dataSync() as Float32Array).slice());
+      const result = activate(floatOperator(ctx, op), fusedActivation(op), op);
+      live.set(op.outputs[0], result);
+      out.set(op.outputs[0], (result.dataSync() as Float32Array).slice());
     }
   });
   return out;
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Operators
+// Operators (each before its fused activation, which runGraph applies)
 
 type FloatOp<K extends OpKind> = (ctx: RunContext, op: OpOf<K>) => tf.Tensor;
 
@@ -157,7 +181,7 @@ const FLOAT_OPS: { [K in OpKind]?: FloatOp<K> } = {
     const filter = tf.transpose(w, [1, 2, 3, 0]) as tf.Tensor4D;
     const y = windowed(op, x as tf.Tensor4D, filter.shape[0], filter.shape[1], (input, strides, pad, dilations) =>
       tf.conv2d(input, filter, strides, pad, 'NHWC', dilations));
-    return activate(b ? tf.add(y, b) : y, op.options.activation, op);
+    return b ? tf.add(y, b) : y;
   },
   DEPTHWISE_CONV_2D: (ctx, op) => {
     const [x, w, b] = [ctx.value(op.inputs[0]), ctx.value(op.inputs[1]), optional(ctx, op, 2)];
@@ -171,7 +195,7 @@ const FLOAT_OPS: { [K in OpKind]?: FloatOp<K> } = {
     const filter = tf.reshape(w, [fh, fw, inC, multiplier]) as tf.Tensor4D;
     const y = windowed(op, x as tf.Tensor4D, fh, fw, (input, strides, pad, dilations) =>
       tf.depthwiseConv2d(input, filter, strides, pad, 'NHWC', dilations));
-    return activate(b ? tf.add(y, b) : y, op.options.activation, op);
+    return b ? tf.add(y, b) : y;
   },
   FULLY_CONNECTED: (ctx, op) => {
     const [x, w, b] = [ctx.value(op.inputs[0]), ctx.value(op.inputs[1]), optional(ctx, op, 2)];
@@ -181,20 +205,18 @@ const FLOAT_OPS: { [K in OpKind]?: FloatOp<K> } = {
     }
     // Weights are [out, in]: y = x W^T + b, row by row (the output tensor's shape says how rows are laid out).
     const y = tf.matMul(tf.reshape(x, [-1, depth]), w, false, true);
-    return activate(b ? tf.add(y, b) : y, op.options.activation, op);
+    return b ? tf.add(y, b) : y;
   },
   AVERAGE_POOL_2D: (ctx, op) => {
     const o = op.options;
     // tfjs pools as TensorFlow does: SAME padding split like TFLite, padded cells left out of the average.
-    const y = tf.avgPool(ctx.value(op.inputs[0]) as tf.Tensor4D, [o.filterH, o.filterW], [o.strideH, o.strideW], o.padding === 'SAME' ? 'same' : 'valid');
-    return activate(y, o.activation, op);
+    return tf.avgPool(ctx.value(op.inputs[0]) as tf.Tensor4D, [o.filterH, o.filterW], [o.strideH, o.strideW], o.padding === 'SAME' ? 'same' : 'valid');
   },
   MAX_POOL_2D: (ctx, op) => {
     const o = op.options;
-    const y = tf.maxPool(ctx.value(op.inputs[0]) as tf.Tensor4D, [o.filterH, o.filterW], [o.strideH, o.strideW], o.padding === 'SAME' ? 'same' : 'valid');
-    return activate(y, o.activation, op);
+    return tf.maxPool(ctx.value(op.inputs[0]) as tf.Tensor4D, [o.filterH, o.filterW], [o.strideH, o.strideW], o.padding === 'SAME' ? 'same' : 'valid');
   },
-  ADD: (ctx, op) => activate(tf.add(ctx.value(op.inputs[0]), ctx.value(op.inputs[1])), op.options.activation, op),
+  ADD: (ctx, op) => tf.add(ctx.value(op.inputs[0]), ctx.value(op.inputs[1])),
   MEAN: (ctx, op) => {
     const x = ctx.value(op.inputs[0]);
     const axes = [...new Set(constInts(ctx, op, 1).map((a) => (a < 0 ? a + x.rank : a)))];
@@ -208,13 +230,13 @@ const FLOAT_OPS: { [K in OpKind]?: FloatOp<K> } = {
     }
     return tf.pad(x, Array.from({ length: x.rank }, (_, i) => [p[2 * i], p[2 * i + 1]] as [number, number]), 0);
   },
-  // The output tensor's shape is the target shape; runGraph reshapes every result to it.
+  // The output tensor's shape is the target shape; floatOperator reshapes every result to it.
   RESHAPE: (ctx, op) => ctx.value(op.inputs[0]),
   SOFTMAX: (ctx, op) => tf.softmax(tf.mul(ctx.value(op.inputs[0]), op.options.beta)),
   CONCATENATION: (ctx, op) => {
     const xs = op.inputs.map((id) => ctx.value(id));
     const axis = op.options.axis < 0 ? op.options.axis + xs[0].rank : op.options.axis;
-    return activate(tf.concat(xs, axis), op.options.activation, op);
+    return tf.concat(xs, axis);
   },
   RELU: (ctx, op) => tf.relu(ctx.value(op.inputs[0])),
   RELU6: (ctx, op) => tf.relu6(ctx.value(op.inputs[0])),

@@ -1,5 +1,6 @@
 /* The device side of the link protocol (docs/protocol.md): frame parsing with resync, retry
- * detection, and the HELLO / INFER / PROFILE / RESET commands over mt_model. */
+ * detection, the HELLO / INFER / PROFILE / RESET commands over mt_model, and the training commands
+ * over mt_model.train when the model was compiled with training. */
 #include "mcutrain/link.h"
 
 #include <string.h>
@@ -14,7 +15,7 @@
  * Replies. A reply is described, not stored: its payload is generated from the device state each
  * time it is sent (once to count its length, once to send it, and again for a retry). */
 
-enum body_kind { BODY_EMPTY, BODY_HELLO, BODY_INFER, BODY_PROFILE };
+enum body_kind { BODY_EMPTY, BODY_HELLO, BODY_INFER, BODY_PROFILE, BODY_TRAIN_STEP, BODY_TRAIN_INFO, BODY_READ_PARAMS };
 
 typedef struct {
   uint8_t cmd, seq, status, body; /* body: enum body_kind, used when status is MT_LINK_OK */
@@ -101,6 +102,10 @@ static struct {
   reply last;
   int have_profile;  /* an INFER ran since boot or RESET */
   uint32_t total_ticks;
+  mt_train_result train_result; /* of the last TRAIN_STEP / EVALUATE: its reply, resent to a retry, is
+                                 * described by this copy, so a retried step never runs again */
+  uint8_t read_space;           /* the range of the last READ_PARAMS */
+  uint32_t read_offset, read_len;
   char msg[MSG_CAPACITY];
 } st;
 
@@ -128,6 +133,11 @@ static void m_u32(msg_builder *m, uint32_t v) {
   while (n > 0 && m->len < MSG_CAPACITY) st.msg[m->len++] = digits[--n];
 }
 
+static void m_i32(msg_builder *m, int32_t v) {
+  if (v < 0) m_str(m, "-");
+  m_u32(m, v < 0 ? 0u - (uint32_t)v : (uint32_t)v);
+}
+
 static void m_hex8(msg_builder *m, uint8_t v) {
   static const char hex[] = "0123456789abcdef";
   const char s[5] = {'0', 'x', hex[v >> 4], hex[v & 0xFu], 0};
@@ -144,6 +154,41 @@ static void set_error_literal(reply *r, uint8_t status, const char *msg) {
   r->status = status;
   r->msg = msg;
   r->msg_len = (uint32_t)strlen(msg);
+}
+
+static uint32_t get_u32(const uint8_t *b) {
+  return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Trained parameters as the link addresses them: one space of parameter bytes (as stored) and one of
+ * momentum floats (little-endian bytes), each the concatenation of all params in table order. */
+
+static uint32_t momentum_floats(const mt_train_param *p) { return p->momentum ? p->momentum_floats : 0u; }
+
+static uint32_t segment_bytes(const mt_train_param *p, uint8_t space) {
+  return space == MT_LINK_SPACE_PARAMS ? p->bytes : 4u * momentum_floats(p);
+}
+
+static uint32_t space_bytes(const mt_train_desc *t, uint8_t space) {
+  uint32_t n = 0;
+  for (uint16_t i = 0; i < t->n_params; i++) n += segment_bytes(&t->params[i], space);
+  return n;
+}
+
+/* Byte access to a momentum float by its little-endian byte index, whatever the core's byte order. */
+static uint8_t momentum_byte(const float *m, uint32_t i) {
+  uint32_t bits;
+  memcpy(&bits, &m[i / 4u], sizeof bits);
+  return (uint8_t)(bits >> (8u * (i % 4u)));
+}
+
+static void set_momentum_byte(float *m, uint32_t i, uint8_t b) {
+  uint32_t bits;
+  const uint32_t shift = 8u * (i % 4u);
+  memcpy(&bits, &m[i / 4u], sizeof bits);
+  bits = (bits & ~(0xFFu << shift)) | (uint32_t)b << shift;
+  memcpy(&m[i / 4u], &bits, sizeof bits);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -166,7 +211,7 @@ static void emit_hello(writer *w) {
   w_u32(w, mt_model.arena_bytes);
   w_u32(w, mt_model.flash_const_bytes);
   w_u32(w, mt_link_buffers.rx_capacity);
-  w_u32(w, 0); /* features: no training commands yet */
+  w_u32(w, mt_model.train ? MT_LINK_FEATURE_TRAINING : 0u);
   w_u16(w, mt_model.n_ops);
   w_u16(w, mt_model.n_inputs);
   w_u16(w, mt_model.n_outputs);
@@ -185,6 +230,40 @@ static void emit_profile(writer *w) {
   w_str(w, mt_platform_tick_unit());
 }
 
+static void emit_train_info(writer *w) {
+  const mt_train_desc *t = mt_model.train;
+  w_u16(w, t->n_classes);
+  w_u32(w, t->input_bytes);
+  w_f32(w, t->lr ? *t->lr : 0.0f);
+  w_f32(w, t->momentum ? *t->momentum : 0.0f);
+  w_u16(w, t->n_params);
+  for (uint16_t i = 0; i < t->n_params; i++) {
+    const mt_train_param *p = &t->params[i];
+    w_u8(w, p->dtype);
+    w_u32(w, p->bytes);
+    w_u32(w, momentum_floats(p));
+    w_str(w, p->name);
+  }
+}
+
+/* The range of the last READ_PARAMS, read from the parameters as they are now. */
+static void emit_read_params(writer *w) {
+  const mt_train_desc *t = mt_model.train;
+  uint32_t start = 0, from = st.read_offset;
+  const uint32_t to = st.read_offset + st.read_len;
+  for (uint16_t i = 0; i < t->n_params && from < to; i++) {
+    const mt_train_param *p = &t->params[i];
+    const uint32_t end = start + segment_bytes(p, st.read_space);
+    if (from < end) {
+      const uint32_t stop = to < end ? to : end;
+      if (st.read_space == MT_LINK_SPACE_PARAMS) w_bytes(w, p->data + (from - start), stop - from);
+      else for (uint32_t k = from; k < stop; k++) w_u8(w, momentum_byte(p->momentum, k - start));
+      from = stop;
+    }
+    start = end;
+  }
+}
+
 static void emit_payload(writer *w, const reply *r) {
   w_u8(w, r->status);
   if (r->status != MT_LINK_OK) {
@@ -197,6 +276,13 @@ static void emit_payload(writer *w, const reply *r) {
       for (uint16_t i = 0; i < mt_model.n_outputs; i++) w_bytes(w, mt_model.outputs[i].data, mt_model.outputs[i].bytes);
       break;
     case BODY_PROFILE: emit_profile(w); break;
+    case BODY_TRAIN_STEP:
+      w_f32(w, st.train_result.loss);
+      w_i32(w, st.train_result.predicted);
+      w_u32(w, st.train_result.ticks);
+      break;
+    case BODY_TRAIN_INFO: emit_train_info(w); break;
+    case BODY_READ_PARAMS: emit_read_params(w); break;
     default: break;
   }
 }
@@ -290,6 +376,211 @@ static void do_infer(reply *r, uint32_t len) {
   r->body = BODY_INFER;
 }
 
+/* ------------------------------------------------------------------------------------------------
+ * Training commands (mt_model.train is not NULL when these run). */
+
+static const char *const SPACE_NAMES[2] = {"params", "momentum"};
+
+static float get_f32(const uint8_t *b) {
+  const uint32_t bits = get_u32(b);
+  float v;
+  memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+/* Without libm: an exponent of all ones is an infinity or a NaN. */
+static int is_finite(float v) {
+  uint32_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  return (bits & 0x7F800000u) != 0x7F800000u;
+}
+
+/* TRAIN_STEP (update != 0) and EVALUATE: the sample, then an int32 label. */
+static void do_train_step(reply *r, uint32_t len, int update) {
+  const mt_train_desc *t = mt_model.train;
+  msg_builder m = {0};
+  const char *name = update ? "TRAIN_STEP" : "EVALUATE";
+  if (!t->input || !t->step) {
+    set_error_literal(r, MT_LINK_MODEL_ERROR, "training has no input buffer or step (model code is broken)");
+    return;
+  }
+  if (t->input_bytes > mt_link_buffers.rx_capacity || mt_link_buffers.rx_capacity - t->input_bytes < 4u) {
+    m_str(&m, "link buffer (");
+    m_u32(&m, mt_link_buffers.rx_capacity);
+    m_str(&m, " B) < training sample + label (");
+    m_u32(&m, t->input_bytes + 4u);
+    m_str(&m, " B)");
+    set_error(r, MT_LINK_MODEL_ERROR, &m);
+    return;
+  }
+  if (len != t->input_bytes + 4u) {
+    m_str(&m, name);
+    m_str(&m, " payload is ");
+    m_u32(&m, len);
+    m_str(&m, " bytes; sample + label take ");
+    m_u32(&m, t->input_bytes + 4u);
+    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    return;
+  }
+  const int32_t label = (int32_t)get_u32(mt_link_buffers.rx + t->input_bytes);
+  if (label < 0 || label >= (int32_t)t->n_classes) {
+    m_str(&m, "label ");
+    m_i32(&m, label);
+    m_str(&m, " is not a class (0..");
+    m_u32(&m, t->n_classes > 0 ? t->n_classes - 1u : 0u);
+    m_str(&m, ")");
+    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    return;
+  }
+  memcpy(t->input, mt_link_buffers.rx, t->input_bytes);
+  mt_train_result res;
+  memset(&res, 0, sizeof res);
+  const uint32_t t0 = mt_platform_ticks();
+  t->step(label, update, &res);
+  res.ticks = mt_platform_ticks() - t0; /* measured here, as INFER's total: the step need not */
+  st.train_result = res;
+  r->body = BODY_TRAIN_STEP;
+}
+
+static void do_set_hyper(reply *r, uint32_t len) {
+  const mt_train_desc *t = mt_model.train;
+  msg_builder m = {0};
+  if (len != 8u) {
+    m_str(&m, "SET_HYPER payload is ");
+    m_u32(&m, len);
+    m_str(&m, " bytes; lr and momentum take 8");
+    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    return;
+  }
+  const float lr = get_f32(mt_link_buffers.rx), momentum = get_f32(mt_link_buffers.rx + 4);
+  if (!is_finite(lr) || lr < 0.0f) {
+    set_error_literal(r, MT_LINK_BAD_PAYLOAD, "lr must be a finite number >= 0");
+    return;
+  }
+  if (!is_finite(momentum) || momentum < 0.0f || momentum >= 1.0f) {
+    set_error_literal(r, MT_LINK_BAD_PAYLOAD, "momentum must lie in [0, 1)");
+    return;
+  }
+  if (momentum != 0.0f) {
+    for (uint16_t i = 0; i < t->n_params; i++) {
+      if (!t->params[i].momentum) {
+        set_error_literal(r, MT_LINK_BAD_PAYLOAD, "no momentum buffers: compile with momentum to use momentum != 0");
+        return;
+      }
+    }
+  }
+  if (!t->lr || !t->momentum) {
+    set_error_literal(r, MT_LINK_MODEL_ERROR, "training has no lr or momentum variable (model code is broken)");
+    return;
+  }
+  *t->lr = lr;
+  *t->momentum = momentum;
+}
+
+/* Checks the space byte and that [offset, offset + n) lies inside the space; returns its size or sets an error. */
+static int check_range(reply *r, const char *what, uint8_t space, uint32_t offset, uint32_t n) {
+  msg_builder m = {0};
+  if (space > MT_LINK_SPACE_MOMENTUM) {
+    m_str(&m, "space ");
+    m_u32(&m, space);
+    m_str(&m, " is neither 0 (params) nor 1 (momentum)");
+    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    return 0;
+  }
+  const uint32_t total = space_bytes(mt_model.train, space);
+  if (offset > total || n > total - offset) {
+    m_str(&m, what);
+    m_str(&m, " of ");
+    m_u32(&m, n);
+    m_str(&m, " B at ");
+    m_u32(&m, offset);
+    m_str(&m, " exceeds the ");
+    m_u32(&m, total);
+    m_str(&m, " B of ");
+    m_str(&m, SPACE_NAMES[space]);
+    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    return 0;
+  }
+  return 1;
+}
+
+static void do_read_params(reply *r, uint32_t len) {
+  msg_builder m = {0};
+  if (len != 9u) {
+    m_str(&m, "READ_PARAMS payload is ");
+    m_u32(&m, len);
+    m_str(&m, " bytes; space, offset and length take 9");
+    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    return;
+  }
+  const uint8_t space = mt_link_buffers.rx[0];
+  const uint32_t offset = get_u32(mt_link_buffers.rx + 1), n = get_u32(mt_link_buffers.rx + 5);
+  if (n > MT_LINK_MAX_READ_BYTES) {
+    m_str(&m, "read of ");
+    m_u32(&m, n);
+    m_str(&m, " B exceeds the limit of ");
+    m_u32(&m, MT_LINK_MAX_READ_BYTES);
+    m_str(&m, " B per reply");
+    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    return;
+  }
+  if (!check_range(r, "read", space, offset, n)) return;
+  st.read_space = space;
+  st.read_offset = offset;
+  st.read_len = n;
+  r->body = BODY_READ_PARAMS;
+}
+
+static void do_write_params(reply *r, uint32_t len) {
+  const mt_train_desc *t = mt_model.train;
+  msg_builder m = {0};
+  if (len < 5u) {
+    m_str(&m, "WRITE_PARAMS payload is ");
+    m_u32(&m, len);
+    m_str(&m, " bytes; space and offset alone take 5");
+    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    return;
+  }
+  const uint8_t space = mt_link_buffers.rx[0];
+  const uint32_t offset = get_u32(mt_link_buffers.rx + 1), n = len - 5u;
+  if (!check_range(r, "write", space, offset, n)) return;
+  const uint8_t *src = mt_link_buffers.rx + 5;
+  uint32_t start = 0, at = offset;
+  const uint32_t to = offset + n;
+  for (uint16_t i = 0; i < t->n_params && at < to; i++) {
+    const mt_train_param *p = &t->params[i];
+    const uint32_t end = start + segment_bytes(p, space);
+    if (at < end) {
+      const uint32_t stop = to < end ? to : end;
+      if (space == MT_LINK_SPACE_PARAMS) memcpy(p->data + (at - start), src + (at - offset), stop - at);
+      else for (uint32_t k = at; k < stop; k++) set_momentum_byte(p->momentum, k - start, src[k - offset]);
+      at = stop;
+    }
+    start = end;
+  }
+}
+
+static void do_training(reply *r, uint32_t len) {
+  msg_builder m = {0};
+  if (!mt_model.train) {
+    set_error_literal(r, MT_LINK_UNKNOWN_COMMAND, "this firmware was compiled without training (mcutrain compile --train)");
+    return;
+  }
+  switch (r->cmd) {
+    case MT_LINK_TRAIN_STEP: do_train_step(r, len, 1); return;
+    case MT_LINK_EVALUATE: do_train_step(r, len, 0); return;
+    case MT_LINK_SET_HYPER: do_set_hyper(r, len); return;
+    case MT_LINK_TRAIN_INFO: r->body = BODY_TRAIN_INFO; return;
+    case MT_LINK_READ_PARAMS: do_read_params(r, len); return;
+    case MT_LINK_WRITE_PARAMS: do_write_params(r, len); return;
+    default:
+      m_str(&m, "unknown training command ");
+      m_hex8(&m, r->cmd);
+      set_error(r, MT_LINK_UNKNOWN_COMMAND, &m);
+      return;
+  }
+}
+
 /* Runs one new request; returns 1 when the device must restart after replying. */
 static int execute(reply *r, uint32_t len, int oversize) {
   msg_builder m = {0};
@@ -313,13 +604,11 @@ static int execute(reply *r, uint32_t len, int oversize) {
     case MT_LINK_RESET: return 1;
     default:
       if (r->cmd >= MT_LINK_TRAIN_FIRST && r->cmd <= MT_LINK_TRAIN_LAST) {
-        m_str(&m, "training command ");
-        m_hex8(&m, r->cmd);
-        m_str(&m, " is not built into this firmware");
-      } else {
-        m_str(&m, "unknown command ");
-        m_hex8(&m, r->cmd);
+        do_training(r, len);
+        return 0;
       }
+      m_str(&m, "unknown command ");
+      m_hex8(&m, r->cmd);
       set_error(r, MT_LINK_UNKNOWN_COMMAND, &m);
       return 0;
   }
@@ -340,10 +629,6 @@ typedef struct {
   uint32_t crc;  /* running CRC of an oversize payload */
   uint8_t crc_in[4];
 } parser;
-
-static uint32_t get_u32(const uint8_t *b) {
-  return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
 
 static int feed(parser *p, uint8_t b);
 

@@ -18,10 +18,13 @@ import { progress } from './progress.ts';
 import { quantizeCommand } from './quantize_command.ts';
 import { flashCommand } from './flash_command.ts';
 import { ZOO_COMMAND } from './zoo_command.ts';
+import { COMPILE_COMMAND, PLAN_COMMAND } from './compile_command.ts';
 import { randomBytes } from 'node:crypto';
+import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
+import { TRAIN_COMMAND, WEIGHTS_COMMAND } from './train_command.ts';
 
 type Values = Record<string, string | boolean | undefined>;
-type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
+export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
 
 export interface Command {
   usage: string;
@@ -37,19 +40,6 @@ function onePositional(positionals: string[], what: string, usage: string): stri
 }
 
 const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
-
-const PORT_OPTIONS: OptionSpec = { port: { type: 'string', short: 'p' }, baud: { type: 'string' } };
-const PORT_HELP = [
-  '  -p, --port PATH    a board on this serial port (see mcutrain ports); without it a board',
-  '                     project runs on its emulated twin (QEMU)',
-  '  --baud N           the port\'s baud rate (default: the target\'s UART setting)',
-].join('\n');
-
-function portOptions(v: Values): { port?: string; baud?: number } {
-  const baud = str(v.baud) === undefined ? undefined : Number(str(v.baud));
-  if (baud !== undefined && (!Number.isInteger(baud) || baud <= 0)) throw new McutrainError(`--baud must be a positive integer, not '${str(v.baud)}'`);
-  return { port: str(v.port), baud };
-}
 
 export const COMMANDS: Record<string, Command> = {
   inspect: {
@@ -68,32 +58,8 @@ export const COMMANDS: Record<string, Command> = {
   quantize: quantizeCommand,
   zoo: ZOO_COMMAND,
 
-  compile: {
-    usage: 'compile <model.tflite> [--target mps2-an500] [--numerics tflm] -o <dir>',
-    summary: 'generate the C project for a target',
-    help: [
-      'Options:',
-      `  -t, --target NAME    board, emulated board or host (default ${DEFAULT_TARGET}, the emulated Cortex-M7; see mcutrain targets)`,
-      '  -o, --out DIR        output folder (replaced atomically; must be empty or an mcutrain project)',
-      '  --numerics tflm      reproduce TensorFlow Lite Micro\'s reference kernels bit for bit (default)',
-      '  --numerics tflite    reproduce the TensorFlow Lite interpreter instead (it rounds CONV_2D and',
-      '                       FULLY_CONNECTED once, not twice; see docs/semantics.md)',
-    ].join('\n'),
-    options: { target: { type: 'string', short: 't', default: DEFAULT_TARGET }, out: { type: 'string', short: 'o' }, numerics: { type: 'string', default: 'tflm' } },
-    async run(pos, v) {
-      const file = onePositional(pos, 'one model file', this.usage);
-      const out = str(v.out);
-      if (!out) throw new McutrainError('compile needs an output folder', 'add -o <dir>');
-      const started = performance.now();
-      const { manifest } = compileModel({ modelPath: file, target: str(v.target) ?? DEFAULT_TARGET, outDir: out, numerics: str(v.numerics) as Numerics });
-      const ms = performance.now() - started;
-      console.log(`compiled ${manifest.model.file} for ${manifest.target} (${manifest.numerics} numerics) into ${out} in ${ms.toFixed(0)} ms`);
-      console.log(`  operators ${manifest.ops.length}, MACs ${manifest.macs.toLocaleString('en-US')}`);
-      console.log(`  SRAM arena ${formatBytes(manifest.arenaBytes)} (lower bound ${formatBytes(manifest.lowerBoundBytes)})`);
-      console.log(`  Flash constants ${formatBytes(manifest.constBytes)}`);
-      return 0;
-    },
-  },
+  compile: COMPILE_COMMAND,
+  plan: PLAN_COMMAND,
 
   build: {
     usage: 'build <dir> [--sanitize] [--portable]',
@@ -199,6 +165,9 @@ export const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+
+  train: TRAIN_COMMAND,
+  weights: WEIGHTS_COMMAND,
 
   ports: {
     usage: 'ports [--json]',

@@ -13,6 +13,8 @@ import { renderTemplate } from './templates.ts';
 import { constantValues } from '../ir/tensor_data.ts';
 import { targetView } from './target_view.ts';
 import { flashConstBytes, usedConstantTensors } from '../plan/flash.ts';
+import type { TrainingAnalysis } from '../train/analyze_training.ts';
+import type { TrainParamInfo } from '../project/manifest.ts';
 
 export interface EmitOptions {
   target: Target;
@@ -21,6 +23,8 @@ export interface EmitOptions {
   modelHash: Uint8Array;
   buildId: string;
   version: string;
+  /** Present when compiling with a training scheme. */
+  training?: TrainingAnalysis;
 }
 
 export interface GeneratedFile {
@@ -44,66 +48,136 @@ function cTypeOf(t: Tensor): { ctype: CScalarType; tag: string } {
 }
 
 const weightName = (id: number) => `mt_const_t${id}`;
+const paramName = (id: number) => `mt_param_t${id}`;
+const momentumName = (id: number) => `mt_momentum_t${id}`;
 
-export function emitC(graph: Graph, calls: KernelCall[], plan: MemoryPlan, opts: EmitOptions): GeneratedFile[] {
-  const ops = calls.map((call) => {
-    const op = graph.operators[call.op];
-    const prefix = `op${call.op}`;
-    const dims: { name: string; values: string }[] = [];
+/** Largest chunk READ_PARAMS / WRITE_PARAMS move (docs/protocol.md). */
+export const PARAM_CHUNK_BYTES = 4096;
+
+/** The link's receive buffer: one INFER request, one TRAIN_STEP (sample + label), one WRITE_PARAMS chunk. */
+export function linkReceiveBytes(graph: Graph, training: TrainingAnalysis | undefined): number {
+  const infer = graph.inputs.reduce((sum, id) => sum + tensorBytes(graph.tensors[id]), 0);
+  return training ? Math.max(infer, infer + 4, 9 + PARAM_CHUNK_BYTES) : infer;
+}
+
+export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPlan, opts: EmitOptions): GeneratedFile[] {
+  const training = opts.training;
+  // The training graph holds every inference tensor under the same id, plus the gradients.
+  const graph = training?.graph ?? inferenceGraph;
+  const trained = new Map<number, TrainParamInfo>((training?.params ?? []).map((p) => [p.tensor, p]));
+  const dimsDefs: { name: string; values: string }[] = [];
+
+  /** The C statement of one call, with tensor addresses from `callPlan`. */
+  function statement(call: KernelCall, callPlan: MemoryPlan, scratchIndex: number): string | null {
+    if (!call.fn) return null;
+    const prefix = call.name ?? `op${call.op}`;
     const args = call.args.map((arg, i) => renderArg(arg, i));
     function renderArg(arg: KernelArg, i: number): string {
       switch (arg.kind) {
         case 'tensor': {
           const t = graph.tensors[arg.tensor];
-          if (t.data) {
-            return `(const void *)${weightName(t.id)}`;
-          }
-          const offset = plan.tensorOffset.get(t.id);
+          if (trained.has(t.id)) return `(void *)${paramName(t.id)}`;
+          if (t.data) return `(const void *)${weightName(t.id)}`;
+          const offset = callPlan.tensorOffset.get(t.id);
           if (offset === undefined) throw new Error(`tensor ${t.id} '${t.name}' has no arena offset`);
           return `(void *)(mt_arena + ${offset})`;
         }
         case 'const': return `${prefix}_${arg.name}`;
         case 'struct': return `&${prefix}_${arg.name}`;
-        case 'scratch': return `(void *)(mt_arena + ${plan.scratchOffset.get(calls.indexOf(call))})`;
+        case 'scratch': return `(void *)(mt_arena + ${callPlan.scratchOffset.get(scratchIndex)})`;
         case 'literal': return String(arg.value);
         case 'dims': {
           const name = `${prefix}_dims${i}`;
-          dims.push({ name, values: arg.values.map(cInt).join(', ') });
+          if (!dimsDefs.some((d) => d.name === name)) dimsDefs.push({ name, values: arg.values.map(cInt).join(', ') });
           return `&${name}`;
+        }
+        case 'sgd': return '&mt_sgd_state';
+        case 'momentum': {
+          const p = trained.get(arg.tensor);
+          return p && p.momentumFloats > 0 ? momentumName(arg.tensor) : 'NULL';
         }
       }
     }
-    const describe = (ids: number[]) => ids.filter((t) => t >= 0).map((t) => {
-      const x = graph.tensors[t];
-      return `${cComment(x.name)} [${x.shape.join('x')}] ${x.dtype}`;
-    }).join(', ');
+    return `${call.fn}(${args.join(', ')});`;
+  }
+
+  const describe = (ids: number[]) => ids.filter((t) => t >= 0).map((t) => {
+    const x = graph.tensors[t];
+    return `${cComment(x.name)} [${x.shape.join('x')}] ${x.dtype}`;
+  }).join(', ');
+  /** Definitions (constants, structs) of a call; each call's own, never repeated. */
+  const definitions = (call: KernelCall, title: string, io: { inputs: number[]; outputs: number[] }) => {
+    const prefix = call.name ?? `op${call.op}`;
     return {
-      index: call.op,
-      kind: op.kind,
-      inputs: describe(op.inputs),
-      outputs: describe(op.outputs),
+      title,
+      inputs: describe(io.inputs),
+      outputs: describe(io.outputs),
       consts: call.consts.map((c) => ({ name: `${prefix}_${c.name}`, ctype: c.ctype, length: c.values.length, lines: cArrayLines(c.ctype, c.values) })),
-      structs: call.structs.map((s) => ({
-        name: `${prefix}_${s.name}`,
-        ctype: s.ctype,
-        fields: s.fields.map((f) => ({ name: f.name, value: cScalar(typeof f.value === 'number' && !Number.isInteger(f.value) ? 'float' : 'int32_t', f.value) })),
+      structs: call.structs.map((st) => ({
+        name: `${prefix}_${st.name}`,
+        ctype: st.ctype,
+        fields: st.fields.map((f) => ({ name: f.name, value: cScalar(typeof f.value === 'number' && !Number.isInteger(f.value) ? 'float' : 'int32_t', f.value) })),
       })),
-      dims,
-      fn: call.fn,
-      args,
       aliasNote: call.aliases?.length ? 'output shares the input buffer (no copy)' : '',
     };
+  };
+
+  const ops = calls.map((call, i) => {
+    const op = graph.operators[call.op];
+    const def = definitions(call, `op ${call.op}: ${op.kind}`, op);
+    const stmt = statement(call, plan, i);
+    return { ...def, dims: dimsDefs.filter((d) => d.name.startsWith(`op${call.op}_dims`)), index: call.op, kind: op.kind, statement: stmt };
   });
 
-  const weights = usedConstantTensors(graph, calls).map((id) => {
+  let trainView: Record<string, unknown> | undefined;
+  if (training) {
+    const tp = training.plan;
+    const schedule = [...training.forwardCalls, training.lossCall, ...training.backwardCalls];
+    const forward = training.forwardCalls.map((c) => ({ statement: statement(c, tp, schedule.indexOf(c)), kind: graph.operators[c.op].kind, index: c.op }));
+    const backwardDefs = training.backwardCalls.map((c) => {
+      const def = definitions(c, `${c.name}: ${c.fn} (backward of op ${c.op} ${graph.operators[c.op]?.kind ?? ''})`, c.tensors ?? { inputs: [], outputs: [] });
+      const stmt = statement(c, tp, schedule.indexOf(c));
+      return { ...def, dims: dimsDefs.filter((d) => d.name.startsWith(`${c.name}_dims`)), statement: stmt };
+    });
+    const l = training.lossCall;
+    const arg = (i: number) => {
+      const a = l.args[i];
+      return a.kind === 'tensor' ? `(void *)(mt_arena + ${tp.tensorOffset.get(a.tensor)})` : String((a as { value: unknown }).value);
+    };
+    const input = graph.tensors[training.tg.graph.inputs[0]];
+    trainView = {
+      scheme: cComment(training.schemeText),
+      forward,
+      backward: backwardDefs,
+      loss: { logits: arg(0), n: arg(1), scale: arg(2), zeroPoint: arg(3), grad: arg(5) },
+      classes: training.tg.classes,
+      inputOffset: tp.tensorOffset.get(input.id),
+      inputBytes: tensorBytes(input),
+      lr: cFloat(training.tg.scheme.lr),
+      momentum: cFloat(training.tg.scheme.momentum),
+      params: training.params.map((p) => ({
+        name: cString(p.name), tag: p.dtype === 'int8' ? 'MT_INT8' : 'MT_INT32', bytes: p.bytes, data: paramName(p.tensor),
+        momentum: p.momentumFloats > 0 ? momentumName(p.tensor) : 'NULL', momentumFloats: p.momentumFloats,
+      })),
+      momentumBuffers: training.params.filter((p) => p.momentumFloats > 0).map((p) => ({ name: momentumName(p.tensor), floats: p.momentumFloats })),
+      arenaBytes: tp.arenaBytes,
+      lowerBoundBytes: tp.lowerBoundBytes,
+    };
+  }
+
+  const weights = usedConstantTensors(graph, [...calls, ...(training?.backwardCalls ?? [])]).map((id) => {
     const t = graph.tensors[id];
+    const isTrained = trained.has(id);
     // int4 weights stay packed two per byte, as the _s4w kernels read them (and as the .tflite holds them).
     const { ctype, values } = t.dtype === 'int4'
       ? { ctype: 'uint8_t' as const, values: Uint8Array.from(t.data ?? []) }
       : { ctype: cTypeOf(t).ctype, values: constantValues(t) };
-    return { name: weightName(id), ctype, length: values.length, comment: cComment(`${t.name} [${t.shape.join('x')}]`), lines: cArrayLines(ctype, values) };
+    return {
+      name: isTrained ? paramName(id) : weightName(id), qualifier: isTrained ? '' : 'const ', ctype, length: values.length,
+      comment: cComment(`${t.name} [${t.shape.join('x')}]${isTrained ? ', trained: in SRAM' : ''}`), lines: cArrayLines(ctype, values),
+    };
   });
-  const constBytes = flashConstBytes(graph, calls);
+  const constBytes = flashConstBytes(graph, [...calls, ...(training?.backwardCalls ?? [])]);
 
   const io = (ids: number[]) => ids.map((id) => {
     const t = graph.tensors[id];
@@ -131,13 +205,15 @@ export function emitC(graph: Graph, calls: KernelCall[], plan: MemoryPlan, opts:
     modelName: cComment(opts.modelName),
     buildId: cString(opts.buildId),
     modelHash: Array.from(opts.modelHash.slice(0, 8), (b) => `0x${b.toString(16).padStart(2, '0')}`).join(', '),
-    arenaBytes: Math.max(plan.arenaBytes, 16),
-    lowerBoundBytes: plan.lowerBoundBytes,
+    arenaBytes: Math.max(plan.arenaBytes, training?.plan.arenaBytes ?? 0, 16),
+    lowerBoundBytes: Math.max(plan.lowerBoundBytes, training?.plan.lowerBoundBytes ?? 0),
+    inferenceArenaBytes: plan.arenaBytes,
     constBytes,
     ops,
     opInfo: ops.map((o) => ({ kind: o.kind, macs: calls.find((c) => c.op === o.index)!.macs })),
     nOps: ops.length,
-    inputBytes: graph.inputs.reduce((sum, id) => sum + tensorBytes(graph.tensors[id]), 0),
+    rxBytes: linkReceiveBytes(graph, training),
+    training: trainView ?? null,
     inputs: io(graph.inputs),
     outputs: io(graph.outputs),
     weights,

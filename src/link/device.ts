@@ -6,10 +6,13 @@
 import { McutrainError } from '../errors.ts';
 import { encodeFrame, FRAME_OVERHEAD, FrameDecoder, type Frame } from './frame.ts';
 import {
-  Command, REPLY, Status, commandName, parseHello, parseProfile, statusName,
-  type HelloInfo, type ProfileInfo,
+  Command, MAX_READ_PARAMS_BYTES, REPLY, Status, WRITE_PARAMS_HEADER_BYTES, commandName, encodeReadParams,
+  encodeSample, encodeSetHyper, encodeWriteParams, parseHello, parseProfile, parseTrainInfo, parseTrainStep, statusName,
+  type HelloInfo, type ParamSpace, type ProfileInfo, type TrainInfo, type TrainStepResult,
 } from './protocol.ts';
 import type { Transport } from './transport.ts';
+
+export type { ParamSpace, TrainInfo, TrainStepResult } from './protocol.ts';
 
 export interface DeviceOptions {
   /** Wait for each reply, on top of the transfer time on a slow line. Default 2000 ms; keep it above
@@ -34,6 +37,8 @@ export interface DeviceStats {
 }
 
 const PROTOCOL_HINT = 'the firmware and this mcutrain disagree on the link protocol; rebuild and flash the firmware with this mcutrain';
+
+const TRAINING_HINT = 'compile the project with --train (mcutrain compile ... --train <scheme>), then build and flash it again';
 
 const STATUS_HINTS: Record<number, string> = {
   [Status.UNKNOWN_COMMAND]: 'the firmware does not implement this command; rebuild it with this mcutrain (with training enabled, for training commands)',
@@ -64,6 +69,7 @@ export class Device {
   private closedError: McutrainError | undefined;
   private bytesReceived = 0;
   private info: HelloInfo | undefined;
+  private training: TrainInfo | undefined;
 
   constructor(private readonly transport: Transport, options: DeviceOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 2000;
@@ -146,7 +152,95 @@ export class Device {
 
   /** Restarts the device (the reply is sent before it restarts). */
   async reset(): Promise<void> {
+    this.training = undefined; // a board comes back with its compiled-in hyperparameters
     await this.request(Command.RESET);
+  }
+
+  /** The training engine: classes, sample size, hyperparameters and trained tensors. Refuses firmware without training. */
+  async trainInfo(): Promise<TrainInfo> {
+    const info = this.info ?? (await this.hello());
+    if (!info.training) {
+      throw new McutrainError(`${this.description} runs firmware compiled without training (HELLO's training bit is clear)`, TRAINING_HINT);
+    }
+    this.training = parseTrainInfo(await this.request(Command.TRAIN_INFO));
+    return this.training;
+  }
+
+  /** One SGD step on a sample (its bytes as the device stores them) and its label: loss and prediction before the update. */
+  trainStep(input: Uint8Array, label: number): Promise<TrainStepResult> {
+    return this.sample(Command.TRAIN_STEP, input, label);
+  }
+
+  /** The loss and prediction for a sample, without updating anything. */
+  evaluate(input: Uint8Array, label: number): Promise<TrainStepResult> {
+    return this.sample(Command.EVALUATE, input, label);
+  }
+
+  /** Sets the learning rate and the momentum coefficient (stored as float32 on the device). */
+  async setHyper(lr: number, momentum = 0): Promise<void> {
+    if (!Number.isFinite(Math.fround(lr)) || lr < 0) throw new McutrainError(`the learning rate must be a finite number >= 0 (as float32), not ${lr}`);
+    if (!Number.isFinite(momentum) || momentum < 0 || momentum >= 1) throw new McutrainError(`momentum must lie in [0, 1), not ${momentum}`);
+    const t = this.training ?? (await this.trainInfo());
+    if (momentum !== 0 && t.params.some((p) => p.momentumFloats === 0)) {
+      throw new McutrainError(`the firmware on ${this.description} has no momentum buffers, so momentum must be 0 (not ${momentum})`,
+        'compile the project with momentum in the training scheme to train with momentum');
+    }
+    await this.request(Command.SET_HYPER, encodeSetHyper(lr, momentum));
+    this.training = { ...t, lr: Math.fround(lr), momentum: Math.fround(momentum) };
+  }
+
+  /** The whole space: all trained tensors' bytes, or their momentum floats as little-endian bytes, in table order. */
+  async readParams(space: ParamSpace): Promise<Uint8Array> {
+    const total = this.spaceBytes(this.training ?? (await this.trainInfo()), space);
+    const out = new Uint8Array(total);
+    for (let at = 0; at < total; at += MAX_READ_PARAMS_BYTES) {
+      const n = Math.min(MAX_READ_PARAMS_BYTES, total - at);
+      const reply = await this.request(Command.READ_PARAMS, encodeReadParams(space, at, n), n);
+      if (reply.length !== n) {
+        throw new McutrainError(`${this.description} answered READ_PARAMS of ${n} bytes at ${at} with ${reply.length} bytes`, PROTOCOL_HINT);
+      }
+      out.set(reply, at);
+    }
+    return out;
+  }
+
+  /** Writes bytes into a space at `offset`, in requests that fit the device's receive buffer. */
+  async writeParams(space: ParamSpace, bytes: Uint8Array, offset = 0): Promise<void> {
+    const total = this.spaceBytes(this.training ?? (await this.trainInfo()), space);
+    if (!Number.isInteger(offset) || offset < 0 || offset + bytes.length > total) {
+      throw new McutrainError(`cannot write ${bytes.length} bytes at offset ${offset}: the ${space} on ${this.description} take ${total} bytes`,
+        'the parameters belong to a different model or training scheme');
+    }
+    const chunk = this.info!.maxRequestBytes - WRITE_PARAMS_HEADER_BYTES;
+    if (chunk <= 0 && bytes.length > 0) {
+      throw new McutrainError(`${this.description} accepts requests of at most ${this.info!.maxRequestBytes} bytes, too few for WRITE_PARAMS`,
+        STATUS_HINTS[Status.TOO_LARGE]);
+    }
+    for (let at = 0; at < bytes.length; at += chunk) {
+      const part = bytes.subarray(at, Math.min(bytes.length, at + chunk));
+      await this.request(Command.WRITE_PARAMS, encodeWriteParams(space, offset + at, part));
+    }
+  }
+
+  private spaceBytes(t: TrainInfo, space: ParamSpace): number {
+    if (space !== 'params' && space !== 'momentum') throw new McutrainError(`unknown parameter space '${String(space)}' (params or momentum)`);
+    return space === 'params' ? t.paramBytes : t.momentumBytes;
+  }
+
+  private async sample(command: number, input: Uint8Array, label: number): Promise<TrainStepResult> {
+    const t = this.training ?? (await this.trainInfo());
+    const name = commandName(command);
+    if (input.length !== t.inputBytes) {
+      throw new McutrainError(`the training engine on ${this.description} takes samples of ${t.inputBytes} bytes; ${input.length} were given to ${name}`);
+    }
+    if (!Number.isInteger(label) || label < 0 || label >= t.classes) {
+      throw new McutrainError(`label ${label} is not a class of the model (0 to ${t.classes - 1})`, 'check the labels of the data set');
+    }
+    if (t.inputBytes + 4 > this.info!.maxRequestBytes) {
+      throw new McutrainError(`a ${name} request takes ${t.inputBytes + 4} bytes but ${this.description} accepts at most ${this.info!.maxRequestBytes}`,
+        STATUS_HINTS[Status.TOO_LARGE]);
+    }
+    return parseTrainStep(await this.request(command, encodeSample(input, label), 12), name);
   }
 
   /**

@@ -11,8 +11,14 @@ export const Command = {
   INFER: 0x02,
   PROFILE: 0x03,
   RESET: 0x04,
-  /** 0x10..0x1F: reserved for training commands (train step, evaluate, set lr, read/write weights). */
+  /** 0x10..0x1F: training commands; a firmware built without training answers them UNKNOWN_COMMAND. */
   TRAIN_FIRST: 0x10,
+  TRAIN_STEP: 0x10,
+  EVALUATE: 0x11,
+  SET_HYPER: 0x12,
+  TRAIN_INFO: 0x13,
+  READ_PARAMS: 0x14,
+  WRITE_PARAMS: 0x15,
   TRAIN_LAST: 0x1f,
 } as const;
 
@@ -32,12 +38,21 @@ export const Status = {
 
 export const FEATURE_TRAINING = 0x1;
 
+/** The most bytes one READ_PARAMS reply carries (MT_LINK_MAX_READ_BYTES); longer reads are chunked. */
+export const MAX_READ_PARAMS_BYTES = 4096;
+/** WRITE_PARAMS: the space byte and the offset come before the data. */
+export const WRITE_PARAMS_HEADER_BYTES = 5;
+
+/** READ_PARAMS / WRITE_PARAMS address spaces: the trained tensors' bytes, or their momentum floats. */
+export type ParamSpace = 'params' | 'momentum';
+export const PARAM_SPACE: Record<ParamSpace, number> = { params: 0, momentum: 1 };
+
 /** Longest silence inside a frame before the device drops it; a client's timeout must be longer. */
 export const DEVICE_BYTE_TIMEOUT_MS = 250;
 
 export function commandName(command: number): string {
   const base = command & ~REPLY;
-  const name = Object.entries(Command).find(([key, value]) => value === base && !key.startsWith('TRAIN_'))?.[0];
+  const name = Object.entries(Command).find(([key, value]) => value === base && key !== 'TRAIN_FIRST' && key !== 'TRAIN_LAST')?.[0];
   const hex = `0x${base.toString(16).padStart(2, '0')}`;
   if (name) return name;
   if (base >= Command.TRAIN_FIRST && base <= Command.TRAIN_LAST) return `training command ${hex}`;
@@ -86,6 +101,36 @@ export interface ProfileInfo {
   /** undefined when the platform cannot tell. */
   stackHighWaterBytes: number | undefined;
   arenaBytes: number;
+}
+
+export interface TrainStepResult {
+  loss: number;
+  /** Argmax of the logits, before the update. */
+  predicted: number;
+  /** Device ticks the step took (tick unit as in HELLO). */
+  ticks: number;
+}
+
+export interface TrainParamDesc {
+  name: string;
+  dtype: LinkDType;
+  bytes: number;
+  /** Floats of optimizer state; 0 without momentum. */
+  momentumFloats: number;
+}
+
+/** What the firmware's training engine reports (TRAIN_INFO). */
+export interface TrainInfo {
+  classes: number;
+  /** Bytes of one sample (TRAIN_STEP / EVALUATE payloads add a 4-byte label). */
+  inputBytes: number;
+  /** The current hyperparameters (as float32 on the device). */
+  lr: number;
+  momentum: number;
+  params: TrainParamDesc[];
+  /** Sizes of the READ_PARAMS / WRITE_PARAMS spaces. */
+  paramBytes: number;
+  momentumBytes: number;
 }
 
 /** Reads a reply payload; running past its end means the device sent something malformed. */
@@ -192,4 +237,79 @@ export function parseProfile(payload: Uint8Array): ProfileInfo {
   const tickUnit = r.str('tick unit');
   r.end();
   return { totalTicks, opTicks, tickUnit, stackHighWaterBytes: stack === 0 ? undefined : stack, arenaBytes };
+}
+
+/** Parses a TRAIN_STEP or EVALUATE reply (after the status byte). */
+export function parseTrainStep(payload: Uint8Array, what = 'TRAIN_STEP'): TrainStepResult {
+  const r = new Reader(payload, what);
+  const loss = r.f32('loss');
+  const predicted = r.i32('predicted');
+  const ticks = r.u32('ticks');
+  r.end();
+  return { loss, predicted, ticks };
+}
+
+/** Parses a TRAIN_INFO reply (after the status byte). */
+export function parseTrainInfo(payload: Uint8Array): TrainInfo {
+  const r = new Reader(payload, 'TRAIN_INFO');
+  const classes = r.u16('classes');
+  const inputBytes = r.u32('input bytes');
+  const lr = r.f32('lr');
+  const momentum = r.f32('momentum');
+  const n = r.u16('params');
+  const params: TrainParamDesc[] = [];
+  for (let i = 0; i < n; i++) {
+    const code = r.u8(`param ${i} dtype`);
+    const dtype = DTYPES[code];
+    if (dtype === undefined) {
+      throw new McutrainError(`TRAIN_INFO reply: param ${i} has unknown dtype code ${code}`, 'rebuild and flash the firmware with this mcutrain');
+    }
+    const bytes = r.u32(`param ${i} bytes`);
+    const momentumFloats = r.u32(`param ${i} momentum floats`);
+    const name = r.str(`param ${i} name`);
+    params.push({ name, dtype, bytes, momentumFloats });
+  }
+  r.end();
+  return {
+    classes, inputBytes, lr, momentum, params,
+    paramBytes: params.reduce((s, p) => s + p.bytes, 0),
+    momentumBytes: params.reduce((s, p) => s + 4 * p.momentumFloats, 0),
+  };
+}
+
+/** TRAIN_STEP / EVALUATE request: the sample's bytes, then the label as int32. */
+export function encodeSample(input: Uint8Array, label: number): Uint8Array {
+  const out = new Uint8Array(input.length + 4);
+  out.set(input, 0);
+  new DataView(out.buffer).setInt32(input.length, label, true);
+  return out;
+}
+
+/** SET_HYPER request: f32 lr, f32 momentum. */
+export function encodeSetHyper(lr: number, momentum: number): Uint8Array {
+  const out = new Uint8Array(8);
+  const view = new DataView(out.buffer);
+  view.setFloat32(0, lr, true);
+  view.setFloat32(4, momentum, true);
+  return out;
+}
+
+/** READ_PARAMS request: u8 space, u32 offset, u32 length. */
+export function encodeReadParams(space: ParamSpace, offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(9);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, PARAM_SPACE[space]);
+  view.setUint32(1, offset, true);
+  view.setUint32(5, length, true);
+  return out;
+}
+
+/** WRITE_PARAMS request: u8 space, u32 offset, then the bytes. */
+export function encodeWriteParams(space: ParamSpace, offset: number, bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(WRITE_PARAMS_HEADER_BYTES + bytes.length);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, PARAM_SPACE[space]);
+  view.setUint32(1, offset, true);
+  out.set(bytes, WRITE_PARAMS_HEADER_BYTES);
+  return out;
 }

@@ -29,11 +29,17 @@ export type KernelArg =
   | { kind: 'struct'; name: string }            // address of a CStruct of this call
   | { kind: 'scratch' }                         // pointer to this call's scratch buffer in the arena
   | { kind: 'literal'; value: number | string } // a C literal or NULL
-  | { kind: 'dims'; values: number[] };         // address of an mt_dims4 constant with these 4 values
+  | { kind: 'dims'; values: number[] }          // address of an mt_dims4 constant with these 4 values
+  | { kind: 'sgd' }                             // the model's optimizer settings (training)
+  | { kind: 'momentum'; tensor: number };       // the momentum buffer of a trained tensor, or NULL
 
 export interface KernelCall {
-  /** Index of the operator in the graph. */
+  /** Index of the operator in the graph (for a backward call: the operator it differentiates). */
   op: number;
+  /** C name prefix of this call's constants; `op<op>` when absent (backward calls need their own). */
+  name?: string;
+  /** Tensors read and written, when they are not the operator's own inputs and outputs (backward calls). */
+  tensors?: { inputs: number[]; outputs: number[] };
   /** C function in firmware/kernels, or null for an operator that lowers to nothing (an alias such as RESHAPE). */
   fn: string | null;
   args: KernelArg[];

@@ -37,8 +37,14 @@ export interface MemoryPlan {
 
 const alignUp = (n: number) => Math.ceil(n / ARENA_ALIGN) * ARENA_ALIGN;
 
-export function planMemory(graph: Graph, calls: KernelCall[]): MemoryPlan {
-  const buffers = collectBuffers(graph, calls);
+/** Tensors live before the first call (written by the caller) and after the last (read by it). */
+export interface Boundary {
+  liveIn: readonly number[];
+  liveOut: readonly number[];
+}
+
+export function planMemory(graph: Graph, calls: KernelCall[], boundary: Boundary = { liveIn: graph.inputs, liveOut: graph.outputs }): MemoryPlan {
+  const buffers = collectBuffers(graph, calls, boundary);
   placeBest(buffers);
 
   const tensorOffset = new Map<number, number>();
@@ -53,7 +59,7 @@ export function planMemory(graph: Graph, calls: KernelCall[]): MemoryPlan {
 }
 
 /** One buffer per group of aliased activation tensors, plus one per call that needs scratch. */
-function collectBuffers(graph: Graph, calls: KernelCall[]): Buffer[] {
+function collectBuffers(graph: Graph, calls: KernelCall[], boundary: Boundary): Buffer[] {
   // Union aliased tensors (an alias output shares its input's memory).
   const root = new Map<number, number>();
   const find = (t: number): number => {
@@ -80,13 +86,13 @@ function collectBuffers(graph: Graph, calls: KernelCall[]): Buffer[] {
   };
 
   const last = calls.length; // graph outputs stay readable after the last call
-  for (const t of graph.inputs) touch(t, -1);
+  for (const t of boundary.liveIn) touch(t, -1);
   calls.forEach((call, step) => {
-    const op = graph.operators[call.op];
-    for (const t of op.inputs) if (t >= 0) touch(t, step);
-    for (const t of op.outputs) touch(t, step);
+    const { inputs, outputs } = call.tensors ?? graph.operators[call.op];
+    for (const t of inputs) if (t >= 0) touch(t, step);
+    for (const t of outputs) touch(t, step);
   });
-  for (const t of graph.outputs) touch(t, last);
+  for (const t of boundary.liveOut) touch(t, last);
 
   const scratch: Buffer[] = calls.flatMap((call, step) =>
     call.scratchBytes > 0 ? [{ tensors: [], scratchOf: step, bytes: call.scratchBytes, firstStep: step, lastStep: step, offset: 0 }] : []);

@@ -13,13 +13,16 @@ import { lowerGraph } from '../lower/lower.ts';
 import type { KernelCall } from '../lower/kernel_call.ts';
 import { DEFAULT_NUMERICS, NUMERICS, type Numerics } from '../lower/numerics.ts';
 import { planMemory, type MemoryPlan } from '../plan/plan_memory.ts';
-import { emitC } from '../codegen/emit_c.ts';
+import { emitC, linkReceiveBytes } from '../codegen/emit_c.ts';
 import { flashConstBytes } from '../plan/flash.ts';
 import { loadTarget, type Target } from '../targets/target.ts';
 import { replaceDirAtomic } from '../util/fs_atomic.ts';
 import { McutrainError } from '../errors.ts';
 import { VERSION } from '../version.ts';
-import { isProjectDir, MANIFEST_FILE, type IoTensorInfo, type ProjectManifest } from './manifest.ts';
+import { isProjectDir, MANIFEST_FILE, PROJECT_MODEL_FILE, type IoTensorInfo, type ProjectManifest, type TrainingInfo } from './manifest.ts';
+import { analyzeTraining, type TrainingAnalysis } from '../train/analyze_training.ts';
+import { parseScheme, schemeToString, type TrainingScheme } from '../train/scheme.ts';
+import { requireFits, sramBudget } from '../train/memory_report.ts';
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
 
@@ -27,14 +30,35 @@ export interface Analysis {
   graph: Graph;
   calls: KernelCall[];
   plan: MemoryPlan;
+  /** Present with a training scheme. */
+  training?: TrainingAnalysis;
 }
 
-/** Import, lower and plan: everything needed to report on a model or to emit it. */
-export function analyzeModel(bytes: Uint8Array, name: string, numerics: Numerics = DEFAULT_NUMERICS): Analysis {
+/** Import, lower and plan (and, with a scheme, derive and plan the training step): everything needed to report on a model or to emit it. */
+export function analyzeModel(bytes: Uint8Array, name: string, numerics: Numerics = DEFAULT_NUMERICS, scheme?: TrainingScheme): Analysis {
   const graph = importTflite(bytes, name);
   const calls = lowerGraph(graph, { numerics });
   const plan = planMemory(graph, calls);
-  return { graph, calls, plan };
+  const training = scheme ? analyzeTraining(graph, calls, scheme) : undefined;
+  return { graph, calls, plan, training };
+}
+
+/** How to train, for compileModel: a scheme (inline or a .json path) with optional overrides. */
+export interface TrainOptions {
+  scheme: string;
+  qas?: boolean;
+  momentum?: number;
+  lr?: number;
+}
+
+export function resolveScheme(train: TrainOptions): TrainingScheme {
+  const scheme = parseScheme(train.scheme);
+  return parseScheme(schemeToString({
+    ...scheme,
+    qas: train.qas ?? scheme.qas,
+    momentum: train.momentum ?? scheme.momentum,
+    lr: train.lr ?? scheme.lr,
+  }));
 }
 
 export function readModelFile(file: string): Uint8Array {
@@ -52,6 +76,8 @@ export interface CompileOptions {
   outDir: string;
   /** Whose int8 arithmetic to reproduce (see src/lower/numerics.ts). */
   numerics?: Numerics;
+  /** Compile the training engine too (docs/training.md). */
+  train?: TrainOptions;
 }
 
 export interface CompileResult {
@@ -66,15 +92,25 @@ export function compileModel(opts: CompileOptions): CompileResult {
   if (!NUMERICS.includes(numerics)) throw new McutrainError(`unknown numerics '${numerics}'`, `choose one of: ${NUMERICS.join(', ')}`);
   const bytes = readModelFile(opts.modelPath);
   const name = path.basename(opts.modelPath);
-  const analysis = analyzeModel(bytes, name, numerics);
+  const scheme = opts.train ? resolveScheme(opts.train) : undefined;
+  const analysis = analyzeModel(bytes, name, numerics, scheme);
+  const training = analysis.training;
+  if (training) {
+    const linkBytes = linkReceiveBytes(analysis.graph, training) + 4 * analysis.calls.length;
+    const budget = sramBudget(analysis.plan, training, target, linkBytes);
+    requireFits(budget, training, target, (step) => trainingCallName(training, step));
+  }
   const sha256 = createHash('sha256').update(bytes).digest();
-  const buildId = createHash('sha256').update(sha256).update(`${target.name}\0${numerics}\0${VERSION}`).digest('hex').slice(0, 16);
+  const buildKey = `${target.name}\0${numerics}\0${VERSION}\0${training?.schemeText ?? ''}`;
+  const buildId = createHash('sha256').update(sha256).update(buildKey).digest('hex').slice(0, 16);
   const files = emitC(analysis.graph, analysis.calls, analysis.plan, {
-    target, modelName: name, modelHash: sha256.subarray(0, 8), buildId, version: VERSION,
+    target, modelName: name, modelHash: sha256.subarray(0, 8), buildId, version: VERSION, training,
   });
   const manifest = makeManifest(analysis, target, numerics, name, sha256.toString('hex'), buildId);
   replaceDirAtomic(opts.outDir, isProjectDir, (tmp) => {
     for (const f of files) writeFileSync(path.join(tmp, f.path), f.contents);
+    // The original model travels with the project: `mcutrain weights` writes the learned weights into a copy of it.
+    writeFileSync(path.join(tmp, PROJECT_MODEL_FILE), bytes);
     copyRuntime(tmp, target);
     writeFileSync(path.join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
   });
@@ -108,5 +144,35 @@ function makeManifest(a: Analysis, target: Target, numerics: Numerics, file: str
     inputs: io(a.graph.inputs),
     outputs: io(a.graph.outputs),
     ops,
+    ...(a.training ? { training: trainingInfo(a.training) } : {}),
   };
+}
+
+function trainingInfo(t: TrainingAnalysis): TrainingInfo {
+  const s = t.tg.scheme;
+  return {
+    scheme: t.schemeText,
+    qas: s.qas,
+    classes: t.tg.classes,
+    logits: t.tg.logits.name,
+    lr: s.lr,
+    momentum: s.momentum,
+    inputBytes: tensorBytes(t.graph.tensors[t.graph.inputs[0]]),
+    params: t.params,
+    paramBytes: t.paramBytes,
+    momentumBytes: t.momentumBytes,
+    trainArenaBytes: t.plan.arenaBytes,
+    trainLowerBoundBytes: t.plan.lowerBoundBytes,
+    macsForward: t.macsForward,
+    macsBackward: t.macsBackward,
+  };
+}
+
+/** A readable name for step `step` of the training schedule (forward calls, loss, backward calls). */
+export function trainingCallName(t: TrainingAnalysis, step: number): string {
+  const schedule = [...t.forwardCalls, t.lossCall, ...t.backwardCalls];
+  const c = schedule[step];
+  if (!c) return `step ${step}`;
+  const kind = t.graph.operators[c.op]?.kind ?? '';
+  return c.name ? `${c.name} ${c.fn ?? ''}${kind ? ` (op ${c.op} ${kind})` : ''}` : `op ${c.op} ${kind}`;
 }

@@ -5,6 +5,8 @@ import { McutrainError } from '../errors.ts';
 import type { DType } from '../ir/graph.ts';
 
 export const MANIFEST_FILE = 'mcutrain.json';
+/** A copy of the compiled .tflite inside the project (the `weights` command writes learned weights into it). */
+export const PROJECT_MODEL_FILE = 'model.tflite';
 
 export interface IoTensorInfo {
   name: string;
@@ -13,6 +15,49 @@ export interface IoTensorInfo {
   bytes: number;
   scale: number;
   zeroPoint: number;
+}
+
+/** One trained tensor as the device exposes it (READ_PARAMS / WRITE_PARAMS address the concatenation of all of them). */
+export interface TrainParamInfo {
+  /** Tensor name and id in the imported graph (the .tflite's tensor index). */
+  name: string;
+  tensor: number;
+  kind: 'weights' | 'bias';
+  dtype: 'int8' | 'int32';
+  /** Bytes of the whole tensor, all of it in SRAM. */
+  bytes: number;
+  /** Byte offset of this tensor in the concatenation of all trained tensors. */
+  offset: number;
+  /** Output channels that are updated (the first ones), and all of them. */
+  channels: number;
+  totalChannels: number;
+  /** Optimizer state: floats of momentum (0 without momentum); offset in floats in the concatenation. */
+  momentumFloats: number;
+  momentumOffset: number;
+  /** Index of the weighted layer (0 = the first CONV_2D/DEPTHWISE_CONV_2D/FULLY_CONNECTED) and its operator. */
+  layer: number;
+  op: number;
+}
+
+export interface TrainingInfo {
+  /** The scheme in its inline form, e.g. "bias:last=8,weights:layers=21,24@0.25,qas=on". */
+  scheme: string;
+  qas: boolean;
+  classes: number;
+  /** The tensor the loss reads (the logits), before any SOFTMAX. */
+  logits: string;
+  lr: number;
+  momentum: number;
+  /** Bytes of one sample as the device takes it (the model's single input). */
+  inputBytes: number;
+  params: TrainParamInfo[];
+  paramBytes: number;
+  momentumBytes: number;
+  /** Peak of the training schedule's arena and its lower bound (the whole arena is the max of this and inference). */
+  trainArenaBytes: number;
+  trainLowerBoundBytes: number;
+  macsForward: number;
+  macsBackward: number;
 }
 
 export interface ProjectManifest {
@@ -29,6 +74,8 @@ export interface ProjectManifest {
   inputs: IoTensorInfo[];
   outputs: IoTensorInfo[];
   ops: { index: number; kind: string; macs: number }[];
+  /** Present when compiled with --train. */
+  training?: TrainingInfo;
 }
 
 export function isProjectDir(dir: string): boolean {

@@ -148,8 +148,10 @@ describe('Device', () => {
       /fake device rejected INFER: BAD_PAYLOAD: INFER payload is 3 bytes; the model inputs take 4/);
     expect(e.hint).toBeDefined();
     expect(t.requests).toHaveLength(1);
-    await expectMcutrainError(new Device(new FakeTransport((req) => reply(req, Status.UNKNOWN_COMMAND, 'training command 0x10 is not built into this firmware')))
-      .request(0x10), /rejected training command 0x10: UNKNOWN_COMMAND: training command 0x10 is not built/);
+    await expectMcutrainError(new Device(new FakeTransport((req) => reply(req, Status.UNKNOWN_COMMAND, 'this firmware was compiled without training (mcutrain compile --train)')))
+      .request(0x10), /rejected TRAIN_STEP: UNKNOWN_COMMAND: this firmware was compiled without training/);
+    await expectMcutrainError(new Device(new FakeTransport((req) => reply(req, Status.UNKNOWN_COMMAND, 'unknown training command 0x1e')))
+      .request(0x1e), /rejected training command 0x1e: UNKNOWN_COMMAND/);
   });
 
   it('reports garbage that is not frames, showing what came', async () => {

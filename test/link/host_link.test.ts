@@ -12,7 +12,7 @@ import { McutrainError } from '../../src/errors.ts';
 import { Device } from '../../src/link/device.ts';
 import { HostTransport } from '../../src/link/host_transport.ts';
 import { Command } from '../../src/link/protocol.ts';
-import type { Transport } from '../../src/link/transport.ts';
+import { Tamper } from './tamper.ts';
 
 const FIRMWARE = fileURLToPath(new URL('../../firmware', import.meta.url));
 const SOURCES = ['link/link.c', 'link/crc32.c', 'platform/host/main.c', 'test/fake_model.c'].map((f) => path.join(FIRMWARE, f));
@@ -32,34 +32,6 @@ beforeAll(() => {
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-/** Passes bytes through, with one-shot damage on demand. */
-class Tamper implements Transport {
-  readonly description: string;
-  /** Rewrites the next frame sent. */
-  damageNextWrite: ((bytes: Uint8Array) => Uint8Array) | undefined;
-  /** Drops everything received between the next write and the one after it (a lost reply). */
-  loseNextReply = false;
-  private dropping = false;
-
-  constructor(readonly inner: HostTransport) {
-    this.description = inner.description;
-  }
-  write(bytes: Uint8Array): Promise<void> {
-    this.dropping = this.loseNextReply;
-    this.loseNextReply = false;
-    const damage = this.damageNextWrite;
-    this.damageNextWrite = undefined;
-    return this.inner.write(damage ? damage(bytes.slice()) : bytes);
-  }
-  onData(listener: (chunk: Uint8Array) => void): void {
-    this.inner.onData((chunk) => {
-      if (!this.dropping) listener(chunk);
-    });
-  }
-  onClose(listener: (error: McutrainError) => void): void { this.inner.onClose(listener); }
-  close(): Promise<void> { return this.inner.close(); }
-}
 
 async function open(timeoutMs = 2000) {
   const host = await HostTransport.start(engine);
@@ -102,7 +74,7 @@ describe('host link (real C server, fake model)', () => {
     const info = await device.hello();
     expect(info).toMatchObject({
       protocolVersion: 1, modelHash: '0123456789abcdef', buildId: 'fake-model-build', tickUnit: 'ns',
-      arenaBytes: 2 * IN_BYTES + 4, flashConstBytes: 1234, maxRequestBytes: IN_BYTES, opCount: 2, training: false,
+      arenaBytes: 2 * IN_BYTES + 4, flashConstBytes: 1234, maxRequestBytes: IN_BYTES, opCount: 2, training: true, features: 1,
     });
     expect(info.inputs).toEqual([{ name: 'image', dtype: 'int8', shape: [1, 16, 16, 4], bytes: IN_BYTES, scale: 0.5, zeroPoint: -3 }]);
     expect(info.outputs).toEqual([
@@ -190,8 +162,8 @@ describe('host link (real C server, fake model)', () => {
       .toMatch(/rejected INFER: BAD_PAYLOAD: INFER payload is 10 bytes; the model inputs take 1024/);
     expect((await rejection(device.request(Command.INFER, new Uint8Array(5000)))).message)
       .toMatch(/rejected INFER: TOO_LARGE: request payload of 5000 bytes exceeds the device buffer of 1024/);
-    expect((await rejection(device.request(0x10))).message)
-      .toMatch(/rejected training command 0x10: UNKNOWN_COMMAND: training command 0x10 is not built into this firmware/);
+    expect((await rejection(device.request(0x1f))).message)
+      .toMatch(/rejected training command 0x1f: UNKNOWN_COMMAND: unknown training command 0x1f/);
     expect((await rejection(device.request(0x33))).message).toMatch(/UNKNOWN_COMMAND: unknown command 0x33/);
     expect((await rejection(device.infer(new Uint8Array(3)))).message).toMatch(/takes 1024 bytes of input/);
     expect(Array.from(await device.infer(pattern(5)))).toEqual(expected(pattern(5), 1)); // still serving

@@ -20,7 +20,13 @@ enum mt_link_command {
   MT_LINK_INFER = 0x02,
   MT_LINK_PROFILE = 0x03,
   MT_LINK_RESET = 0x04,
-  MT_LINK_TRAIN_FIRST = 0x10, /* 0x10..0x1F reserved for training commands */
+  MT_LINK_TRAIN_FIRST = 0x10, /* 0x10..0x1F: training commands (need mt_model.train) */
+  MT_LINK_TRAIN_STEP = 0x10,
+  MT_LINK_EVALUATE = 0x11,
+  MT_LINK_SET_HYPER = 0x12,
+  MT_LINK_TRAIN_INFO = 0x13,
+  MT_LINK_READ_PARAMS = 0x14,
+  MT_LINK_WRITE_PARAMS = 0x15,
   MT_LINK_TRAIN_LAST = 0x1F,
   MT_LINK_REPLY = 0x80        /* or-ed into the command of every reply */
 };
@@ -38,6 +44,11 @@ enum mt_link_status {
 
 /* HELLO feature bits. */
 #define MT_LINK_FEATURE_TRAINING 0x1u
+
+/* READ_PARAMS / WRITE_PARAMS address spaces, and the most bytes one READ_PARAMS reply carries. */
+#define MT_LINK_SPACE_PARAMS 0u
+#define MT_LINK_SPACE_MOMENTUM 1u
+#define MT_LINK_MAX_READ_BYTES 4096u
 
 /* read_byte results besides a byte value 0..255. */
 #define MT_LINK_EOF (-1)     /* the stream has ended (host stdin closed); mt_link_serve returns */
@@ -62,7 +73,8 @@ typedef struct mt_link_port {
  * sizes against mt_model at run time and answers MODEL_ERROR if they do not fit. */
 typedef struct {
   uint8_t *rx;            /* holds one request payload */
-  uint32_t rx_capacity;   /* >= the largest request the model receives (today: sum of input bytes) */
+  uint32_t rx_capacity;   /* >= the largest request the model receives: the sum of input bytes; with
+                           * training also train input bytes + 4 and 9 + MT_LINK_MAX_READ_BYTES */
   uint32_t *op_ticks;     /* one counter per operator, for PROFILE */
   uint32_t op_capacity;   /* >= mt_model.n_ops */
 } mt_link_buffers_desc;

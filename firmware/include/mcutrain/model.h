@@ -25,6 +25,36 @@ typedef struct {
   uint32_t macs;
 } mt_op_info;
 
+/* One trained tensor (int8 weights or int32 bias), in SRAM and updated in place. */
+typedef struct {
+  const char *name;
+  uint8_t dtype;          /* MT_INT8 or MT_INT32 */
+  uint32_t bytes;
+  uint8_t *data;
+  float *momentum;        /* optimizer state, NULL without momentum */
+  uint32_t momentum_floats;
+} mt_train_param;
+
+typedef struct {
+  float loss;
+  int32_t predicted;      /* argmax of the logits, before the update */
+  uint32_t ticks;         /* mt_platform_ticks() spent */
+} mt_train_result;
+
+/* Present when the model was compiled with a training scheme (mcutrain compile --train). */
+typedef struct {
+  uint16_t n_classes;
+  uint16_t n_params;
+  const mt_train_param *params;
+  uint8_t *input;         /* where the training step reads its one input (the training schedule's own offset) */
+  uint32_t input_bytes;
+  float *lr;              /* learning rate, settable at run time */
+  float *momentum;        /* momentum coefficient (0 = plain SGD) */
+  /* Forward pass on the sample in `input` and the loss against `label`; with update != 0 also the
+   * backward pass and the in-place SGD update of every trained parameter. */
+  void (*step)(int32_t label, int update, mt_train_result *result);
+} mt_train_desc;
+
 typedef struct {
   uint8_t model_hash[8];  /* first 8 bytes of SHA-256 of the .tflite file */
   const char *build_id;   /* unique per generated project */
@@ -34,6 +64,7 @@ typedef struct {
   const mt_io_tensor *inputs;
   const mt_io_tensor *outputs;
   const mt_op_info *ops;
+  const mt_train_desc *train; /* NULL for an inference-only build */
 } mt_model_desc;
 
 extern const mt_model_desc mt_model;

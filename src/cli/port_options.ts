@@ -1,0 +1,19 @@
+/** The --port / --baud options every command that talks to a device takes. */
+import { McutrainError } from '../errors.ts';
+
+type Values = Record<string, string | boolean | undefined>;
+
+export const PORT_OPTIONS = { port: { type: 'string', short: 'p' }, baud: { type: 'string' } } as const;
+
+export const PORT_HELP = [
+  '  -p, --port PATH    a board on this serial port (see mcutrain ports); without it a board',
+  '                     project runs on its emulated twin (QEMU)',
+  '  --baud N           the port\'s baud rate (default: the target\'s UART setting)',
+].join('\n');
+
+export function portOptions(v: Values): { port?: string; baud?: number } {
+  const text = typeof v.baud === 'string' ? v.baud : undefined;
+  const baud = text === undefined ? undefined : Number(text);
+  if (baud !== undefined && (!Number.isInteger(baud) || baud <= 0)) throw new McutrainError(`--baud must be a positive integer, not '${text}'`);
+  return { port: typeof v.port === 'string' ? v.port : undefined, baud };
+}

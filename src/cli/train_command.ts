@@ -1,0 +1,306 @@
+/**
+ * `mcutrain train`: SGD on the device over a labelled folder, epoch by epoch, with an optional
+ * validation set; `mcutrain weights`: the device's trained parameters put back into a copy of the
+ * original .tflite.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { McutrainError } from '../errors.ts';
+import { readLabelledFolder, type LabelledSet } from '../data/labelled.ts';
+import type { PixelMapping } from '../data/input_file.ts';
+import { withConstantData } from '../export/apply_weights.ts';
+import { writeTflite } from '../export/write_tflite.ts';
+import { importTflite } from '../import/import_tflite.ts';
+import type { Graph } from '../ir/graph.ts';
+import { openProjectDevice } from '../link/connect.ts';
+import type { Device, TrainInfo } from '../link/device.ts';
+import { PROJECT_MODEL_FILE, readManifest, type ProjectManifest, type TrainingInfo } from '../project/manifest.ts';
+import { writeFileAtomic } from '../util/fs_atomic.ts';
+import { seededUniform } from '../util/random.ts';
+import type { Command } from './commands.ts';
+import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
+import { progress } from './progress.ts';
+import { formatBytes, formatTable } from './table.ts';
+
+const TRAIN_USAGE = 'train <dir> --data <folder> [--val <folder>] [--epochs 1] [--lr 0.05] [--momentum 0] [--seed 1] [--json file] [-o tuned.tflite]';
+const WEIGHTS_USAGE = 'weights <dir> -o <tuned.tflite>';
+
+const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+
+function onePositional(positionals: string[], usage: string): string {
+  if (positionals.length !== 1) {
+    throw new McutrainError(`expected one project folder, got ${positionals.length ? positionals.join(' ') : 'nothing'}`, `usage: mcutrain ${usage}`);
+  }
+  return positionals[0];
+}
+
+function numberOption(text: string | undefined, flag: string, check: (n: number) => boolean, what: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || !check(value)) throw new McutrainError(`${flag} must be ${what}, not '${text}'`, `usage: mcutrain ${TRAIN_USAGE}`);
+  return value;
+}
+
+function trainingOf(manifest: ProjectManifest, dir: string): TrainingInfo {
+  if (!manifest.training) {
+    throw new McutrainError(`project '${dir}' was compiled without training`,
+      `compile it with --train (mcutrain compile <model.tflite> --train <scheme> -o ${dir}), then build it again`);
+  }
+  return manifest.training;
+}
+
+/** The firmware must run the training engine this project describes, or offsets and labels mean nothing. */
+async function checkDevice(device: Device, training: TrainingInfo, dir: string): Promise<TrainInfo> {
+  const hello = await device.hello();
+  if (!hello.training) {
+    throw new McutrainError(`${device.description} runs firmware built without training, but '${dir}' was compiled with it`,
+      `build it again (mcutrain build ${dir}) and flash it`);
+  }
+  const info = await device.trainInfo();
+  const sizes = (ps: { bytes: number }[]) => ps.map((p) => p.bytes).join(',');
+  if (info.classes !== training.classes || info.inputBytes !== training.inputBytes || sizes(info.params) !== sizes(training.params)) {
+    throw new McutrainError(
+      `the training engine on ${device.description} (${info.classes} classes, ${info.inputBytes}-byte samples, params ${sizes(info.params)} B) ` +
+      `differs from '${dir}' (${training.classes} classes, ${training.inputBytes}-byte samples, params ${sizes(training.params)} B)`,
+      `build it again (mcutrain build ${dir}) and flash it`);
+  }
+  return info;
+}
+
+/** The project's copy of its model, checked against the hash the project was compiled from. */
+function loadProjectModel(dir: string, manifest: ProjectManifest): Graph {
+  const modelFile = path.join(dir, PROJECT_MODEL_FILE);
+  if (!existsSync(modelFile)) {
+    throw new McutrainError(`'${dir}' has no ${PROJECT_MODEL_FILE} (the copy of the model it was compiled from)`,
+      `compile the project again with this mcutrain: mcutrain compile ${manifest.model.file} --train ... -o ${dir}`);
+  }
+  const bytes = new Uint8Array(readFileSync(modelFile));
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (sha !== manifest.model.sha256) {
+    throw new McutrainError(`${modelFile} is not the model '${dir}' was compiled from (SHA-256 ${sha.slice(0, 16)}, expected ${manifest.model.sha256.slice(0, 16)})`,
+      `compile the project again: mcutrain compile <model.tflite> --train ... -o ${dir}`);
+  }
+  return importTflite(bytes, manifest.model.file);
+}
+
+/** Converter tensor names can join a dozen fused names with ';': the first, cut to a table column. */
+function shortName(name: string): string {
+  const first = name.split(';')[0];
+  const cut = first.length > 48 ? `${first.slice(0, 47)}…` : first;
+  return cut === name ? cut : `${cut} (…)`;
+}
+
+/** Reads the trained parameters from the device and writes the model with them; prints what changed. */
+async function saveWeights(device: Device, training: TrainingInfo, dir: string, original: Graph, out: string): Promise<void> {
+  const params = await device.readParams('params');
+  let graph = original;
+  const rows: (string | number)[][] = [];
+  for (const p of training.params) {
+    if (p.offset + p.bytes > params.length) {
+      throw new McutrainError(`mcutrain.json puts '${p.name}' at bytes ${p.offset}..${p.offset + p.bytes} but the device holds ${params.length}`,
+        `compile the project again: mcutrain compile <model.tflite> --train ... -o ${dir}`);
+    }
+    const trained = params.subarray(p.offset, p.offset + p.bytes);
+    const before = original.tensors[p.tensor]?.data;
+    const changed = before ? trained.reduce((n, b, i) => n + (b !== before[i] ? 1 : 0), 0) : p.bytes;
+    graph = withConstantData(graph, p.tensor, trained);
+    rows.push([p.layer, p.op, shortName(p.name), p.kind, p.dtype, p.bytes, changed]);
+  }
+  writeFileAtomic(out, writeTflite(graph));
+  console.log(`wrote ${out}: ${training.params.length} trained tensor(s), ${formatBytes(params.length)} read from ${device.description}`);
+  console.log(formatTable(['layer', 'op', 'tensor', 'kind', 'dtype', 'bytes', 'bytes changed'], rows, new Set([0, 1, 5, 6])));
+}
+
+function shuffle(order: number[], random: () => number): void {
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+}
+
+interface EpochReport {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  msPerStep: number;
+  /** Device ticks per training step, in the device's tick unit. */
+  ticksPerStep: number;
+}
+
+interface StepRecord {
+  epoch: number;
+  /** Index of the sample in the data set (class folders in sorted order, files sorted within each). */
+  sample: number;
+  label: number;
+  loss: number;
+  predicted: number;
+}
+
+const percent = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+function lossNote(loss: number, correct: number, n: number): string {
+  return `loss ${(loss / n).toFixed(4)}  acc ${percent(correct / n)}`;
+}
+
+async function evaluateSet(device: Device, set: LabelledSet, label: string): Promise<{ loss: number; accuracy: number }> {
+  const bar = progress(label);
+  let loss = 0;
+  let correct = 0;
+  try {
+    for (let i = 0; i < set.samples.length; i++) {
+      const r = await device.evaluate(set.samples[i], set.labels[i]);
+      loss += r.loss;
+      if (r.predicted === set.labels[i]) correct++;
+      bar.update(i + 1, set.samples.length, lossNote(loss, correct, i + 1));
+    }
+  } finally {
+    bar.done();
+  }
+  return { loss: loss / set.samples.length, accuracy: correct / set.samples.length };
+}
+
+export const TRAIN_COMMAND: Command = {
+  usage: TRAIN_USAGE,
+  summary: 'train the model on the device (SGD on labelled samples)',
+  help: [
+    'Options:',
+    '  -d, --data FOLDER   training samples as FOLDER/<class>/<files> (.bmp, .npy or raw .bin); class',
+    '                      folders named 0, 1, ... are those labels, other names are sorted into 0..k-1',
+    '  --val FOLDER        validation samples, same layout; evaluated (no update) after every epoch',
+    '  --epochs N          passes over the training samples (default 1)',
+    '  --lr X              learning rate (default: the one compiled in, see mcutrain.json)',
+    '  --momentum X        SGD momentum in [0, 1) (default: the one compiled in; needs momentum buffers)',
+    '  --seed N            seed of the per-epoch shuffle (default 1)',
+    '  --pixels MODE       how .bmp pixels feed an int8 input: shift (pixel-128, default) or bytes',
+    '  --json FILE         also write every step\'s loss and the per-epoch figures as JSON',
+    '  -o, --out FILE      at the end, save the trained model as a .tflite (as mcutrain weights does)',
+    PORT_HELP,
+    'Training changes the parameters in the device\'s SRAM: a board keeps them until it is reset (save',
+    'them with mcutrain weights), a host engine only while this command runs (use -o).',
+  ].join('\n'),
+  options: {
+    data: { type: 'string', short: 'd' }, val: { type: 'string' }, epochs: { type: 'string', default: '1' }, lr: { type: 'string' },
+    momentum: { type: 'string' }, seed: { type: 'string', default: '1' }, pixels: { type: 'string', default: 'shift' },
+    json: { type: 'string' }, out: { type: 'string', short: 'o' }, ...PORT_OPTIONS,
+  },
+  async run(pos, v) {
+    const dir = onePositional(pos, TRAIN_USAGE);
+    const data = str(v.data);
+    if (!data) throw new McutrainError('train needs training data', 'add --data <folder> (laid out as <folder>/<class>/<files>)');
+    const epochs = numberOption(str(v.epochs), '--epochs', (n) => Number.isInteger(n) && n >= 1 && n <= 100_000, 'an integer from 1 to 100000')!;
+    const seed = numberOption(str(v.seed), '--seed', (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff, 'an integer from 0 to 4294967295')!;
+    const lrOption = numberOption(str(v.lr), '--lr', (n) => n >= 0, 'a number >= 0');
+    const momentumOption = numberOption(str(v.momentum), '--momentum', (n) => n >= 0 && n < 1, 'a number in [0, 1)');
+    const pixels = str(v.pixels);
+    if (pixels !== 'shift' && pixels !== 'bytes') throw new McutrainError(`--pixels must be shift or bytes, not '${pixels}'`);
+
+    const manifest = readManifest(dir);
+    const training = trainingOf(manifest, dir);
+    if (manifest.inputs.length !== 1) {
+      throw new McutrainError(`the model of '${dir}' has ${manifest.inputs.length} inputs; training feeds one`, 'train a model with a single input');
+    }
+    const lr = lrOption ?? training.lr;
+    const momentum = momentumOption ?? training.momentum;
+    const opts = { pixels: pixels as PixelMapping, classes: training.classes };
+    const train = readLabelledFolder(data, manifest.inputs[0], opts);
+    const val = str(v.val) ? readLabelledFolder(str(v.val)!, manifest.inputs[0], opts) : undefined;
+    const out = str(v.out);
+    const original = out ? loadProjectModel(dir, manifest) : undefined;
+
+    const device = await openProjectDevice(dir, manifest, portOptions(v));
+    const epochReports: EpochReport[] = [];
+    const steps: StepRecord[] = [];
+    let tickUnit = '';
+    try {
+      await checkDevice(device, training, dir);
+      tickUnit = (await device.hello()).tickUnit;
+      await device.setHyper(lr, momentum);
+      console.log(`training on ${device.description}: ${train.samples.length} samples in ${train.classNames.length} classes` +
+        `${val ? `, ${val.samples.length} for validation` : ''}; lr ${lr}, momentum ${momentum}, ${epochs} epoch(s)`);
+      const random = seededUniform(seed);
+      const order = train.samples.map((_, i) => i);
+      for (let epoch = 1; epoch <= epochs; epoch++) {
+        shuffle(order, random);
+        const bar = progress(`epoch ${epoch}/${epochs}`);
+        let loss = 0;
+        let correct = 0;
+        let ticks = 0;
+        const started = performance.now();
+        try {
+          for (let k = 0; k < order.length; k++) {
+            const i = order[k];
+            const r = await device.trainStep(train.samples[i], train.labels[i]);
+            steps.push({ epoch, sample: i, label: train.labels[i], loss: r.loss, predicted: r.predicted });
+            if (!Number.isFinite(r.loss)) {
+              throw new McutrainError(`the loss became ${r.loss} in epoch ${epoch} at step ${k + 1} (sample ${i})`, 'the training diverged: lower --lr');
+            }
+            loss += r.loss;
+            ticks += r.ticks;
+            if (r.predicted === train.labels[i]) correct++;
+            bar.update(k + 1, order.length, lossNote(loss, correct, k + 1));
+          }
+        } finally {
+          bar.done();
+        }
+        const n = order.length;
+        const report: EpochReport = {
+          epoch, trainLoss: loss / n, trainAccuracy: correct / n, msPerStep: (performance.now() - started) / n, ticksPerStep: ticks / n,
+        };
+        if (val) {
+          const r = await evaluateSet(device, val, `validating ${epoch}/${epochs}`);
+          report.valLoss = r.loss;
+          report.valAccuracy = r.accuracy;
+        }
+        epochReports.push(report);
+      }
+      console.log(formatTable(['epoch', 'train loss', 'train acc', 'val loss', 'val acc', 'ms/step', `${tickUnit || 'ticks'}/step`],
+        epochReports.map((r) => [
+          r.epoch, r.trainLoss.toFixed(4), percent(r.trainAccuracy), r.valLoss === undefined ? '-' : r.valLoss.toFixed(4),
+          r.valAccuracy === undefined ? '-' : percent(r.valAccuracy), r.msPerStep.toFixed(2), Math.round(r.ticksPerStep),
+        ]), new Set([0, 1, 2, 3, 4, 5, 6])));
+      if (out) await saveWeights(device, training, dir, original!, out);
+    } finally {
+      await device.close();
+    }
+
+    const json = str(v.json);
+    if (json) {
+      writeFileAtomic(json, JSON.stringify({
+        project: dir, device: device.description, tickUnit, lr, momentum, seed, classNames: train.classNames,
+        epochs: epochReports, steps,
+      }, null, 2));
+    }
+    if (!out) console.log(`the trained parameters are in the device's SRAM; save them with: mcutrain weights ${dir} -o tuned.tflite`);
+    return 0;
+  },
+};
+
+export const WEIGHTS_COMMAND: Command = {
+  usage: WEIGHTS_USAGE,
+  summary: 'save the parameters trained on the device into a copy of the model',
+  help: [
+    'Options:',
+    '  -o, --out FILE   the .tflite to write: the project\'s model with the trained weights and biases',
+    PORT_HELP,
+  ].join('\n'),
+  options: { out: { type: 'string', short: 'o' }, ...PORT_OPTIONS },
+  async run(pos, v) {
+    const dir = onePositional(pos, WEIGHTS_USAGE);
+    const out = str(v.out);
+    if (!out) throw new McutrainError('weights needs an output file', 'add -o <tuned.tflite>');
+    const manifest = readManifest(dir);
+    const training = trainingOf(manifest, dir);
+    const original = loadProjectModel(dir, manifest);
+    const device = await openProjectDevice(dir, manifest, portOptions(v));
+    try {
+      await checkDevice(device, training, dir);
+      await saveWeights(device, training, dir, original, out);
+    } finally {
+      await device.close();
+    }
+    return 0;
+  },
+};

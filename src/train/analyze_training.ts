@@ -1,0 +1,74 @@
+/**
+ * The training half of compilation: scheme -> planTraining -> deriveBackward (autodiff, pruning,
+ * reordering) -> lowerBackward -> planMemory over the whole training step (forward to the logits,
+ * loss, backward with in-place updates). The inference schedule keeps its own plan; both share the
+ * one arena, which is as large as the larger of the two.
+ */
+import { elementCount, tensorBytes, type Graph } from '../ir/graph.ts';
+import type { KernelCall } from '../lower/kernel_call.ts';
+import { planMemory, type MemoryPlan } from '../plan/plan_memory.ts';
+import type { TrainParamInfo } from '../project/manifest.ts';
+import { deriveBackward, type BackwardOp } from './autodiff.ts';
+import { lowerBackward, momentumFloats } from './lower_backward.ts';
+import { schemeToString, type TrainingScheme } from './scheme.ts';
+import { planTraining, type TrainingGraph } from './training_graph.ts';
+
+export interface TrainingAnalysis {
+  tg: TrainingGraph;
+  /** The graph with gradient tensors appended (a superset of the inference graph: same ids below). */
+  graph: Graph;
+  backwardOps: BackwardOp[];
+  /** Forward calls of the training step (the inference calls up to the logits), then loss and backward. */
+  forwardCalls: KernelCall[];
+  lossCall: KernelCall;
+  backwardCalls: KernelCall[];
+  plan: MemoryPlan;
+  params: TrainParamInfo[];
+  paramBytes: number;
+  momentumBytes: number;
+  macsForward: number;
+  macsBackward: number;
+  schemeText: string;
+}
+
+export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], scheme: TrainingScheme): TrainingAnalysis {
+  const tg = planTraining(graph, scheme);
+  const backward = deriveBackward(tg);
+  const { calls, loss } = lowerBackward(backward.graph, backward.ops, scheme.qas);
+  const forwardIds = new Set(tg.forward.map((op) => op.id));
+  const forwardCalls = inferenceCalls.filter((c) => forwardIds.has(c.op));
+  const backwardCalls = calls.filter((c) => c !== loss);
+  const schedule = [...forwardCalls, loss, ...backwardCalls];
+  const plan = planMemory(backward.graph, schedule, { liveIn: graph.inputs, liveOut: [] });
+
+  const params: TrainParamInfo[] = [];
+  let offset = 0;
+  let momentumOffset = 0;
+  for (const l of tg.trained) {
+    const entries: ['weights' | 'bias', boolean][] = [['weights', l.weightChannels > 0], ['bias', l.updateBias]];
+    for (const [kind, on] of entries) {
+      if (!on) continue;
+      const t = kind === 'weights' ? l.weights : l.bias!;
+      const bytes = tensorBytes(t);
+      const mFloats = scheme.momentum > 0 ? momentumFloats(l, kind) : 0;
+      params.push({
+        name: t.name, tensor: t.id, kind, dtype: kind === 'weights' ? 'int8' : 'int32', bytes, offset,
+        channels: kind === 'weights' ? l.weightChannels : l.channels, totalChannels: l.channels,
+        momentumFloats: mFloats, momentumOffset, layer: l.layer, op: l.op.id,
+      });
+      offset += bytes;
+      momentumOffset += mFloats;
+    }
+  }
+  const macsForward = forwardCalls.reduce((s, c) => s + c.macs, 0);
+  const macsBackward = backwardCalls.reduce((s, c) => s + c.macs, 0);
+  return {
+    tg, graph: backward.graph, backwardOps: backward.ops, forwardCalls, lossCall: loss, backwardCalls, plan, params,
+    paramBytes: offset, momentumBytes: momentumOffset * 4, macsForward, macsBackward, schemeText: schemeToString(scheme),
+  };
+}
+
+/** Elements of the logits, i.e. classes (batch 1). */
+export function classesOf(ta: TrainingAnalysis): number {
+  return elementCount(ta.tg.logits.shape);
+}

@@ -1,0 +1,130 @@
+/**
+ * `mcutrain plan`: the memory and compute report of a training scheme before anything is built, as a
+ * plain object (for --json), a text summary, and an SVG lifetime chart of the training schedule
+ * (time across, arena offset down: every buffer a rectangle where it lives).
+ */
+import type { Analysis } from '../project/compile_project.ts';
+import { trainingCallName } from '../project/compile_project.ts';
+import { linkReceiveBytes } from '../codegen/emit_c.ts';
+import { flashConstBytes } from '../plan/flash.ts';
+import { ARENA_ALIGN } from '../plan/plan_memory.ts';
+import type { Target } from '../targets/target.ts';
+import { buffersAtPeak, sramBudget, type PeakBuffer, type SramBudget } from './memory_report.ts';
+import type { TrainingAnalysis } from './analyze_training.ts';
+
+export interface PlanReport {
+  model: string;
+  target: string;
+  scheme: string;
+  sram: SramBudget;
+  /** Training schedule: arena, lower bound (most bytes live at once), their ratio. */
+  trainArenaBytes: number;
+  trainLowerBoundBytes: number;
+  arenaToLowerBound: number;
+  inferenceArenaBytes: number;
+  flashBytes: number;
+  macsForward: number;
+  macsBackward: number;
+  trained: { layer: number; op: number; kind: string; weights: string; bias: string; paramBytes: number }[];
+  forwardOps: number;
+  /** Forward operators whose backward runs, of those before the loss. */
+  differentiatedOps: number;
+  schedule: { step: number; call: string; macs: number }[];
+  buffers: { tensors: string; bytes: number; offset: number; firstStep: number; lastStep: number }[];
+  peak: { step: number; call: string; buffers: PeakBuffer[] };
+}
+
+export function makePlanReport(a: Analysis, t: TrainingAnalysis, target: Target): PlanReport {
+  const name = (step: number) => trainingCallName(t, step);
+  const schedule = [...t.forwardCalls, t.lossCall, ...t.backwardCalls];
+  const linkBytes = linkReceiveBytes(a.graph, t) + 4 * a.calls.length;
+  const layerIndex = new Map(t.tg.weightedLayers.map((op, i) => [op.id, i]));
+  return {
+    model: a.graph.name,
+    target: target.name,
+    scheme: t.schemeText,
+    sram: sramBudget(a.plan, t, target, linkBytes),
+    trainArenaBytes: t.plan.arenaBytes,
+    trainLowerBoundBytes: t.plan.lowerBoundBytes,
+    arenaToLowerBound: t.plan.lowerBoundBytes > 0 ? t.plan.arenaBytes / t.plan.lowerBoundBytes : 1,
+    inferenceArenaBytes: a.plan.arenaBytes,
+    flashBytes: flashConstBytes(t.graph, [...a.calls, ...t.backwardCalls]),
+    macsForward: t.macsForward,
+    macsBackward: t.macsBackward,
+    trained: t.tg.trained.map((l) => ({
+      layer: layerIndex.get(l.op.id) ?? l.layer,
+      op: l.op.id,
+      kind: l.op.kind,
+      weights: l.weightChannels > 0 ? `${l.weightChannels}/${l.channels} channels` : 'frozen',
+      bias: l.updateBias ? 'trained' : l.bias ? 'frozen' : 'none',
+      paramBytes: t.params.filter((p) => p.op === l.op.id).reduce((s, p) => s + p.bytes, 0),
+    })),
+    forwardOps: t.tg.forward.length,
+    differentiatedOps: new Set(t.backwardCalls.map((c) => c.op)).size,
+    schedule: schedule.map((c, step) => ({ step, call: name(step), macs: c.macs })),
+    buffers: t.plan.buffers.map((b) => ({
+      tensors: b.scratchOf !== undefined ? `scratch of ${name(b.scratchOf)}` : b.tensors.map((id) => t.graph.tensors[id].name).join(' = '),
+      bytes: b.bytes, offset: b.offset, firstStep: b.firstStep, lastStep: b.lastStep,
+    })).sort((x, y) => x.firstStep - y.firstStep || x.offset - y.offset),
+    peak: { step: t.plan.peakStep, call: name(t.plan.peakStep), buffers: buffersAtPeak(t.graph, t.plan, name) },
+  };
+}
+
+const kb = (n: number) => `${n.toLocaleString('en-US')} B (${(n / 1024).toFixed(1)} KiB)`;
+
+export function formatPlanReport(r: PlanReport): string {
+  const lines = [
+    `${r.model} on ${r.target}, training scheme ${r.scheme}`,
+    '',
+    `SRAM total          ${kb(r.sram.totalBytes)}`,
+    `  arena             ${kb(r.sram.arenaBytes)}  (training ${r.trainArenaBytes.toLocaleString('en-US')} B, inference ${r.inferenceArenaBytes.toLocaleString('en-US')} B)`,
+    `  lower bound       ${kb(r.trainLowerBoundBytes)}  training arena / lower bound = ${r.arenaToLowerBound.toFixed(3)}`,
+    `  trained params    ${kb(r.sram.paramBytes)}`,
+    `  momentum          ${kb(r.sram.momentumBytes)}`,
+    `  stack             ${kb(r.sram.stackBytes)}`,
+    `  link buffers      ${kb(r.sram.linkBytes)}`,
+    `Flash constants     ${kb(r.flashBytes)}`,
+    `MACs per step       forward ${r.macsForward.toLocaleString('en-US')}, backward ${r.macsBackward.toLocaleString('en-US')}`,
+    `Backward            ${r.differentiatedOps} of ${r.forwardOps} forward operators differentiated; ${r.schedule.length} steps in all`,
+    '',
+    'Trained layers:',
+    ...r.trained.map((l) => `  layer ${String(l.layer).padStart(3)}  op ${String(l.op).padStart(3)} ${l.kind.padEnd(18)} weights ${l.weights.padEnd(16)} bias ${l.bias.padEnd(7)} ${l.paramBytes} B`),
+    '',
+    `Peak at step ${r.peak.step} (${r.peak.call}):`,
+    ...r.peak.buffers.slice(0, 8).map((b) => `  ${String(b.bytes).padStart(8)} B  ${b.label}  (steps ${b.firstStep}..${b.lastStep})`),
+  ];
+  return lines.join('\n');
+}
+
+/** The lifetime chart: one row band per arena offset, one column per schedule step. */
+export function lifetimeSvg(r: PlanReport): string {
+  const steps = r.schedule.length + 1;
+  const arena = Math.max(16, ...r.buffers.map((b) => b.offset + Math.ceil(b.bytes / ARENA_ALIGN) * ARENA_ALIGN));
+  const W = 960;
+  const H = 480;
+  const left = 70;
+  const top = 30;
+  const pw = W - left - 20;
+  const ph = H - top - 40;
+  const x = (step: number) => left + ((step + 1) / (steps + 1)) * pw;
+  const y = (offset: number) => top + (offset / arena) * ph;
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const hue = (s: string) => (s.startsWith('grad:') ? 10 : s.startsWith('scratch') ? 280 : 210);
+  const rects = r.buffers.map((b) => {
+    const h = Math.max(1, y(b.offset + b.bytes) - y(b.offset));
+    return `<rect x="${x(b.firstStep).toFixed(1)}" y="${y(b.offset).toFixed(1)}" width="${Math.max(1, x(b.lastStep + 1) - x(b.firstStep)).toFixed(1)}" ` +
+      `height="${h.toFixed(1)}" fill="hsl(${hue(b.tensors)},60%,60%)" stroke="#333" stroke-width="0.3"><title>${esc(b.tensors)}: ${b.bytes} B at ${b.offset}, steps ${b.firstStep}..${b.lastStep}</title></rect>`;
+  });
+  const lossStep = r.schedule.findIndex((s) => s.call.startsWith('loss'));
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
+    `<text x="${left}" y="18">${esc(r.model)}: training arena ${r.trainArenaBytes} B (lower bound ${r.trainLowerBoundBytes} B); blue activations, red gradients, violet scratch</text>`,
+    `<rect x="${left}" y="${top}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`,
+    ...rects,
+    lossStep >= 0 ? `<line x1="${x(lossStep).toFixed(1)}" y1="${top}" x2="${x(lossStep).toFixed(1)}" y2="${top + ph}" stroke="#000" stroke-dasharray="4 3"/>` : '',
+    `<text x="${left}" y="${H - 12}">step 0 .. ${steps - 2} (dashed: loss; left forward, right backward)</text>`,
+    `<text x="4" y="${top + 10}">0</text><text x="4" y="${top + ph}">${arena} B</text>`,
+    '</svg>',
+    '',
+  ].join('\n');
+}

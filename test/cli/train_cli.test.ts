@@ -1,0 +1,228 @@
+/**
+ * `mcutrain train` and `mcutrain weights` from the command line: argument and project errors, and a
+ * whole run against the real C link with the fake training engine (firmware/test/fake_model.c) as the
+ * host engine of a hand-made project whose model.tflite is a single FULLY_CONNECTED with tensors the
+ * size of the fake's params. (The fake's step: loss = label + sum(sample)/1024 + bias[label]; an update
+ * adds 1 to weights[label] and bias[label].)
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { encodeNpy } from '../../src/data/npy.ts';
+import { writeTflite } from '../../src/export/write_tflite.ts';
+import { importTflite } from '../../src/import/import_tflite.ts';
+import type { ProjectManifest } from '../../src/project/manifest.ts';
+import { GraphBuilder } from '../lower/graph_builder.ts';
+import { REPO, tempDir } from '../helpers/paths.ts';
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [path.join(REPO, 'bin/mcutrain.js'), ...args], { encoding: 'utf8', cwd: REPO });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const FIRMWARE = path.join(REPO, 'firmware');
+const SOURCES = ['link/link.c', 'link/crc32.c', 'platform/host/main.c', 'test/fake_model.c'].map((f) => path.join(FIRMWARE, f));
+const FLAGS = ['-std=c99', '-Wall', '-Wextra', '-Werror', '-O2', `-I${path.join(FIRMWARE, 'include')}`,
+  '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
+const SAMPLE = 16;
+const BIAS0 = [100, -200, 300];
+
+let root: string;
+let project: string;
+let weightsId: number;
+let biasId: number;
+/** Samples of the training set in the order readLabelledFolder gives them, with their labels. */
+const trainSet: { sum: number; label: number }[] = [];
+const valSet: { sum: number; label: number }[] = [];
+
+function makeModel(): Uint8Array {
+  const b = new GraphBuilder();
+  const x = b.activation('x', [1, 2000], 0.5, 0);
+  weightsId = b.weights('fc/weights', [3, 2000], Array.from({ length: 6000 }, () => 1), [0.01]);
+  biasId = b.bias('fc/bias', [1, 2, 3], 0.005);
+  const y = b.activation('logits', [1, 3], 0.1, 0);
+  b.op('FULLY_CONNECTED', [x, weightsId, biasId], [y], { activation: 'NONE', keepNumDims: false });
+  return writeTflite({ ...b.graph(), name: 'fc', inputs: [x], outputs: [y] });
+}
+
+function writeSamples(folder: string, perClass: number, seed: number, into: { sum: number; label: number }[]): void {
+  for (let label = 0; label < 3; label++) {
+    mkdirSync(path.join(folder, String(label)), { recursive: true });
+    for (let k = 0; k < perClass; k++) {
+      const values = Int8Array.from({ length: SAMPLE }, (_, i) => ((i * 31 + k * 17 + label * 5 + seed) % 200) - 100);
+      writeFileSync(path.join(folder, String(label), `s${k}.npy`), encodeNpy('int8', [1, SAMPLE], new Uint8Array(values.buffer)));
+      into.push({ sum: values.reduce((a, v) => a + v, 0), label });
+    }
+  }
+}
+
+function manifestFor(sha256: string, training = true): ProjectManifest {
+  return {
+    mcutrain: '0.1.0', model: { file: 'fc.tflite', sha256 }, target: 'host', numerics: 'tflm', buildId: 'fake-model-build',
+    arenaBytes: 2052, lowerBoundBytes: 2052, constBytes: 1234, macs: 6000,
+    inputs: [{ name: 'image', dtype: 'int8', shape: [1, SAMPLE], bytes: SAMPLE, scale: 0.5, zeroPoint: 0 }],
+    outputs: [{ name: 'logits', dtype: 'int8', shape: [1, 3], bytes: 3, scale: 0.1, zeroPoint: 0 }],
+    ops: [{ index: 0, kind: 'FULLY_CONNECTED', macs: 6000 }],
+    training: training ? {
+      scheme: 'bias:last=1,weights:layers=0@0.25', qas: true, classes: 3, logits: 'logits', lr: 0.05, momentum: 0, inputBytes: SAMPLE,
+      params: [
+        { name: 'fc/weights', tensor: weightsId, kind: 'weights', dtype: 'int8', bytes: 6000, offset: 0, channels: 1, totalChannels: 3,
+          momentumFloats: 2000, momentumOffset: 0, layer: 0, op: 0 },
+        { name: 'fc/bias', tensor: biasId, kind: 'bias', dtype: 'int32', bytes: 12, offset: 6000, channels: 3, totalChannels: 3,
+          momentumFloats: 3, momentumOffset: 2000, layer: 0, op: 0 },
+      ],
+      paramBytes: 6012, momentumBytes: 8012, trainArenaBytes: 0, trainLowerBoundBytes: 0, macsForward: 6000, macsBackward: 6000,
+    } : undefined,
+  };
+}
+
+function buildEngine(dir: string, sha256: string, defines: string[] = []): void {
+  const hash = `{${sha256.slice(0, 16).match(/../g)!.map((h) => `0x${h}`).join(',')}}`;
+  execFileSync('gcc', [...FLAGS, `-DFAKE_MODEL_HASH=${hash}`, ...defines, ...SOURCES, '-o', path.join(dir, 'engine')], { stdio: 'pipe' });
+}
+
+const lossOf = (s: { sum: number; label: number }, bias: number) => Math.fround(Math.fround(s.label + s.sum / 1024) + bias);
+
+beforeAll(() => {
+  root = tempDir('train-cli');
+  project = path.join(root, 'project');
+  mkdirSync(project);
+  const model = makeModel();
+  const sha = createHash('sha256').update(model).digest('hex');
+  writeFileSync(path.join(project, 'model.tflite'), model);
+  writeFileSync(path.join(project, 'mcutrain.json'), JSON.stringify(manifestFor(sha), null, 2));
+  buildEngine(project, sha);
+  writeSamples(path.join(root, 'train'), 4, 0, trainSet);
+  writeSamples(path.join(root, 'val'), 2, 7, valSet);
+});
+
+describe('mcutrain train / weights: arguments and projects', () => {
+  it('lists the commands and their options', () => {
+    expect(cli('--help').out).toMatch(/train\s+train the model on the device[\s\S]*weights\s+save the parameters/);
+    const help = cli('train', '--help');
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/--data FOLDER[\s\S]*--val FOLDER[\s\S]*--epochs N[\s\S]*--momentum X[\s\S]*--port PATH/);
+    expect(cli('weights', '--help').out).toMatch(/-o, --out FILE/);
+  });
+
+  it('names bad arguments', () => {
+    const cases: [string[], RegExp][] = [
+      [['train'], /expected one project folder, got nothing/],
+      [['train', project], /train needs training data[\s\S]*hint: add --data <folder>/],
+      [['train', project, '--data', 'd', '--epochs', '0'], /--epochs must be an integer from 1 to 100000, not '0'/],
+      [['train', project, '--data', 'd', '--lr', 'fast'], /--lr must be a number >= 0, not 'fast'/],
+      [['train', project, '--data', 'd', '--lr=-1'], /--lr must be a number >= 0, not '-1'/],
+      [['train', project, '--data', 'd', '--momentum', '1'], /--momentum must be a number in \[0, 1\), not '1'/],
+      [['train', project, '--data', 'd', '--seed', '1.5'], /--seed must be an integer/],
+      [['train', project, '--data', 'd', '--pixels', 'rgb'], /--pixels must be shift or bytes, not 'rgb'/],
+      [['train', project, '--data', 'd', '--bogus'], /Unknown option '--bogus'/],
+      [['weights', project], /weights needs an output file[\s\S]*hint: add -o <tuned.tflite>/],
+      [['weights', 'a', 'b', '-o', 'x'], /expected one project folder, got a b/],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = cli(...args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.err).toMatch(pattern);
+      expect(r.err).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('refuses a project compiled without training, and missing or wrong data', () => {
+    const plain = path.join(root, 'plain');
+    mkdirSync(plain, { recursive: true });
+    writeFileSync(path.join(plain, 'mcutrain.json'), JSON.stringify(manifestFor('00', false)));
+    for (const args of [['train', plain, '--data', path.join(root, 'train')], ['weights', plain, '-o', path.join(root, 'x.tflite')]]) {
+      const r = cli(...args);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/project '.*plain' was compiled without training/);
+      expect(r.err).toMatch(/hint: compile it with --train/);
+    }
+    expect(cli('train', path.join(root, 'nowhere'), '--data', 'd').err).toMatch(/is not an mcutrain project/);
+    expect(cli('train', project, '--data', path.join(root, 'missing')).err).toMatch(/data folder '.*missing' does not exist/);
+    const tooMany = path.join(root, 'four');
+    mkdirSync(path.join(tooMany, '3'), { recursive: true });
+    writeFileSync(path.join(tooMany, '3', 'a.npy'), encodeNpy('int8', [1, SAMPLE], new Uint8Array(SAMPLE)));
+    expect(cli('train', project, '--data', tooMany).err).toMatch(/class folder '3' is label 3, but the model has 3 classes/);
+    expect(cli('train', project, '--data', path.join(root, 'train'), '--val', path.join(root, 'novel')).err).toMatch(/'.*novel' does not exist/);
+  });
+
+  it('weights needs the project\'s copy of its model, unchanged', () => {
+    const copy = path.join(root, 'copy');
+    cpSync(project, copy, { recursive: true });
+    rmSync(path.join(copy, 'model.tflite'));
+    const missing = cli('weights', copy, '-o', path.join(root, 'x.tflite'));
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/'.*copy' has no model\.tflite \(the copy of the model it was compiled from\)/);
+    writeFileSync(path.join(copy, 'model.tflite'), 'not the model');
+    expect(cli('weights', copy, '-o', path.join(root, 'x.tflite')).err).toMatch(/model\.tflite is not the model '.*copy' was compiled from/);
+  });
+
+  it('refuses firmware built without training', () => {
+    const old = path.join(root, 'old-firmware');
+    cpSync(project, old, { recursive: true });
+    buildEngine(old, JSON.parse(readFileSync(path.join(old, 'mcutrain.json'), 'utf8')).model.sha256, ['-DFAKE_NO_TRAIN']);
+    const r = cli('train', old, '--data', path.join(root, 'train'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/runs firmware built without training, but '.*old-firmware' was compiled with it/);
+    expect(r.err).toMatch(/hint: build it again/);
+  });
+});
+
+describe('mcutrain train / weights on the fake training engine', () => {
+  it('trains epoch by epoch with validation, logs every step, and saves the trained model', () => {
+    const json = path.join(root, 'run.json');
+    const tuned = path.join(root, 'tuned.tflite');
+    const r = cli('train', project, '--data', path.join(root, 'train'), '--val', path.join(root, 'val'), '--epochs', '2',
+      '--lr', '0.1', '--seed', '3', '--json', json, '-o', tuned);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/training on host engine .*: 12 samples in 3 classes, 6 for validation; lr 0.1, momentum 0, 2 epoch\(s\)/);
+    expect(r.out).toMatch(/epoch\s+train loss\s+train acc\s+val loss\s+val acc\s+ms\/step\s+ns\/step/);
+
+    const log = JSON.parse(readFileSync(json, 'utf8'));
+    expect(log).toMatchObject({ lr: 0.1, momentum: 0, seed: 3, tickUnit: 'ns', classNames: ['0', '1', '2'] });
+    expect(log.steps).toHaveLength(24);
+    const bias = BIAS0.slice();
+    for (let epoch = 1; epoch <= 2; epoch++) {
+      const steps = log.steps.filter((s: { epoch: number }) => s.epoch === epoch);
+      expect(steps.map((s: { sample: number }) => s.sample).sort((a: number, b: number) => a - b)).toEqual([...Array(12).keys()]);
+      let sum = 0;
+      for (const s of steps) {
+        const sample = trainSet[s.sample];
+        expect(s.label).toBe(sample.label);
+        expect(s.loss).toBe(lossOf(sample, bias[sample.label]));
+        sum += s.loss;
+        bias[sample.label]++;
+      }
+      const e = log.epochs[epoch - 1];
+      expect(e.trainLoss).toBeCloseTo(sum / 12, 4);
+      expect(e.valLoss).toBeCloseTo(valSet.reduce((a, s) => a + lossOf(s, bias[s.label]), 0) / valSet.length, 4);
+      expect(e.msPerStep).toBeGreaterThan(0);
+    }
+    expect(log.steps.slice(0, 12).map((s: { sample: number }) => s.sample)).not.toEqual(log.steps.slice(12).map((s: { sample: number }) => s.sample));
+
+    // Each step added 1 to weights[label] and bias[label]: 8 steps per class over two epochs.
+    const graph = importTflite(new Uint8Array(readFileSync(tuned)), 'tuned.tflite');
+    expect(Array.from(graph.tensors[weightsId].data!.subarray(0, 4))).toEqual([8, 8, 8, 0]);
+    expect(Array.from(new Int32Array(graph.tensors[biasId].data!.slice().buffer))).toEqual(bias);
+    expect(bias).toEqual([108, -192, 308]);
+    expect(r.out).toMatch(/wrote .*tuned\.tflite: 2 trained tensor\(s\), 6,012 B/);
+    expect(r.out).toMatch(/0\s+0\s+fc\/bias\s+bias\s+int32\s+12\s+7/); // bytes of [1, 2, 3] -> [108, -192, 308] that differ
+  });
+
+  it('weights reads the parameters of a fresh engine into a copy of the model', () => {
+    const out = path.join(root, 'fresh.tflite');
+    const r = cli('weights', project, '-o', out);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/0\s+0\s+fc\/weights\s+weights\s+int8\s+6000\s+6000/); // the model has 1s, the fake starts at 0
+    const graph = importTflite(new Uint8Array(readFileSync(out)), 'fresh.tflite');
+    expect(graph.tensors[weightsId].data!.every((b) => b === 0)).toBe(true);
+    expect(Array.from(new Int32Array(graph.tensors[biasId].data!.slice().buffer))).toEqual(BIAS0);
+    const original = importTflite(new Uint8Array(readFileSync(path.join(project, 'model.tflite'))), 'model.tflite');
+    expect(graph.operators).toEqual(original.operators);
+    expect(graph.tensors.map((t) => t.name)).toEqual(original.tensors.map((t) => t.name));
+  });
+});

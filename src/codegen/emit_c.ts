@@ -25,6 +25,8 @@ export interface EmitOptions {
   version: string;
   /** Present when compiling with a training scheme. */
   training?: TrainingAnalysis;
+  /** The inference calls in the order they run, when it is not `calls` (the early stage run patch by patch). */
+  schedule?: KernelCall[];
 }
 
 export interface GeneratedFile {
@@ -122,12 +124,18 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
     };
   };
 
-  const ops = calls.map((call, i) => {
+  // Statements first: rendering them registers the dims constants the definitions then hold.
+  const schedule = opts.schedule ?? calls;
+  const invoke = schedule.map((call, step) => {
     const op = graph.operators[call.op];
-    const def = definitions(call, `op ${call.op}: ${op.kind}`, op);
-    const stmt = statement(call, plan, i);
-    return { ...def, dims: dimsDefs.filter((d) => d.name.startsWith(`op${call.op}_dims`)), index: call.op, kind: op.kind, statement: stmt };
+    return { statement: statement(call, plan, step), index: call.op, kind: op.kind, aliasNote: call.aliases?.length ? 'output shares the input buffer (no copy)' : '' };
   });
+  // Definitions: every operator's call, and the calls only the schedule has (patches of the early stage).
+  const definedCalls = [...calls, ...schedule.filter((c) => !calls.includes(c))];
+  const dimsOf = (call: KernelCall) => {
+    const prefix = `${call.name ?? `op${call.op}`}_dims`;
+    return dimsDefs.filter((d) => d.name.startsWith(prefix) && /^\d+$/.test(d.name.slice(prefix.length)));
+  };
 
   let trainView: Record<string, unknown> | undefined;
   if (training) {
@@ -164,6 +172,14 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
       lowerBoundBytes: tp.lowerBoundBytes,
     };
   }
+
+  const ops = definedCalls.map((call) => {
+    const op = graph.operators[call.op];
+    const title = call.name ? `${call.name}: op ${call.op} ${op.kind}${call.fn === 'mt_copy_region_s8' ? ' (window copy)' : ' on a patch'}` : `op ${call.op}: ${op.kind}`;
+    const def = definitions(call, title, call.tensors ?? op);
+    // An operator run only as patches keeps its constants (the patches share them) but not its parameter struct.
+    return { ...def, structs: schedule.includes(call) ? def.structs : [], dims: dimsOf(call), index: call.op, kind: op.kind };
+  });
 
   const weights = usedConstantTensors(graph, [...calls, ...(training?.backwardCalls ?? [])]).map((id) => {
     const t = graph.tensors[id];
@@ -210,8 +226,9 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
     inferenceArenaBytes: plan.arenaBytes,
     constBytes,
     ops,
-    opInfo: ops.map((o) => ({ kind: o.kind, macs: calls.find((c) => c.op === o.index)!.macs })),
-    nOps: ops.length,
+    invoke,
+    opInfo: calls.map((c) => ({ kind: graph.operators[c.op].kind, macs: c.macs })),
+    nOps: calls.length,
     rxBytes: linkReceiveBytes(graph, training),
     training: trainView ?? null,
     inputs: io(graph.inputs),

@@ -76,6 +76,8 @@ export interface ProjectManifest {
   ops: { index: number; kind: string; macs: number }[];
   /** Present when compiled with --train. */
   training?: TrainingInfo;
+  /** Present when the early stage runs patch by patch: its operators, the grid (grid x grid patches), MACs recomputed in halos. */
+  patches?: { ops: number[]; grid: number; extraMacs: number };
 }
 
 export function isProjectDir(dir: string): boolean {

@@ -6,6 +6,7 @@
 #include "mcutrain/kernels/requantize.h"
 #include "mcutrain/kernels/add.h"
 #include "mcutrain/kernels/concatenation.h"
+#include "mcutrain/kernels/copy_region.h"
 #include "mcutrain/kernels/conv.h"
 #include "mcutrain/kernels/depthwise_conv.h"
 #include "mcutrain/kernels/fully_connected.h"

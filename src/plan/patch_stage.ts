@@ -1,0 +1,292 @@
+/**
+ * Patch-based execution of the early stage (as MCUNetV2 and the paper's engine do): the first operators
+ * of a network, where activations are largest, run once per spatial patch of the stage's output, each
+ * patch computing just the rows and columns it needs (with the halo its filters read), so only a
+ * patch's activations are live at a time. The stage's output is assembled in full; the rest of the
+ * network runs as before. Results are identical: the kernels are the same, only their windows change.
+ *
+ * Works on lowered calls: each stage call is cloned per patch with local dims and paddings (a kernel
+ * treats taps outside its input as padding, so a patch at the image border keeps the real padding,
+ * and an inner patch gets none and reads its halo instead). Clones share the original's constants.
+ */
+import { elementCount, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
+import type { KernelArg, KernelCall } from '../lower/kernel_call.ts';
+import { constantValues } from '../ir/tensor_data.ts';
+
+/** Operators whose output window depends on a window of their input only. */
+const LOCAL_KINDS: ReadonlySet<string> = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'PAD', 'ADD', 'AVERAGE_POOL_2D', 'MAX_POOL_2D']);
+
+interface Region { y0: number; y1: number; x0: number; x1: number }
+
+export interface PatchStage {
+  /** Operator ids run patch by patch, the stage's input and output tensors, the grid (grid x grid patches). */
+  ops: number[];
+  input: number;
+  output: number;
+  grid: number;
+  /** MACs added by recomputing the halos (0 without overlap). */
+  extraMacs: number;
+}
+
+export interface PatchedSchedule {
+  /** The graph with the patch buffers appended (every original tensor keeps its id). */
+  graph: Graph;
+  /** The calls to run, in order: per patch, window copies and the cloned stage calls; then the rest. */
+  schedule: KernelCall[];
+  stage: PatchStage;
+}
+
+/** Prefixes of the schedule that can run patch by patch: index of their last call, shortest first. */
+export function stageCandidates(graph: Graph, calls: KernelCall[]): number[] {
+  const out: number[] = [];
+  for (let end = 0; end < calls.length; end++) {
+    const call = calls[end];
+    const op = graph.operators[call.op];
+    if (!LOCAL_KINDS.has(op.kind) || !call.fn || call.tensors) break;
+    if (end >= 1 && isValidStage(graph, calls, end)) out.push(end);
+  }
+  return out;
+}
+
+function isValidStage(graph: Graph, calls: KernelCall[], end: number): boolean {
+  const ops = calls.slice(0, end + 1).map((c) => graph.operators[c.op]);
+  const produced = new Set(ops.flatMap((op) => op.outputs));
+  const output = ops[ops.length - 1].outputs[0];
+  const outside = [...calls.slice(end + 1).map((c) => graph.operators[c.op].inputs), graph.outputs].flat();
+  if ([...produced].some((t) => t !== output && outside.includes(t))) return false;
+  const inputs = new Set(ops.flatMap((op) => activationInputs(graph, op)).filter((t) => !produced.has(t)));
+  const out = graph.tensors[output];
+  return inputs.size === 1 && out.shape.length === 4 && [...inputs].every((t) => graph.tensors[t].shape.length === 4);
+}
+
+const activationInputs = (graph: Graph, op: Operator): number[] =>
+  (op.kind === 'ADD' ? op.inputs : [op.inputs[0]]).filter((t) => t >= 0 && !graph.tensors[t].data);
+
+/** Splits [0, size) into n nearly equal bands. */
+function bands(size: number, n: number): [number, number][] {
+  return Array.from({ length: n }, (_, i) => [Math.floor((i * size) / n), Math.floor(((i + 1) * size) / n)] as [number, number]);
+}
+
+const field = (call: KernelCall, name: string): number => {
+  const f = call.structs[0]?.fields.find((x) => x.name === name);
+  if (!f || typeof f.value !== 'number') throw new Error(`call op${call.op} has no numeric field ${name}`);
+  return f.value;
+};
+
+/** Rows (or columns) of the input one output window [a, b) reads, clamped to the input. */
+function inputSpan(a: number, b: number, stride: number, pad: number, filter: number, dilation: number, size: number): [number, number] {
+  return [Math.max(0, a * stride - pad), Math.min(size, (b - 1) * stride - pad + (filter - 1) * dilation + 1)];
+}
+
+interface Geometry { strideH: number; strideW: number; padH: number; padW: number; filterH: number; filterW: number; dilationH: number; dilationW: number }
+
+function geometry(graph: Graph, call: KernelCall, op: Operator): Geometry | null {
+  switch (op.kind) {
+    case 'CONV_2D':
+    case 'DEPTHWISE_CONV_2D': {
+      const f = graph.tensors[op.inputs[1]].shape;
+      return { strideH: op.options.strideH, strideW: op.options.strideW, padH: field(call, 'pad_h'), padW: field(call, 'pad_w'),
+        filterH: f[1], filterW: f[2], dilationH: op.options.dilationH, dilationW: op.options.dilationW };
+    }
+    case 'AVERAGE_POOL_2D':
+    case 'MAX_POOL_2D':
+      return { strideH: op.options.strideH, strideW: op.options.strideW, padH: field(call, 'pad_h'), padW: field(call, 'pad_w'),
+        filterH: op.options.filterH, filterW: op.options.filterW, dilationH: 1, dilationW: 1 };
+    default:
+      return null;
+  }
+}
+
+/** The PAD's leading amounts along H and W (its constant paddings input, NHWC). */
+function padBefore(graph: Graph, op: Operator): [number, number] {
+  const v = Array.from(constantValues(graph.tensors[op.inputs[1]]), Number);
+  const rank = v.length / 2; // lower ranks are NHWC with leading dimensions dropped
+  const at = (dim: number) => (dim - (4 - rank) >= 0 ? v[2 * (dim - (4 - rank))] : 0);
+  return [at(1), at(2)];
+}
+
+/** The input window an operator reads for an output window. */
+function inputRegion(graph: Graph, call: KernelCall, op: Operator, out: Region, input: Tensor): Region {
+  const [, h, w] = input.shape;
+  const g = geometry(graph, call, op);
+  if (g) {
+    const [y0, y1] = inputSpan(out.y0, out.y1, g.strideH, g.padH, g.filterH, g.dilationH, h);
+    const [x0, x1] = inputSpan(out.x0, out.x1, g.strideW, g.padW, g.filterW, g.dilationW, w);
+    return { y0, y1, x0, x1 };
+  }
+  if (op.kind === 'PAD') {
+    const [ph, pw] = padBefore(graph, op);
+    const c = (v: number, size: number) => Math.min(size, Math.max(0, v));
+    return { y0: c(out.y0 - ph, h), y1: c(out.y1 - ph, h), x0: c(out.x0 - pw, w), x1: c(out.x1 - pw, w) };
+  }
+  return { ...out }; // ADD: elementwise
+}
+
+/** Grids tried by bestPatchedSchedule: 2x2 up to 8x8 patches. */
+export const PATCH_GRIDS = [2, 3, 4, 5, 6, 8];
+
+/**
+ * The unpatched schedule or the patched one that `cost` (the arena the caller cares about) rates
+ * lowest; ties go to fewer recomputed MACs. `cost` of null means the unpatched schedule.
+ */
+export function bestPatchedSchedule(graph: Graph, calls: KernelCall[], cost: (p: PatchedSchedule | null) => number,
+  allowed: (end: number) => boolean = () => true): PatchedSchedule | null {
+  let best: PatchedSchedule | null = null;
+  let bestCost = cost(null);
+  for (const end of stageCandidates(graph, calls).filter(allowed)) {
+    for (const grid of PATCH_GRIDS) {
+      const p = patchStage(graph, calls, end, grid);
+      if (!p) continue;
+      const c = cost(p);
+      if (c < bestCost || (c === bestCost && best && p.stage.extraMacs < best.stage.extraMacs)) {
+        best = p;
+        bestCost = c;
+      }
+    }
+  }
+  return best;
+}
+
+const union = (a: Region | undefined, b: Region): Region =>
+  a ? { y0: Math.min(a.y0, b.y0), y1: Math.max(a.y1, b.y1), x0: Math.min(a.x0, b.x0), x1: Math.max(a.x1, b.x1) } : { ...b };
+const sameRegion = (a: Region, b: Region) => a.y0 === b.y0 && a.y1 === b.y1 && a.x0 === b.x0 && a.x1 === b.x1;
+const area = (r: Region) => (r.y1 - r.y0) * (r.x1 - r.x0);
+
+/** The schedule with calls[0..end] run patch by patch on a grid x grid split of the stage output; null if the split is impossible. */
+export function patchStage(base: Graph, calls: KernelCall[], end: number, grid: number): PatchedSchedule | null {
+  const stageCalls = calls.slice(0, end + 1);
+  const stageOps = stageCalls.map((c) => base.operators[c.op]);
+  const produced = new Set(stageOps.flatMap((op) => op.outputs));
+  const output = stageOps[stageOps.length - 1].outputs[0];
+  const input = stageOps.flatMap((op) => activationInputs(base, op)).find((t) => !produced.has(t))!;
+  const outT = base.tensors[output];
+  const [, outH, outW] = outT.shape;
+  if (outH < grid || outW < grid) return null;
+
+  const tensors = [...base.tensors];
+  const graph: Graph = { ...base, tensors };
+  const schedule: KernelCall[] = [];
+  let extraMacs = 0;
+  const newTensor = (like: Tensor, r: Region, label: string): number => {
+    const id = tensors.length;
+    tensors.push({ id, name: `${like.name}@${label}`, dtype: like.dtype, shape: [like.shape[0], r.y1 - r.y0, r.x1 - r.x0, like.shape[3]], quant: like.quant });
+    return id;
+  };
+  const copy = (op: number, name: string, src: number, srcR: Region, dst: number, dstR: Region, region: Region): KernelCall => ({
+    op, name, fn: 'mt_copy_region_s8', consts: [], structs: [], scratchBytes: 0, macs: 0,
+    args: [
+      { kind: 'tensor', tensor: src }, { kind: 'dims', values: dims4(tensors[src]) }, { kind: 'literal', value: region.y0 - srcR.y0 }, { kind: 'literal', value: region.x0 - srcR.x0 },
+      { kind: 'tensor', tensor: dst }, { kind: 'dims', values: dims4(tensors[dst]) }, { kind: 'literal', value: region.y0 - dstR.y0 }, { kind: 'literal', value: region.x0 - dstR.x0 },
+      { kind: 'literal', value: region.y1 - region.y0 }, { kind: 'literal', value: region.x1 - region.x0 },
+    ],
+    tensors: { inputs: [src], outputs: [dst] },
+  });
+  const full = (t: number): Region => ({ y0: 0, y1: tensors[t].shape[1], x0: 0, x1: tensors[t].shape[2] });
+
+  let k = 0;
+  for (const [py0, py1] of bands(outH, grid)) {
+    for (const [px0, px1] of bands(outW, grid)) {
+      const label = `p${k}`;
+      // Backward: the window of every stage tensor this patch needs.
+      const need = new Map<number, Region>([[output, { y0: py0, y1: py1, x0: px0, x1: px1 }]]);
+      const reads = new Map<number, Map<number, Region>>(); // op index -> input tensor -> window read
+      for (let i = stageCalls.length - 1; i >= 0; i--) {
+        const op = stageOps[i];
+        const out = need.get(op.outputs[0]);
+        if (!out) continue;
+        const r = new Map<number, Region>();
+        for (const t of activationInputs(base, op)) {
+          const region = inputRegion(base, stageCalls[i], op, out, base.tensors[t]);
+          if (area(region) === 0) return null;
+          r.set(t, region);
+          need.set(t, union(need.get(t), region));
+        }
+        reads.set(i, r);
+      }
+      // Forward: one buffer per stage tensor holding its window; a consumer that reads a smaller
+      // window than the buffer holds (a branch) gets an exact copy, since kernels read dense tensors.
+      const buffer = new Map<number, { id: number; region: Region }>();
+      buffer.set(input, { id: input, region: full(input) });
+      stageCalls.forEach((call, i) => {
+        const op = stageOps[i];
+        const out = need.get(op.outputs[0]);
+        if (!out) return;
+        const localIn = new Map<number, number>();
+        for (const [t, region] of reads.get(i)!) {
+          const held = buffer.get(t)!;
+          if (sameRegion(held.region, region)) { localIn.set(t, held.id); continue; }
+          const exact = newTensor(base.tensors[t], region, `${label}.op${op.id}`);
+          schedule.push(copy(op.id, `${label}_op${op.id}_in${localIn.size}`, held.id, held.region, exact, region, region));
+          localIn.set(t, exact);
+        }
+        const outId = newTensor(base.tensors[op.outputs[0]], out, label);
+        buffer.set(op.outputs[0], { id: outId, region: out });
+        const clone = cloneCall(base, call, op, `${label}_op${op.id}`, localIn, outId, out, reads.get(i)!, tensors);
+        extraMacs += clone.macs;
+        schedule.push(clone);
+      });
+      const last = buffer.get(output)!;
+      schedule.push(copy(stageOps[stageOps.length - 1].id, `${label}_paste`, last.id, last.region, output, full(output), last.region));
+      k++;
+    }
+  }
+  extraMacs -= stageCalls.reduce((s, c) => s + c.macs, 0);
+  return {
+    graph,
+    schedule: [...schedule, ...calls.slice(end + 1)],
+    stage: { ops: stageOps.map((op) => op.id), input, output, grid, extraMacs },
+  };
+}
+
+const dims4 = (t: Tensor): number[] => [1, 1, 1, 1, ...t.shape].slice(-4);
+
+/** A stage call on windows: local dims, local paddings, patch buffers; the original's constants by name. */
+function cloneCall(graph: Graph, call: KernelCall, op: Operator, name: string, localIn: Map<number, number>, outId: number,
+  out: Region, reads: Map<number, Region>, tensors: Tensor[]): KernelCall {
+  const main = reads.get(activationInputs(graph, op)[0])!;
+  const g = geometry(graph, call, op);
+  const structs = call.structs.map((s) => ({
+    ...s,
+    fields: s.fields.map((f) => {
+      if (g && f.name === 'pad_h') return { ...f, value: g.padH + main.y0 - out.y0 * g.strideH };
+      if (g && f.name === 'pad_w') return { ...f, value: g.padW + main.x0 - out.x0 * g.strideW };
+      if (op.kind === 'ADD' && f.name === 'size') return { ...f, value: elementCount(tensors[outId].shape) };
+      if (op.kind === 'PAD' && (f.name === 'before' || f.name === 'after')) {
+        const [ph, pw] = padBefore(graph, op);
+        const [, inH, inW] = graph.tensors[op.inputs[0]].shape;
+        const before = [0, Math.max(0, ph - out.y0), Math.max(0, pw - out.x0), 0];
+        const after = [0, Math.max(0, out.y1 - ph - inH), Math.max(0, out.x1 - pw - inW), 0];
+        const [n, h, w, c] = f.name === 'before' ? before : after;
+        // Keep the original's channel padding (index 3) and batch padding: only H and W are windowed.
+        const orig = String(f.value).match(/-?\d+/g)!.map(Number);
+        return { ...f, value: `{ .n = ${orig[0] + n}, .h = ${h}, .w = ${w}, .c = ${orig[3] + c} }` };
+      }
+      return f;
+    }),
+  }));
+  const args: KernelArg[] = call.args.map((a, i) => {
+    const nextTensor = call.args[i + 1];
+    if (a.kind === 'tensor') {
+      if (localIn.has(a.tensor)) return { kind: 'tensor', tensor: localIn.get(a.tensor)! };
+      if (a.tensor === op.outputs[0]) return { kind: 'tensor', tensor: outId };
+      return a;
+    }
+    if (a.kind === 'dims' && nextTensor?.kind === 'tensor') {
+      const local = localIn.get(nextTensor.tensor) ?? (nextTensor.tensor === op.outputs[0] ? outId : undefined);
+      return local !== undefined ? { kind: 'dims', values: dims4(tensors[local]) } : a;
+    }
+    if (a.kind === 'dims' && op.kind !== 'PAD') {
+      // The output dims of conv-like calls precede the output tensor, handled above; any other dims are the filter's.
+      return a;
+    }
+    if (a.kind === 'const') return { kind: 'literal', value: `op${call.op}_${a.name}` };
+    return a;
+  });
+  const fullOut = graph.tensors[op.outputs[0]];
+  const fullArea = fullOut.shape[1] * fullOut.shape[2];
+  return {
+    ...call, name, args, structs, consts: [],
+    macs: Math.round(call.macs * area(out) / fullArea),
+    tensors: { inputs: [...localIn.values(), ...op.inputs.filter((t) => t >= 0 && graph.tensors[t].data !== undefined)], outputs: [outId] },
+  };
+}

@@ -1,5 +1,5 @@
 /** Build a generated project with its Makefile: the host C compiler, or arm-none-eabi-gcc for boards. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { memoryUsage, readElfSections, type MemoryUsage } from '../elf/elf.ts';
@@ -27,6 +27,32 @@ export function hasCommand(cmd: string): boolean {
 }
 
 export function buildProject(dir: string, opts: BuildOptions = {}): BuildResult {
+  const { args, finish } = prepareBuild(dir, opts);
+  const r = spawnSync('make', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return finish(`${r.stdout ?? ''}${r.stderr ?? ''}`, r.status, r.error);
+}
+
+/** buildProject without blocking the event loop (so several builds and engines can run at once). */
+export function buildProjectAsync(dir: string, opts: BuildOptions = {}): Promise<BuildResult> {
+  const { args, finish } = prepareBuild(dir, opts);
+  return new Promise((resolve, reject) => {
+    let log = '';
+    const child = spawn('make', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d: Buffer) => { log += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { log += d.toString(); });
+    child.on('error', (e) => reject(new McutrainError(`could not run make: ${e.message}`, 'check that make is installed')));
+    child.on('close', (status) => {
+      try {
+        resolve(finish(log, status));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+/** The checks before a build and the make arguments; `finish` turns make's outcome into a result or an error. */
+function prepareBuild(dir: string, opts: BuildOptions): { args: string[]; finish: (log: string, status: number | null, error?: Error) => BuildResult } {
   const manifest = readManifest(dir);
   const target = loadTarget(manifest.target);
   if (!hasCommand('make')) throw new McutrainError('`make` is not installed', 'install it (Debian: apt-get install make)');
@@ -42,14 +68,15 @@ export function buildProject(dir: string, opts: BuildOptions = {}): BuildResult 
   const args = ['-C', dir, '--no-print-directory'];
   if (opts.sanitize) args.push('SANITIZE=1');
   if (opts.portable) args.push('DSP=0');
-  const r = spawnSync('make', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const log = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-  if (r.error) throw new McutrainError(`could not run make: ${r.error.message}`, 'check that make is installed');
-  if (r.status !== 0) throw explainBuildFailure(dir, log, manifest.arenaBytes, target.sram?.bytes, target.flash?.bytes);
-  if (target.kind === 'host') return { artifact: path.join(dir, opts.sanitize ? 'engine-sanitized' : 'engine'), log };
-  const elf = path.join(dir, 'firmware.elf');
-  const usage = memoryUsage(readElfSections(new Uint8Array(readFileSync(elf)), elf));
-  return { artifact: elf, log, memory: { ...usage, flashCapacity: target.flash!.bytes, ramCapacity: target.sram!.bytes } };
+  const finish = (log: string, status: number | null, error?: Error): BuildResult => {
+    if (error) throw new McutrainError(`could not run make: ${error.message}`, 'check that make is installed');
+    if (status !== 0) throw explainBuildFailure(dir, log, manifest.arenaBytes, target.sram?.bytes, target.flash?.bytes);
+    if (target.kind === 'host') return { artifact: path.join(dir, opts.sanitize ? 'engine-sanitized' : 'engine'), log };
+    const elf = path.join(dir, 'firmware.elf');
+    const usage = memoryUsage(readElfSections(new Uint8Array(readFileSync(elf)), elf));
+    return { artifact: elf, log, memory: { ...usage, flashCapacity: target.flash!.bytes, ramCapacity: target.sram!.bytes } };
+  };
+  return { args, finish };
 }
 
 /** A model too big for the board is the usual cause of a failing link: say by how much and what to change. */

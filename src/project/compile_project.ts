@@ -14,33 +14,87 @@ import type { KernelCall } from '../lower/kernel_call.ts';
 import { DEFAULT_NUMERICS, NUMERICS, type Numerics } from '../lower/numerics.ts';
 import { planMemory, type MemoryPlan } from '../plan/plan_memory.ts';
 import { emitC, linkReceiveBytes } from '../codegen/emit_c.ts';
+import { bestPatchedSchedule, type PatchedSchedule, type PatchStage } from '../plan/patch_stage.ts';
 import { flashConstBytes } from '../plan/flash.ts';
 import { loadTarget, type Target } from '../targets/target.ts';
 import { replaceDirAtomic } from '../util/fs_atomic.ts';
 import { McutrainError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { isProjectDir, MANIFEST_FILE, PROJECT_MODEL_FILE, type IoTensorInfo, type ProjectManifest, type TrainingInfo } from './manifest.ts';
-import { analyzeTraining, type TrainingAnalysis } from '../train/analyze_training.ts';
+import { analyzeTraining, type TrainingAnalysis, type TrainingAnalysisOptions } from '../train/analyze_training.ts';
 import { parseScheme, schemeToString, type TrainingScheme } from '../train/scheme.ts';
-import { requireFits, sramBudget } from '../train/memory_report.ts';
+import { requireFits, sramBudget, type SramBudget } from '../train/memory_report.ts';
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
 
 export interface Analysis {
+  /** The imported graph, plus the patch buffers when the early stage runs patch by patch. */
   graph: Graph;
+  /** One call per operator: what the generated code defines (parameters, constants). */
   calls: KernelCall[];
+  /** What inference runs, in order: `calls`, or with the early stage replaced by its patches. */
+  schedule: KernelCall[];
   plan: MemoryPlan;
   /** Present with a training scheme. */
   training?: TrainingAnalysis;
+  /** Present when the early stage runs patch by patch. */
+  patches?: PatchStage;
+}
+
+/**
+ * Patch-based execution of the early stage: 'auto' uses it when it lowers the arena (the larger of the
+ * inference and training schedules), 'off' never. The default is 'auto' with a training scheme (the
+ * forward pass must not dominate the training step's memory) and 'off' for inference only, whose
+ * figures stay comparable with TensorFlow Lite Micro's.
+ */
+export type PatchMode = 'auto' | 'off';
+export const PATCH_MODES: readonly PatchMode[] = ['auto', 'off'];
+
+export interface AnalyzeOptions extends TrainingAnalysisOptions {
+  patches?: PatchMode;
 }
 
 /** Import, lower and plan (and, with a scheme, derive and plan the training step): everything needed to report on a model or to emit it. */
-export function analyzeModel(bytes: Uint8Array, name: string, numerics: Numerics = DEFAULT_NUMERICS, scheme?: TrainingScheme): Analysis {
+export function analyzeModel(bytes: Uint8Array, name: string, numerics: Numerics = DEFAULT_NUMERICS, scheme?: TrainingScheme,
+  options: AnalyzeOptions = {}): Analysis {
   const graph = importTflite(bytes, name);
   const calls = lowerGraph(graph, { numerics });
-  const plan = planMemory(graph, calls);
-  const training = scheme ? analyzeTraining(graph, calls, scheme) : undefined;
-  return { graph, calls, plan, training };
+  const analyse = (p: PatchedSchedule | null): Analysis => {
+    const g = p?.graph ?? graph;
+    const schedule = p?.schedule ?? calls;
+    const plan = planMemory(g, schedule, { liveIn: graph.inputs, liveOut: graph.outputs });
+    const training = scheme ? analyzeTraining(g, schedule, scheme, options) : undefined;
+    return { graph: g, calls, schedule, plan, training, patches: p?.stage };
+  };
+  const arena = (a: Analysis) => Math.max(a.plan.arenaBytes, a.training?.plan.arenaBytes ?? 0);
+  const whole = analyse(null);
+  if ((options.patches ?? (scheme ? 'auto' : 'off')) === 'off') return whole;
+  // Only a frozen stage can run as patches: no backward call may differentiate one of its operators or
+  // read one of its activations (they never exist whole), except its output.
+  const backward = whole.training?.backwardCalls ?? [];
+  const differentiated = new Set(backward.map((c) => c.op));
+  const read = new Set(backward.flatMap((c) => c.tensors?.inputs ?? []));
+  const frozen = (end: number) => calls.slice(0, end + 1).every((c, i) =>
+    !differentiated.has(c.op) && (i === end || graph.operators[c.op].outputs.every((t) => !read.has(t))));
+  const cache = new Map<PatchedSchedule | null, Analysis>([[null, whole]]);
+  let bound = arena(whole);
+  const best = bestPatchedSchedule(graph, calls, (p) => {
+    if (!p) return arena(whole);
+    // The training step cannot take less than inference: skip planning it when inference alone loses.
+    const inference = planMemory(p.graph, p.schedule, { liveIn: graph.inputs, liveOut: graph.outputs });
+    if (inference.arenaBytes > bound) return inference.arenaBytes;
+    const a = analyse(p);
+    cache.set(p, a);
+    bound = Math.min(bound, arena(a));
+    return arena(a);
+  }, frozen);
+  return cache.get(best) ?? analyse(best);
+}
+
+/** The SRAM a training build of `a` takes on `target` (arena, trained parameters, momentum, stack, link buffers). */
+export function trainingSram(a: Analysis, target: Target): SramBudget {
+  if (!a.training) throw new Error('trainingSram needs an analysis with a training scheme');
+  return sramBudget(a.plan, a.training, target, linkReceiveBytes(a.graph, a.training) + 4 * a.calls.length);
 }
 
 /** How to train, for compileModel: a scheme (inline or a .json path) with optional overrides. */
@@ -49,6 +103,8 @@ export interface TrainOptions {
   qas?: boolean;
   momentum?: number;
   lr?: number;
+  /** false: plan the conventional order (no operator reordering) for comparison; `mcutrain plan` only, compile refuses it. */
+  reorder?: boolean;
 }
 
 export function resolveScheme(train: TrainOptions): TrainingScheme {
@@ -78,6 +134,8 @@ export interface CompileOptions {
   numerics?: Numerics;
   /** Compile the training engine too (docs/training.md). */
   train?: TrainOptions;
+  /** Patch-based early stage (see PatchMode); default 'auto' when training, 'off' otherwise. */
+  patches?: PatchMode;
 }
 
 export interface CompileResult {
@@ -92,19 +150,20 @@ export function compileModel(opts: CompileOptions): CompileResult {
   if (!NUMERICS.includes(numerics)) throw new McutrainError(`unknown numerics '${numerics}'`, `choose one of: ${NUMERICS.join(', ')}`);
   const bytes = readModelFile(opts.modelPath);
   const name = path.basename(opts.modelPath);
-  const scheme = opts.train ? resolveScheme(opts.train) : undefined;
-  const analysis = analyzeModel(bytes, name, numerics, scheme);
-  const training = analysis.training;
-  if (training) {
-    const linkBytes = linkReceiveBytes(analysis.graph, training) + 4 * analysis.calls.length;
-    const budget = sramBudget(analysis.plan, training, target, linkBytes);
-    requireFits(budget, training, target, (step) => trainingCallName(training, step));
+  if (opts.train?.reorder === false) {
+    throw new McutrainError('training without operator reordering is a memory figure for comparison; the engine always applies each update in place, right after its gradient, and has no kernels for the conventional order',
+      'drop --no-reorder to compile (mcutrain plan --no-reorder reports the conventional order\'s memory)');
   }
+  const scheme = opts.train ? resolveScheme(opts.train) : undefined;
+  const analysis = analyzeModel(bytes, name, numerics, scheme, { patches: opts.patches });
+  const training = analysis.training;
+  if (training) requireFits(trainingSram(analysis, target), training, target, (step) => trainingCallName(training, step));
   const sha256 = createHash('sha256').update(bytes).digest();
-  const buildKey = `${target.name}\0${numerics}\0${VERSION}\0${training?.schemeText ?? ''}`;
+  const patchKey = analysis.patches ? `${analysis.patches.ops.length}x${analysis.patches.grid}` : '';
+  const buildKey = `${target.name}\0${numerics}\0${VERSION}\0${training?.schemeText ?? ''}\0${patchKey}`;
   const buildId = createHash('sha256').update(sha256).update(buildKey).digest('hex').slice(0, 16);
   const files = emitC(analysis.graph, analysis.calls, analysis.plan, {
-    target, modelName: name, modelHash: sha256.subarray(0, 8), buildId, version: VERSION, training,
+    target, modelName: name, modelHash: sha256.subarray(0, 8), buildId, version: VERSION, training, schedule: analysis.schedule,
   });
   const manifest = makeManifest(analysis, target, numerics, name, sha256.toString('hex'), buildId);
   replaceDirAtomic(opts.outDir, isProjectDir, (tmp) => {
@@ -145,6 +204,7 @@ function makeManifest(a: Analysis, target: Target, numerics: Numerics, file: str
     outputs: io(a.graph.outputs),
     ops,
     ...(a.training ? { training: trainingInfo(a.training) } : {}),
+    ...(a.patches ? { patches: { ops: a.patches.ops, grid: a.patches.grid, extraMacs: a.patches.extraMacs } } : {}),
   };
 }
 

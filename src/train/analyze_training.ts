@@ -8,7 +8,7 @@ import { elementCount, tensorBytes, type Graph } from '../ir/graph.ts';
 import type { KernelCall } from '../lower/kernel_call.ts';
 import { planMemory, type MemoryPlan } from '../plan/plan_memory.ts';
 import type { TrainParamInfo } from '../project/manifest.ts';
-import { deriveBackward, type BackwardOp } from './autodiff.ts';
+import { deriveBackward, type BackwardOp, type BackwardOptions } from './autodiff.ts';
 import { lowerBackward, momentumFloats } from './lower_backward.ts';
 import { schemeToString, type TrainingScheme } from './scheme.ts';
 import { planTraining, type TrainingGraph } from './training_graph.ts';
@@ -29,11 +29,15 @@ export interface TrainingAnalysis {
   macsForward: number;
   macsBackward: number;
   schemeText: string;
+  /** False for the conventional order (gradients buffered, updates after the backward pass): a plan to compare, never emitted. */
+  reorder: boolean;
 }
 
-export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], scheme: TrainingScheme): TrainingAnalysis {
+export type TrainingAnalysisOptions = BackwardOptions;
+
+export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], scheme: TrainingScheme, options: TrainingAnalysisOptions = {}): TrainingAnalysis {
   const tg = planTraining(graph, scheme);
-  const backward = deriveBackward(tg);
+  const backward = deriveBackward(tg, options);
   const { calls, loss } = lowerBackward(backward.graph, backward.ops, scheme.qas);
   const forwardIds = new Set(tg.forward.map((op) => op.id));
   const forwardCalls = inferenceCalls.filter((c) => forwardIds.has(c.op));
@@ -65,6 +69,7 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
   return {
     tg, graph: backward.graph, backwardOps: backward.ops, forwardCalls, lossCall: loss, backwardCalls, plan, params,
     paramBytes: offset, momentumBytes: momentumOffset * 4, macsForward, macsBackward, schemeText: schemeToString(scheme),
+    reorder: options.reorder ?? true,
   };
 }
 

@@ -10,6 +10,11 @@
  *   gradient buffer ever exists and the output gradient dies at that layer.
  * - Gradients are float32 tensors added to (a copy of) the graph, named "grad:<tensor>", so the same
  *   memory planner places them with the activations.
+ *
+ * With `reorder: false` the schedule models the conventional order instead (what the paper compares
+ * against): each trained tensor's float32 gradient is materialized in its own buffer when computed,
+ * and every update is applied after the whole backward pass, so those buffers live until the end.
+ * That schedule exists for the memory planner only (a figure for comparison); no kernels implement it.
  */
 import { McutrainError } from '../errors.ts';
 import { isConstant, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
@@ -25,8 +30,21 @@ export type BackwardOp =
   | { kind: 'grad_input'; op: Operator; input: number; gradOut: number; gradIn: number; accumulate: boolean }
   /** The input gradient is the output gradient itself (RESHAPE, one input of ADD): the two share memory. */
   | { kind: 'alias'; op: Operator; gradOut: number; gradIn: number }
+  | UpdateOp
+  /** Without reordering: the gradient an update would consume, materialized in `grad` (float32). */
+  | { kind: 'param_grad'; update: UpdateOp; grad: number }
+  /** Without reordering: the update applied from its materialized gradient, after the backward pass. */
+  | { kind: 'apply_update'; update: UpdateOp; grad: number };
+
+/** A fused gradient + in-place SGD step of one trained tensor. */
+export type UpdateOp =
   | { kind: 'update_weights'; layer: TrainedLayer; input: number; gradOut: number }
   | { kind: 'update_bias'; layer: TrainedLayer; gradOut: number };
+
+export interface BackwardOptions {
+  /** Each update right after the gradient it reads (default), or all after the backward pass (planning only). */
+  reorder?: boolean;
+}
 
 export interface BackwardSchedule {
   /** The graph with the gradient tensors appended. */
@@ -40,7 +58,8 @@ export interface BackwardSchedule {
 const CLAMPED: ReadonlySet<string> = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'ADD', 'AVERAGE_POOL_2D', 'MEAN']);
 const DIFFERENTIABLE: ReadonlySet<string> = new Set([...CLAMPED, 'PAD', 'RESHAPE']);
 
-export function deriveBackward(tg: TrainingGraph): BackwardSchedule {
+export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {}): BackwardSchedule {
+  const reorder = options.reorder ?? true;
   const base = tg.graph;
   const tensors: Tensor[] = [...base.tensors];
   const graph: Graph = { ...base, tensors };
@@ -54,15 +73,29 @@ export function deriveBackward(tg: TrainingGraph): BackwardSchedule {
   }
 
   const gradOf = new Map<number, number>();
-  const newGrad = (of: number): number => {
-    const t = base.tensors[of];
+  const addGradTensor = (of: Tensor, shape: number[]): number => {
     const id = tensors.length;
-    tensors.push({ id, name: `grad:${t.name}`, dtype: 'float32', shape: [...t.shape] });
+    tensors.push({ id, name: `grad:${of.name}`, dtype: 'float32', shape });
+    return id;
+  };
+  const newGrad = (of: number): number => {
+    const id = addGradTensor(base.tensors[of], [...base.tensors[of].shape]);
     gradOf.set(of, id);
     return id;
   };
 
   const ops: BackwardOp[] = [{ kind: 'loss', logits: tg.logits.id, grad: newGrad(tg.logits.id) }];
+  // Without reordering, updates wait here, each with the buffer holding its gradient.
+  const deferred: { update: UpdateOp; grad: number }[] = [];
+  const update = (u: UpdateOp) => {
+    if (reorder) {
+      ops.push(u);
+      return;
+    }
+    const grad = addGradTensor(u.kind === 'update_weights' ? u.layer.weights : u.layer.bias!, trainedShape(u));
+    ops.push({ kind: 'param_grad', update: u, grad });
+    deferred.push({ update: u, grad });
+  };
   const differentiated: Operator[] = [];
   for (let i = tg.forward.length - 1; i >= 0; i--) {
     const op = tg.forward[i];
@@ -95,12 +128,22 @@ export function deriveBackward(tg: TrainingGraph): BackwardSchedule {
       ops.push({ kind: 'grad_input', op, input, gradOut, gradIn, accumulate: existing !== undefined });
     }
 
-    // In-place updates, right after the gradient they read.
+    // In-place updates, right after the gradient they read (or, without reordering, their gradients).
     const layer = trainedByOp.get(op.id);
-    if (layer && layer.weightChannels > 0) ops.push({ kind: 'update_weights', layer, input: op.inputs[0], gradOut });
-    if (layer && layer.updateBias) ops.push({ kind: 'update_bias', layer, gradOut });
+    if (layer && layer.weightChannels > 0) update({ kind: 'update_weights', layer, input: op.inputs[0], gradOut });
+    if (layer && layer.updateBias) update({ kind: 'update_bias', layer, gradOut });
   }
+  for (const d of deferred) ops.push({ kind: 'apply_update', ...d });
   return { graph, ops, differentiated };
+}
+
+/** Shape of the trained part of a tensor: the first `weightChannels` output channels of the weights, or the whole bias. */
+function trainedShape(u: UpdateOp): number[] {
+  const l = u.layer;
+  if (u.kind === 'update_bias') return [...l.bias!.shape];
+  const shape = [...l.weights.shape];
+  shape[l.op.kind === 'DEPTHWISE_CONV_2D' ? 3 : 0] = l.weightChannels;
+  return shape;
 }
 
 /** An ADD gives its output gradient to one input by sharing; the other input gets a copy. */

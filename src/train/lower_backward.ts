@@ -91,6 +91,9 @@ function lowerOne(graph: Graph, b: BackwardOp, qas: boolean, name: string): Kern
     }
     case 'alias':
       return null; // the two gradients are one tensor: nothing runs
+    case 'param_grad':
+    case 'apply_update':
+      return lowerUnreordered(graph, b, qas, name);
     case 'grad_input':
       return lowerGradInput(graph, b, base);
     case 'update_weights':
@@ -113,6 +116,25 @@ function lowerOne(graph: Graph, b: BackwardOp, qas: boolean, name: string): Kern
 }
 
 type Base = Pick<KernelCall, 'name' | 'consts' | 'structs' | 'scratchBytes'>;
+
+/**
+ * Not a C function: the calls of a schedule without operator reordering exist for the memory planner
+ * only, and compileModel refuses to emit them (the name would not link if they ever reached C).
+ */
+export const PLANNING_ONLY_FN = 'mt_planning_only_unreordered_update';
+
+/**
+ * The conventional update, as the fused kernel split in two around a float32 gradient buffer: the
+ * gradient step reads what the fused kernel reads (so the same activations stay alive) and writes the
+ * buffer; the apply step, after the backward pass, reads the buffer and carries the update's constants.
+ */
+function lowerUnreordered(graph: Graph, b: Extract<BackwardOp, { kind: 'param_grad' | 'apply_update' }>, qas: boolean, name: string): KernelCall {
+  const fused = lowerOne(graph, b.update, qas, name)!;
+  if (b.kind === 'param_grad') {
+    return { ...fused, fn: PLANNING_ONLY_FN, args: [], consts: [], tensors: { inputs: fused.tensors!.inputs, outputs: [b.grad] } };
+  }
+  return { ...fused, fn: PLANNING_ONLY_FN, args: [], tensors: { inputs: [b.grad], outputs: [] }, macs: elementCount(graph.tensors[b.grad].shape) };
+}
 
 function lowerGradInput(graph: Graph, b: Extract<BackwardOp, { kind: 'grad_input' }>, base: Base): KernelCall {
   const op = b.op;

@@ -4,18 +4,19 @@
  * (time across, arena offset down: every buffer a rectangle where it lives).
  */
 import type { Analysis } from '../project/compile_project.ts';
-import { trainingCallName } from '../project/compile_project.ts';
-import { linkReceiveBytes } from '../codegen/emit_c.ts';
+import { trainingCallName, trainingSram } from '../project/compile_project.ts';
 import { flashConstBytes } from '../plan/flash.ts';
 import { ARENA_ALIGN } from '../plan/plan_memory.ts';
 import type { Target } from '../targets/target.ts';
-import { buffersAtPeak, sramBudget, type PeakBuffer, type SramBudget } from './memory_report.ts';
+import { buffersAtPeak, type PeakBuffer, type SramBudget } from './memory_report.ts';
 import type { TrainingAnalysis } from './analyze_training.ts';
 
 export interface PlanReport {
   model: string;
   target: string;
   scheme: string;
+  /** False: the conventional order (gradients buffered, updates after the backward pass), planned for comparison. */
+  reorder: boolean;
   sram: SramBudget;
   /** Training schedule: arena, lower bound (most bytes live at once), their ratio. */
   trainArenaBytes: number;
@@ -37,13 +38,13 @@ export interface PlanReport {
 export function makePlanReport(a: Analysis, t: TrainingAnalysis, target: Target): PlanReport {
   const name = (step: number) => trainingCallName(t, step);
   const schedule = [...t.forwardCalls, t.lossCall, ...t.backwardCalls];
-  const linkBytes = linkReceiveBytes(a.graph, t) + 4 * a.calls.length;
   const layerIndex = new Map(t.tg.weightedLayers.map((op, i) => [op.id, i]));
   return {
     model: a.graph.name,
     target: target.name,
     scheme: t.schemeText,
-    sram: sramBudget(a.plan, t, target, linkBytes),
+    reorder: t.reorder,
+    sram: trainingSram(a, target),
     trainArenaBytes: t.plan.arenaBytes,
     trainLowerBoundBytes: t.plan.lowerBoundBytes,
     arenaToLowerBound: t.plan.lowerBoundBytes > 0 ? t.plan.arenaBytes / t.plan.lowerBoundBytes : 1,
@@ -75,6 +76,7 @@ const kb = (n: number) => `${n.toLocaleString('en-US')} B (${(n / 1024).toFixed(
 export function formatPlanReport(r: PlanReport): string {
   const lines = [
     `${r.model} on ${r.target}, training scheme ${r.scheme}`,
+    ...(r.reorder ? [] : ['without operator reordering: every gradient buffered, all updates after the backward pass (a figure to compare; not compilable)']),
     '',
     `SRAM total          ${kb(r.sram.totalBytes)}`,
     `  arena             ${kb(r.sram.arenaBytes)}  (training ${r.trainArenaBytes.toLocaleString('en-US')} B, inference ${r.inferenceArenaBytes.toLocaleString('en-US')} B)`,

@@ -104,6 +104,12 @@ export function planTraining(graph: Graph, scheme: TrainingScheme): TrainingGrap
   return { graph, scheme, logits, classes, forward, weightedLayers, trained };
 }
 
+/** The weighted layers a scheme numbers (those the logits depend on, in execution order), and the classes. */
+export function trainableLayers(graph: Graph): { layers: Operator[]; classes: number } {
+  const logits = findLogits(graph);
+  return { layers: operatorsLeadingTo(graph, logits.id).filter((op) => WEIGHTED_KINDS.has(op.kind)), classes: logits.shape[logits.shape.length - 1] };
+}
+
 /** The logits: the graph's single output, or the input of the SOFTMAX (and RESHAPEs, DEQUANTIZE) that end the graph. */
 function findLogits(graph: Graph): Tensor {
   if (graph.outputs.length !== 1) {

@@ -1,0 +1,186 @@
+/**
+ * Choosing a training scheme automatically: price every candidate with the planner, measure the
+ * contributions of those that fit the budget on their own, then search the best combination under the
+ * budget. Shared by `mcutrain scheme`, `mcutrain compile --train auto` and experiments/scheme_search.ts.
+ */
+import path from 'node:path';
+import { McutrainError } from '../errors.ts';
+import { tensorBytes } from '../ir/graph.ts';
+import { importTflite } from '../import/import_tflite.ts';
+import type { LabelledSet } from '../data/labelled.ts';
+import { DEFAULT_NUMERICS, type Numerics } from '../lower/numerics.ts';
+import { analyzeModel, readModelFile, trainingSram, type PatchMode } from '../project/compile_project.ts';
+import type { IoTensorInfo } from '../project/manifest.ts';
+import { loadTarget, mcuOf, type Target } from '../targets/target.ts';
+import type { SramBudget } from '../train/memory_report.ts';
+import type { TrainingScheme } from '../train/scheme.ts';
+import { trainableLayers } from '../train/training_graph.ts';
+import { candidateCombination, candidateKey, candidatesFor, gainsOf, measureContributions, type Candidate, type ContributionReport, type Hyper } from './contribution.ts';
+import { combinationKey, searchScheme, type Combination, type Point } from './search.ts';
+
+/** Which weighted layers are candidates: the last N, or all. */
+export type LayerSelection = { last: number } | 'all';
+
+export function parseLayerSelection(text: string): LayerSelection {
+  if (text === 'all') return 'all';
+  const m = text.match(/^last:(\d+)$/);
+  if (!m || Number(m[1]) < 1) throw new McutrainError(`--layers must be last:N (N >= 1) or all, not '${text}'`);
+  return { last: Number(m[1]) };
+}
+
+/** What reading data for a model needs: its input, classes and weighted layers. */
+export interface ModelInfo {
+  input: IoTensorInfo;
+  classes: number;
+  layers: number;
+}
+
+export function modelInfo(bytes: Uint8Array, name: string): ModelInfo {
+  const graph = importTflite(bytes, name);
+  const { layers, classes } = trainableLayers(graph);
+  const t = graph.tensors[graph.inputs[0]];
+  return {
+    input: { name: t.name, dtype: t.dtype, shape: t.shape, bytes: tensorBytes(t), scale: t.quant?.scale[0] ?? 0, zeroPoint: t.quant?.zeroPoint[0] ?? 0 },
+    classes,
+    layers: layers.length,
+  };
+}
+
+export interface ChooseOptions {
+  modelPath: string;
+  /** The board whose SRAM accounting (stack, link buffers) the budget is checked with. */
+  target: string;
+  budget: number;
+  train: LabelledSet;
+  val: LabelledSet;
+  layers: LayerSelection;
+  hyper: Hyper;
+  cacheFile: string;
+  numerics?: Numerics;
+  /** As compile's: the memory priced must be the memory compiled. */
+  patches?: PatchMode;
+  concurrency?: number;
+  /** Planner calls the branch and bound may make (default: about two minutes' worth, 20 to 2000). */
+  maxEvaluations?: number;
+  /** Pricing ("pricing <candidate>"), measuring, then "searching". */
+  onProgress?: (done: number, total: number, note: string) => void;
+}
+
+export interface CandidateRow {
+  candidate: Candidate;
+  key: string;
+  /** Planned SRAM of training this candidate alone. */
+  bytes: number;
+  /** Measured gain; undefined when the candidate alone exceeds the budget (not measured). */
+  gain?: number;
+  accuracy?: number;
+  ms?: number;
+  cached?: boolean;
+}
+
+export interface ChooseResult {
+  scheme: TrainingScheme;
+  chosen: Point;
+  /** The planner's SRAM breakdown of the chosen scheme. */
+  sram: SramBudget;
+  budget: number;
+  target: Target;
+  baseline: number;
+  candidates: CandidateRow[];
+  /** Candidates the model cannot train (no bias, weights not int8), with the reason. */
+  skipped: { key: string; reason: string }[];
+  front: Point[];
+  evaluations: number;
+  exhaustive: boolean;
+  contributions: ContributionReport;
+  /** The planner's total SRAM of any combination, with the scheme's options (memoized). */
+  sramOf: (c: Combination) => number;
+  /** Set when no combination gains accuracy and the least bad single candidate was taken. */
+  warning?: string;
+}
+
+/** The planner's SRAM of a scheme on a target, from one analyzeModel (no build). */
+export function plannedSram(bytes: Uint8Array, name: string, target: Target, scheme: TrainingScheme, numerics: Numerics = DEFAULT_NUMERICS,
+  patches?: PatchMode): SramBudget {
+  return trainingSram(analyzeModel(bytes, name, numerics, scheme, { patches }), target);
+}
+
+export async function chooseScheme(opts: ChooseOptions): Promise<ChooseResult> {
+  const bytes = readModelFile(opts.modelPath);
+  const name = path.basename(opts.modelPath);
+  const target = loadTarget(opts.target);
+  const numerics = opts.numerics ?? DEFAULT_NUMERICS;
+  const sramCapacity = target.kind === 'mcu' ? mcuOf(target).sram.bytes : Infinity;
+  const budget = Math.min(opts.budget, sramCapacity);
+  const info = modelInfo(bytes, name);
+  const count = opts.layers === 'all' ? info.layers : Math.min(opts.layers.last, info.layers);
+  const layers = Array.from({ length: count }, (_, k) => info.layers - count + k);
+  const schemeOf = (c: Combination): TrainingScheme => ({ ...c, qas: opts.hyper.qas, momentum: opts.hyper.momentum, lr: opts.hyper.lr });
+  const memo = new Map<string, number>();
+  const memoryOf = (c: Combination): number => {
+    const key = combinationKey(c);
+    let m = memo.get(key);
+    if (m === undefined) memo.set(key, (m = plannedSram(bytes, name, target, schemeOf(c), numerics, opts.patches).totalBytes));
+    return m;
+  };
+
+  // Price every candidate alone; one the model cannot train is skipped, one over the budget is not measured.
+  const rows: CandidateRow[] = [];
+  const skipped: { key: string; reason: string }[] = [];
+  const all = candidatesFor(layers);
+  const pricingStarted = performance.now();
+  for (const [n, candidate] of all.entries()) {
+    const key = candidateKey(candidate);
+    opts.onProgress?.(n, all.length, `pricing ${key}`);
+    try {
+      rows.push({ candidate, key, bytes: memoryOf(candidateCombination(candidate)) });
+    } catch (e) {
+      if (!(e instanceof McutrainError)) throw e;
+      skipped.push({ key, reason: e.message });
+    }
+  }
+  if (rows.length === 0) throw new McutrainError(`no candidate of the last ${count} layers of '${name}' can be trained: ${skipped[0]?.reason ?? 'none'}`, 'widen --layers');
+  const smallest = rows.reduce((a, b) => (b.bytes < a.bytes ? b : a));
+  if (smallest.bytes > budget) {
+    const capped = budget < opts.budget ? ` (capped at ${target.name}'s SRAM)` : '';
+    throw new McutrainError(
+      `no scheme fits the budget of ${budget} B${capped}: the smallest candidate (${smallest.key}) needs ${smallest.bytes} B (${(smallest.bytes / 1024).toFixed(1)} KiB) on ${target.name}`,
+      `raise --budget to at least ${Math.ceil(smallest.bytes / 1024)}KiB, or consider more layers (--layers)`);
+  }
+
+  const measured = rows.filter((r) => r.bytes <= budget);
+  const contributions = await measureContributions({
+    modelPath: opts.modelPath, train: opts.train, val: opts.val, candidates: measured.map((r) => r.candidate), hyper: opts.hyper,
+    cacheFile: opts.cacheFile, concurrency: opts.concurrency, onProgress: opts.onProgress,
+  });
+  for (const r of contributions.results) Object.assign(rows.find((row) => row.key === r.key)!, { gain: r.gain, accuracy: r.accuracy, ms: r.ms, cached: r.cached });
+
+  // The branch and bound may spend about two minutes of planner time (a large model takes seconds per call).
+  const msPerPrice = (performance.now() - pricingStarted) / all.length;
+  const maxEvaluations = opts.maxEvaluations ?? Math.max(20, Math.min(2000, Math.round(120_000 / msPerPrice)));
+  opts.onProgress?.(0, 1, 'searching');
+  const search = searchScheme(gainsOf(contributions.results), budget, memoryOf, { maxEvaluations });
+  let chosen = search.best;
+  let warning: string | undefined;
+  if (!chosen) {
+    // Nothing gains on the held-out samples: train the candidate that loses least, so the scheme is still usable.
+    const least = measured.reduce((a, b) => ((b.gain ?? -Infinity) > (a.gain ?? -Infinity) ? b : a));
+    chosen = { combination: candidateCombination(least.candidate), gain: least.gain ?? 0, bytes: least.bytes };
+    warning = `no candidate improved the held-out accuracy over the untrained model (${(contributions.baseline * 100).toFixed(1)}%); ` +
+      `took ${least.key}, the least bad. Try more --steps, another --lr, or more data`;
+  }
+  const scheme = schemeOf(chosen.combination);
+  return {
+    scheme, chosen, sram: plannedSram(bytes, name, target, scheme, numerics, opts.patches), budget, target, baseline: contributions.baseline,
+    candidates: rows, skipped, front: search.front, evaluations: search.evaluations, exhaustive: search.exhaustive, contributions, sramOf: memoryOf, warning,
+  };
+}
+
+/** The scheme as the JSON parseScheme reads (bias, weights, qas, momentum, lr). */
+export function schemeJson(s: TrainingScheme): string {
+  return JSON.stringify({
+    ...(s.biasLast > 0 ? { bias: { last: s.biasLast } } : {}),
+    ...(s.weights.length > 0 ? { weights: s.weights.map((w) => ({ layer: w.layer, fraction: w.fraction })) } : {}),
+    qas: s.qas, momentum: s.momentum, lr: s.lr,
+  }, null, 2) + '\n';
+}

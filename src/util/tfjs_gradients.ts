@@ -48,11 +48,12 @@ function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], 
 }
 
 /**
- * dL/dfilter of an NHWC depthwise conv (filter [kh, kw, C, 1]) tap by tap: each tap's gradient is the
- * strided window of the padded input times dy, summed over batch and space. The CPU backend's
- * DepthwiseConv2dNativeBackpropFilter kernel is over ten times slower than the forward pass (it made
- * pretraining experiments/transfer_pipeline.ts's MobileNet-style net take minutes per epoch); this is
- * about as fast as the forward pass. Other depth multipliers fall back to the kernel.
+ * dL/dfilter of an NHWC depthwise conv (filter [kh, kw, C, 1]) as one depthwise convolution:
+ * dW[i, j, c] = sum over n, y, x of xpad[n, i + y*sh, j + x*sw, c] * dy[n, y, x, c], i.e. the padded
+ * input correlated with dy dilated by the stride, per (sample, channel) pair, then summed over samples.
+ * The CPU backend's DepthwiseConv2dNativeBackpropFilter kernel is over ten times slower than the
+ * forward pass (it made pretraining experiments/transfer_pipeline.ts's MobileNet-style net take
+ * minutes per epoch); this costs about one forward pass. Other depth multipliers use the kernel.
  */
 function depthwiseFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], strides: unknown, pad: ConvPad): tf.Tensor {
   const [kh, kw, c] = filterShape;
@@ -66,14 +67,13 @@ function depthwiseFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: n
   else if (pad === 'same') pads = [[0, 0], split(Math.max((oh - 1) * sh + kh - h, 0)), split(Math.max((ow - 1) * sw + kw - w, 0)), [0, 0]];
   else pads = [[0, 0], [pad, pad], [pad, pad], [0, 0]];
   const padded = tf.pad(x, pads);
-  const taps: tf.Tensor[] = [];
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      const window = tf.stridedSlice(padded, [0, i, j, 0], [n, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1, c], [1, sh, sw, 1]);
-      taps.push(tf.sum(tf.mul(window, dy), [0, 1, 2]));
-    }
-  }
-  return tf.reshape(tf.stack(taps), filterShape);
+  const [, hp, wp] = padded.shape;
+  // Samples become channels: channel n*C + c of the input is sample n's channel c, likewise for dy as the filter.
+  const input = tf.reshape(tf.transpose(padded, [1, 2, 0, 3]), [1, hp, wp, n * c]) as tf.Tensor4D;
+  const filter = tf.reshape(tf.transpose(dy, [1, 2, 0, 3]), [oh, ow, n * c, 1]) as tf.Tensor4D;
+  const out = tf.depthwiseConv2d(input, filter, 1, 'valid', 'NHWC', [sh, sw]);
+  const taps = tf.slice(out, [0, 0, 0, 0], [1, kh, kw, n * c]);
+  return tf.reshape(tf.sum(tf.reshape(taps, [kh, kw, n, c]), 2), filterShape);
 }
 
 const CONFIGS: tf.GradConfig[] = [

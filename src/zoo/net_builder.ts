@@ -131,6 +131,16 @@ export class NetBuilder {
       { padding: 'VALID', strideH: sh, strideW: sw, filterH: fh, filterW: fw, activation: 'NONE' });
   }
 
+  /**
+   * MEAN over height and width (global average pooling as the TFLite converter writes Keras'
+   * GlobalAveragePooling2D): [N, C], or [N, 1, 1, C] with `keepDims`; the axes are an int32 constant input.
+   */
+  mean(x: Node, keepDims = false, name = this.nextName('mean')): Node {
+    const [n, , , c] = this.nhwc(x, 'MEAN');
+    const axes = this.addTensor({ name: `${name}/axes`, dtype: 'int32', shape: [2], data: bytes(Int32Array.from([1, 2])) });
+    return this.op('MEAN', [x.id, axes], keepDims ? [n, 1, 1, c] : [n, c], name, { keepDims });
+  }
+
   /** RESHAPE to [N, everything else] (Keras' Flatten), with the new shape as an int32 constant input. */
   flatten(x: Node, name = this.nextName('flatten')): Node {
     const shape = [x.shape[0], elementCount(x.shape.slice(1))];

@@ -118,6 +118,12 @@ void mt_clamp_mask_f32(const int8_t *out, float *grad, int32_t n, int32_t act_mi
   }
 }
 
+void mt_clamp_mask_projected_f32(const int8_t *out, float *grad, int32_t n, int32_t act_min, int32_t act_max) {
+  for (int32_t i = 0; i < n; ++i) {
+    if ((out[i] <= act_min && grad[i] > 0.0f) || (out[i] >= act_max && grad[i] < 0.0f)) grad[i] = 0.0f;
+  }
+}
+
 void mt_grad_copy_f32(const float *src, float *dst, int32_t n, int32_t accumulate) {
   if (accumulate) {
     for (int32_t i = 0; i < n; ++i) dst[i] = dst[i] + src[i];

@@ -488,7 +488,7 @@ static void read_sgd(mt_sgd *sgd, int32_t *has_momentum) {
 enum {
   OP_EXP = 1, OP_LOG, OP_SOFTMAX, OP_CLAMP_MASK, OP_GRAD_COPY, OP_CONV_GRAD_INPUT, OP_DW_GRAD_INPUT,
   OP_FC_GRAD_INPUT, OP_AVG_POOL_GRAD, OP_MEAN_GRAD, OP_PAD_GRAD, OP_BIAS_UPDATE, OP_CONV_UPDATE,
-  OP_DW_UPDATE, OP_FC_UPDATE
+  OP_DW_UPDATE, OP_FC_UPDATE, OP_CLAMP_MASK_PROJECTED
 };
 
 static void run_case(void) {
@@ -519,6 +519,14 @@ static void run_case(void) {
       read_i8s(in8, n, CAP);
       read_f32s(gi, n);
       mt_clamp_mask_f32(in8, gi, n, act_min, act_max);
+      print_f32s(gi, n);
+      break;
+    }
+    case OP_CLAMP_MASK_PROJECTED: {
+      const int32_t n = read_i32(), act_min = read_i32(), act_max = read_i32();
+      read_i8s(in8, n, CAP);
+      read_f32s(gi, n);
+      mt_clamp_mask_projected_f32(in8, gi, n, act_min, act_max);
       print_f32s(gi, n);
       break;
     }

@@ -25,7 +25,8 @@ export type BackwardOp =
   /** Softmax cross-entropy of the logits: loss, prediction, and (when updating) dL/dlogits. */
   | { kind: 'loss'; logits: number; grad: number }
   /** Zeroes the gradient where the forward int8 output sat at its clamp bounds (ReLU, ReLU6, saturation). */
-  | { kind: 'mask'; op: Operator; output: number; grad: number }
+  /** `projected` at the logits: only gradients that would push a saturated logit further out are zeroed. */
+  | { kind: 'mask'; op: Operator; output: number; grad: number; projected: boolean }
   /** Gradient of one operator input, written or added to gradIn. */
   | { kind: 'grad_input'; op: Operator; input: number; gradOut: number; gradIn: number; accumulate: boolean }
   /** The input gradient is the output gradient itself (RESHAPE, one input of ADD): the two share memory. */
@@ -107,7 +108,7 @@ export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {})
         'train only layers after it (bias:last / weights:layers closer to the output)');
     }
     differentiated.push(op);
-    if (CLAMPED.has(op.kind)) ops.push({ kind: 'mask', op, output, grad: gradOut });
+    if (CLAMPED.has(op.kind)) ops.push({ kind: 'mask', op, output, grad: gradOut, projected: output === tg.logits.id });
 
     // Input gradients (with the old weights), for inputs that need one.
     const inputs = op.kind === 'ADD' ? op.inputs : [op.inputs[0]];

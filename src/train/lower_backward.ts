@@ -83,7 +83,7 @@ function lowerOne(graph: Graph, b: BackwardOp, qas: boolean, name: string): Kern
         ? { min: INT8_MIN, max: INT8_MAX }
         : activationRange((b.op.options as { activation: Parameters<typeof activationRange>[0] }).activation, T(b.output));
       return {
-        ...base, op: b.op.id, fn: 'mt_clamp_mask_f32',
+        ...base, op: b.op.id, fn: b.projected ? 'mt_clamp_mask_projected_f32' : 'mt_clamp_mask_f32',
         args: [tensorArg(b.output), tensorArg(b.grad), lit(elementCount(T(b.output).shape)), lit(range.min), lit(range.max)],
         tensors: { inputs: [b.output, b.grad], outputs: [b.grad] },
         macs: 0,

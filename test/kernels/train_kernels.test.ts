@@ -31,7 +31,7 @@ const f = Math.fround;
 
 const OP = {
   exp: 1, log: 2, softmax: 3, clampMask: 4, gradCopy: 5, convGradInput: 6, dwGradInput: 7, fcGradInput: 8,
-  avgPoolGrad: 9, meanGrad: 10, padGrad: 11, biasUpdate: 12, convUpdate: 13, dwUpdate: 14, fcUpdate: 15,
+  avgPoolGrad: 9, meanGrad: 10, padGrad: 11, biasUpdate: 12, convUpdate: 13, dwUpdate: 14, fcUpdate: 15, clampMaskProjected: 16,
 } as const;
 
 let harness: KernelHarness;
@@ -266,7 +266,16 @@ describe('training kernels', () => {
     const out = run([
       ...masks.map((m) => [...I(OP.clampMask, m.n, m.actMin, m.actMax, ...m.out), ...F(...m.grad)]),
       ...copies.map((c) => [...I(OP.gradCopy, c.n, c.accumulate, c.same), ...F(...c.src, ...c.dst)]),
+      ...masks.map((m) => [...I(OP.clampMaskProjected, m.n, m.actMin, m.actMax, ...m.out), ...F(...m.grad)]),
     ]);
+    // The projected mask (the logits): only a gradient that would push a saturated value further out is zeroed.
+    let passedBack = 0;
+    masks.forEach((m, k) => {
+      const want = m.grad.map((g, i) => ((m.out[i] === m.actMin && g > 0) || (m.out[i] === m.actMax && g < 0) ? 0 : g));
+      passedBack += m.grad.filter((g, i) => (m.out[i] === m.actMin && g < 0) || (m.out[i] === m.actMax && g > 0)).length;
+      expect(out[masks.length + copies.length + k].bits(m.n)).toEqual(bitsOfAll(want));
+    });
+    expect(passedBack).toBeGreaterThan(3);
     let masked = 0;
     masks.forEach((m, k) => {
       const want = m.grad.map((g, i) => (m.out[i] === m.actMin || m.out[i] === m.actMax ? 0 : g));

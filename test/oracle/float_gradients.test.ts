@@ -162,6 +162,11 @@ describe('floatGradients against finite differences (hand-built graph, every sup
     expect(gb[0]).toBe(0);
     expect(gb[1]).toBeCloseTo(Math.exp(r.logits[1]) / (Math.exp(r.logits[0]) + Math.exp(r.logits[1])), 6);
     expect(Array.from(r.grads.get(w) as Float32Array).slice(0, 2)).toEqual([0, 0]);
+    // At the logits the clamp is projected (as the engine's): with label 1 the loss wants the saturated
+    // logit 0 lower, back into range, and that gradient passes.
+    const back = await floatGradients(graph, y, [{ tensor: bias }], Int8Array.from([50, 1]), 1);
+    const p0 = Math.exp(back.logits[0]) / (Math.exp(back.logits[0]) + Math.exp(back.logits[1]));
+    expect((back.grads.get(bias) as Float32Array)[0]).toBeCloseTo(p0, 6);
   });
 });
 
@@ -208,15 +213,17 @@ describe('floatGradients on vww96_int8.tflite', () => {
         expect(g.some((v) => v !== 0), graph.tensors[id].name).toBe(true);
       }
       // dL/dbias of the FC is softmax - onehot, except where the logit sits at a bound of its int8 range
-      // (random pixels push logit 1 to the bottom of vww96's logit range: the clamp passes nothing there)
+      // and the gradient would push it further out (random pixels push logit 1 to the bottom of vww96's
+      // logit range: label 0 wants it lower, blocked; label 1 wants it higher, passed)
       const p1 = 1 / (1 + Math.exp(r.logits[0] - r.logits[1]));
       const { scale: [s], zeroPoint: [zp] } = graph.tensors[fc.outputs[0]].quant as { scale: number[]; zeroPoint: number[] };
       const clamped = Array.from(r.logits, (v) => v === Math.fround(s * (-128 - zp)) || v === Math.fround(s * (127 - zp)));
       expect(clamped).toEqual([false, true]);
-      const expected = (label === 0 ? [-p1, p1] : [1 - p1, p1 - 1]).map((v, i) => (clamped[i] ? 0 : v));
+      const expected = (label === 0 ? [-p1, p1] : [1 - p1, p1 - 1]).map((v, i) => (clamped[i] && v > 0 ? 0 : v));
       const gb = r.grads.get(fc.inputs[2]) as Float32Array;
       expect(gb[0]).toBeCloseTo(expected[0], 5);
-      expect(gb[1]).toBe(expected[1]);
+      if (expected[1] === 0) expect(gb[1]).toBe(0);
+      else expect(gb[1]).toBeCloseTo(expected[1], 5);
     }
   });
 

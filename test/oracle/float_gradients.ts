@@ -242,12 +242,36 @@ function forward(model: Model, constants: ReadonlyMap<number, tf.Tensor>, x: tf.
     },
   };
   let y = x;
-  for (const op of model.ops) {
+  model.ops.forEach((op, i) => {
     const output = graph.tensors[op.outputs[0]];
     const { min, max } = activationRange(fusedActivation(op), output);
     const { scale, zeroPoint } = perTensorQuant(output);
-    y = tf.clipByValue(floatOperator(ctx, op), scale * (min - zeroPoint), scale * (max - zeroPoint));
+    const clamp = i === model.ops.length - 1 ? projectedClamp : plainClamp;
+    y = clamp(floatOperator(ctx, op), scale * (min - zeroPoint), scale * (max - zeroPoint));
     live.set(output.id, y);
-  }
+  });
   return y;
+}
+
+const plainClamp = (x: tf.Tensor, lo: number, hi: number): tf.Tensor => tf.clipByValue(x, lo, hi);
+
+/**
+ * The engine's clamp of the logits (mt_clamp_mask_projected_f32): the value clipped, the gradient
+ * zeroed only where it would push a clipped logit further out.
+ */
+function projectedClamp(x: tf.Tensor, lo: number, hi: number): tf.Tensor {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const v = args[0] as tf.Tensor;
+    (args[1] as tf.GradSaveFunc)([v]);
+    return {
+      value: tf.clipByValue(v, lo, hi),
+      gradFunc: (dy, saved) => {
+        const [xs] = saved;
+        const inside = tf.logicalAnd(tf.greater(xs, lo), tf.less(xs, hi));
+        const back = tf.logicalOr(tf.logicalAnd(tf.lessEqual(xs, lo), tf.less(dy, 0)), tf.logicalAnd(tf.greaterEqual(xs, hi), tf.greater(dy, 0)));
+        return tf.where(tf.logicalOr(inside, back), dy, tf.zerosLike(dy));
+      },
+    };
+  });
+  return f(x);
 }

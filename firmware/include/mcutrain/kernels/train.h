@@ -48,6 +48,11 @@ float mt_softmax_xent_s8(const int8_t *logits, int32_t n, float scale, int32_t z
  * exactly at ReLU's zero counts as clamped (gradient 0 there). */
 void mt_clamp_mask_f32(const int8_t *out, float *grad, int32_t n, int32_t act_min, int32_t act_max);
 
+/* The clamp of the logits, projected: a gradient that would push a saturated logit further out is
+ * zeroed, one that pulls it back in passes. With the plain mask, logits that all saturate (a new task
+ * whose scores leave the calibrated range) stop every gradient and training can never recover. */
+void mt_clamp_mask_projected_f32(const int8_t *out, float *grad, int32_t n, int32_t act_min, int32_t act_max);
+
 /* dst = src (accumulate == 0) or dst += src (accumulate != 0): a tensor read by several operators
  * collects the gradient of each. dst and src may be the same buffer only when accumulate == 0. */
 void mt_grad_copy_f32(const float *src, float *dst, int32_t n, int32_t accumulate);

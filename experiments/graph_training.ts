@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Graph, Operator } from '../src/ir/graph.ts';
 import { isConstant } from '../src/ir/graph.ts';
 import { bytesOf, readFloat32 } from '../src/ir/tensor_data.ts';
-import { floatOperator, fusedActivation, fusedActivationBounds, type RunContext } from '../src/quantize/float_reference.ts';
+import { floatOperator, fusedActivation, fusedActivationBounds, runContext } from '../src/quantize/float_reference.ts';
 import { softmaxCrossEntropy } from '../src/util/tfjs_gradients.ts';
 import type { TrainingScheme } from '../src/train/scheme.ts';
 
@@ -71,14 +71,7 @@ export class TrainableGraph {
     let graph = this.batched.get(n);
     if (!graph) this.batched.set(n, (graph = withBatch(this.graph, n)));
     const live = new Map<number, tf.Tensor>([[graph.inputs[0], x]]);
-    const ctx: RunContext = {
-      graph,
-      value: (id) => {
-        const v = live.get(id) ?? this.variables.get(id) ?? this.constants.get(id);
-        if (!v) throw new Error(`tensor ${id} '${graph.tensors[id]?.name}' is read before it is computed`);
-        return v;
-      },
-    };
+    const ctx = runContext(graph, live, this.variables, this.constants);
     for (const op of graph.operators) {
       const { min, max } = fusedActivationBounds(fusedActivation(op));
       const y = floatOperator(ctx, op);

@@ -49,26 +49,15 @@ void mt_depthwise_conv_update_weights_s8(const mt_depthwise_conv_params *params,
                                          int8_t *filter, const float *grad_factor, int32_t n_channels,
                                          const mt_dims4 *output_dims, const float *grad_out,
                                          const mt_sgd *sgd, float *momentum) {
-  const mt_depthwise_conv_params p = *params;
-  const mt_dims4 in_d = *input_dims, f_d = *filter_dims, out_d = *output_dims;
+  const mt_depthwise_conv_params *p = params;
+  const mt_tap_window win = {p->stride_h, p->stride_w, p->dilation_h, p->dilation_w, p->pad_h, p->pad_w, p->input_offset};
+  const mt_dims4 f_d = *filter_dims;
   float *mom = mt_sgd_momentum(sgd, momentum);
   for (int32_t oc = 0; oc < n_channels; ++oc) {
-    const int32_t ic = oc / p.depth_multiplier;
+    const int32_t ic = oc / p->depth_multiplier;
     for (int32_t fy = 0; fy < f_d.h; ++fy) {
       for (int32_t fx = 0; fx < f_d.w; ++fx) {
-        float acc = 0.0f;
-        for (int32_t n = 0; n < out_d.n; ++n) {
-          for (int32_t out_y = 0; out_y < out_d.h; ++out_y) {
-            const int32_t in_y = out_y * p.stride_h - p.pad_h + fy * p.dilation_h;
-            if (in_y < 0 || in_y >= in_d.h) continue;
-            for (int32_t out_x = 0; out_x < out_d.w; ++out_x) {
-              const int32_t in_x = out_x * p.stride_w - p.pad_w + fx * p.dilation_w;
-              if (in_x < 0 || in_x >= in_d.w) continue;
-              const float x = (float)((int32_t)input[mt_offset4(&in_d, n, in_y, in_x, ic)] + p.input_offset);
-              acc = acc + grad_out[mt_offset4(&out_d, n, out_y, out_x, oc)] * x;
-            }
-          }
-        }
+        const float acc = mt_tap_gradient(&win, input_dims, input, output_dims, grad_out, fy, fx, ic, oc);
         const float g = (acc * input_scale) * grad_factor[oc];
         const int32_t i = mt_offset4(&f_d, 0, fy, fx, oc);
         float *m = mom != NULL ? &mom[(fy * f_d.w + fx) * n_channels + oc] : NULL;

@@ -73,4 +73,31 @@ MT_INLINE void mt_grad_prepare_f32(float *grad_in, int32_t n, int32_t accumulate
   for (int32_t i = 0; i < n; ++i) grad_in[i] = 0.0f;
 }
 
+/* The window of a convolution as its weight gradient reads it (conv and depthwise share it). */
+typedef struct {
+  int32_t stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w, input_offset;
+} mt_tap_window;
+
+/* The weight gradient of one filter tap (fy, fx) from input channel ic to output channel oc, before
+ * the input scale: the sum over (n, out_y, out_x), in that order, of grad_out[.., oc] * (q_in[.., ic]
+ * + input_offset), skipping padding taps. Summation order is part of the kernels' contract. */
+MT_INLINE float mt_tap_gradient(const mt_tap_window *p, const mt_dims4 *in_d, const int8_t *input,
+                                const mt_dims4 *out_d, const float *grad_out, int32_t fy, int32_t fx,
+                                int32_t ic, int32_t oc) {
+  float acc = 0.0f;
+  for (int32_t n = 0; n < out_d->n; ++n) {
+    for (int32_t out_y = 0; out_y < out_d->h; ++out_y) {
+      const int32_t in_y = out_y * p->stride_h - p->pad_h + fy * p->dilation_h;
+      if (in_y < 0 || in_y >= in_d->h) continue;
+      for (int32_t out_x = 0; out_x < out_d->w; ++out_x) {
+        const int32_t in_x = out_x * p->stride_w - p->pad_w + fx * p->dilation_w;
+        if (in_x < 0 || in_x >= in_d->w) continue;
+        const float x = (float)((int32_t)input[mt_offset4(in_d, n, in_y, in_x, ic)] + p->input_offset);
+        acc = acc + grad_out[mt_offset4(out_d, n, out_y, out_x, oc)] * x;
+      }
+    }
+  }
+  return acc;
+}
+
 #endif /* MCUTRAIN_KERNELS_TRAIN_COMMON_H */

@@ -191,6 +191,19 @@ static void set_momentum_byte(float *m, uint32_t i, uint8_t b) {
   memcpy(&m[i / 4u], &bits, sizeof bits);
 }
 
+/* BAD_PAYLOAD "<cmd> payload is <len> bytes; <parts> take <want>": a request of the wrong size. */
+static void set_payload_size_error(reply *r, const char *cmd, uint32_t len, const char *parts, uint32_t want) {
+  msg_builder m = {0};
+  m_str(&m, cmd);
+  m_str(&m, " payload is ");
+  m_u32(&m, len);
+  m_str(&m, " bytes; ");
+  m_str(&m, parts);
+  m_str(&m, " take ");
+  m_u32(&m, want);
+  set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+}
+
 /* ------------------------------------------------------------------------------------------------
  * Reply payloads. */
 
@@ -356,11 +369,7 @@ static void do_infer(reply *r, uint32_t len) {
     return;
   }
   if (len != in_bytes) {
-    m_str(&m, "INFER payload is ");
-    m_u32(&m, len);
-    m_str(&m, " bytes; the model inputs take ");
-    m_u32(&m, in_bytes);
-    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    set_payload_size_error(r, "INFER", len, "the model inputs", in_bytes);
     return;
   }
   const uint8_t *src = mt_link_buffers.rx;
@@ -399,7 +408,6 @@ static int is_finite(float v) {
 static void do_train_step(reply *r, uint32_t len, int update) {
   const mt_train_desc *t = mt_model.train;
   msg_builder m = {0};
-  const char *name = update ? "TRAIN_STEP" : "EVALUATE";
   if (!t->input || !t->step) {
     set_error_literal(r, MT_LINK_MODEL_ERROR, "training has no input buffer or step (model code is broken)");
     return;
@@ -414,12 +422,7 @@ static void do_train_step(reply *r, uint32_t len, int update) {
     return;
   }
   if (len != t->input_bytes + 4u) {
-    m_str(&m, name);
-    m_str(&m, " payload is ");
-    m_u32(&m, len);
-    m_str(&m, " bytes; sample + label take ");
-    m_u32(&m, t->input_bytes + 4u);
-    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    set_payload_size_error(r, update ? "TRAIN_STEP" : "EVALUATE", len, "sample + label", t->input_bytes + 4u);
     return;
   }
   const int32_t label = (int32_t)get_u32(mt_link_buffers.rx + t->input_bytes);
@@ -444,12 +447,8 @@ static void do_train_step(reply *r, uint32_t len, int update) {
 
 static void do_set_hyper(reply *r, uint32_t len) {
   const mt_train_desc *t = mt_model.train;
-  msg_builder m = {0};
   if (len != 8u) {
-    m_str(&m, "SET_HYPER payload is ");
-    m_u32(&m, len);
-    m_str(&m, " bytes; lr and momentum take 8");
-    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    set_payload_size_error(r, "SET_HYPER", len, "lr and momentum", 8u);
     return;
   }
   const float lr = get_f32(mt_link_buffers.rx), momentum = get_f32(mt_link_buffers.rx + 4);
@@ -507,10 +506,7 @@ static int check_range(reply *r, const char *what, uint8_t space, uint32_t offse
 static void do_read_params(reply *r, uint32_t len) {
   msg_builder m = {0};
   if (len != 9u) {
-    m_str(&m, "READ_PARAMS payload is ");
-    m_u32(&m, len);
-    m_str(&m, " bytes; space, offset and length take 9");
-    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    set_payload_size_error(r, "READ_PARAMS", len, "space, offset and length", 9u);
     return;
   }
   const uint8_t space = mt_link_buffers.rx[0];
@@ -533,12 +529,8 @@ static void do_read_params(reply *r, uint32_t len) {
 
 static void do_write_params(reply *r, uint32_t len) {
   const mt_train_desc *t = mt_model.train;
-  msg_builder m = {0};
   if (len < 5u) {
-    m_str(&m, "WRITE_PARAMS payload is ");
-    m_u32(&m, len);
-    m_str(&m, " bytes; space and offset alone take 5");
-    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    set_payload_size_error(r, "WRITE_PARAMS", len, "space and offset alone", 5u);
     return;
   }
   const uint8_t space = mt_link_buffers.rx[0];

@@ -11,17 +11,9 @@
 static float float_buf[CAP];
 static int8_t int8_buf[CAP];
 
-static float float_from_bits(int32_t bits) {
-  float f;
-  memcpy(&f, &bits, sizeof f);
-  return f;
-}
+static float float_from_bits(int32_t bits) { return test_f32_from_bits((uint32_t)bits); }
 
-static int32_t bits_from_float(float f) {
-  int32_t bits;
-  memcpy(&bits, &f, sizeof bits);
-  return bits;
-}
+static int32_t bits_from_float(float f) { return (int32_t)test_bits_of_f32(f); }
 
 static void hand_values(void) {
   /* scale 1/2, zero point 3: x / scale = 2x; ties (+-2.5) go away from zero */

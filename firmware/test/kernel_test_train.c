@@ -288,23 +288,12 @@ static int8_t in8[CAP], w8[CAP], out8[CAP];
 static float go[CAP], gi[CAP], gi2[CAP], fs[CAP], gf[CAP], mom[CAP];
 static int32_t bias_buf[CAP];
 
-static float f32_of_bits(uint32_t u) {
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-static uint32_t bits_of_f32(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
-}
 
 static void expect_bits(const char *what, const float *got, const float *want, int32_t n) {
   for (int32_t i = 0; i < n; ++i) {
-    if (bits_of_f32(got[i]) != bits_of_f32(want[i])) {
+    if (test_bits_of_f32(got[i]) != test_bits_of_f32(want[i])) {
       printf("FAIL %s: element %ld is 0x%08lx, expected 0x%08lx\n", what, (long)i,
-             (unsigned long)bits_of_f32(got[i]), (unsigned long)bits_of_f32(want[i]));
+             (unsigned long)test_bits_of_f32(got[i]), (unsigned long)test_bits_of_f32(want[i]));
       ++test_failures;
       return;
     }
@@ -323,8 +312,8 @@ static void expect_near(const char *what, float got, float want, float tol) {
   const float diff = got > want ? got - want : want - got;
   const float mag = want < 0.0f ? -want : want;
   if (!(diff <= tol * mag)) {
-    printf("FAIL %s: 0x%08lx, expected about 0x%08lx\n", what, (unsigned long)bits_of_f32(got),
-           (unsigned long)bits_of_f32(want));
+    printf("FAIL %s: 0x%08lx, expected about 0x%08lx\n", what, (unsigned long)test_bits_of_f32(got),
+           (unsigned long)test_bits_of_f32(want));
     ++test_failures;
   }
 }
@@ -341,7 +330,7 @@ static void hand_rounding_and_steps(void) {
   expect_i32("step s8 tie", mt_sgd_step_s8(10, 0.1f, 25.0f), 8);
   expect_i32("step s8 clamp high", mt_sgd_step_s8(120, 1.0f, -1e20f), 127);
   expect_i32("step s8 clamp low", mt_sgd_step_s8(-120, 1.0f, 100.0f), -127);
-  expect_i32("step s8 NaN", mt_sgd_step_s8(5, 1.0f, f32_of_bits(0x7fc00000u)), 5);
+  expect_i32("step s8 NaN", mt_sgd_step_s8(5, 1.0f, test_f32_from_bits(0x7fc00000u)), 5);
   /* biases: b - round(lr * d), saturating */
   expect_i32("step s32 tie", mt_sgd_step_s32(100, 0.5f, 5.0f), 97);
   expect_i32("step s32 negative tie", mt_sgd_step_s32(100, 0.5f, -5.0f), 103);
@@ -349,7 +338,7 @@ static void hand_rounding_and_steps(void) {
   expect_i32("step s32 saturate low", mt_sgd_step_s32(INT32_MIN + 3, 1.0f, 10.0f), INT32_MIN);
   expect_i32("step s32 huge", mt_sgd_step_s32(0, 1.0f, 1e30f), -1073741824);
   expect_i32("step s32 huge from low", mt_sgd_step_s32(-2000000000, 1.0f, 1e30f), INT32_MIN);
-  expect_i32("step s32 NaN", mt_sgd_step_s32(7, 1.0f, f32_of_bits(0x7fc00000u)), 7);
+  expect_i32("step s32 NaN", mt_sgd_step_s32(7, 1.0f, test_f32_from_bits(0x7fc00000u)), 7);
   /* momentum: m = 0.5 * 4 + 2 = 4, w = 0 - 1 * 4 */
   const mt_sgd sgd = {1.0f, 0.5f};
   float m = 4.0f;
@@ -368,7 +357,7 @@ static void hand_exp_log(void) {
     printf("FAIL exp 1000 is not large and finite\n");
     ++test_failures;
   }
-  const float nan = f32_of_bits(0x7fc00000u), inf = f32_of_bits(0x7f800000u);
+  const float nan = test_f32_from_bits(0x7fc00000u), inf = test_f32_from_bits(0x7f800000u);
   if (mt_expf(nan) == mt_expf(nan) || mt_logf(nan) == mt_logf(nan)) {
     printf("FAIL NaN does not come out of mt_expf / mt_logf\n");
     ++test_failures;
@@ -459,7 +448,7 @@ static float read_f32(void) {
     fprintf(stderr, "run: malformed or truncated case input\n");
     exit(2);
   }
-  return f32_of_bits((uint32_t)v);
+  return test_f32_from_bits((uint32_t)v);
 }
 
 static void read_f32s(float *a, int32_t n) {
@@ -468,7 +457,7 @@ static void read_f32s(float *a, int32_t n) {
 }
 
 static void print_f32s(const float *a, int32_t n) {
-  for (int32_t i = 0; i < n; ++i) printf(" %08lx", (unsigned long)bits_of_f32(a[i]));
+  for (int32_t i = 0; i < n; ++i) printf(" %08lx", (unsigned long)test_bits_of_f32(a[i]));
 }
 
 static void print_i32s_(const int32_t *a, int32_t n) {

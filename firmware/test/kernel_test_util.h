@@ -30,6 +30,19 @@ static inline int test_report(const char *suite) {
   return test_failures == 0 ? 0 : 1;
 }
 
+/* A float from its IEEE-754 bits and back: harnesses pass floats as bits so nothing is lost in text. */
+static inline float test_f32_from_bits(uint32_t bits) {
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+static inline uint32_t test_bits_of_f32(float f) {
+  uint32_t bits;
+  memcpy(&bits, &f, sizeof bits);
+  return bits;
+}
+
 /* xorshift32: the same sequence on every platform. */
 static uint32_t test_rng = 0x9e3779b9u;
 

@@ -59,7 +59,7 @@ export const PARAM_CHUNK_BYTES = 4096;
 /** The link's receive buffer: one INFER request, one TRAIN_STEP (sample + label), one WRITE_PARAMS chunk. */
 export function linkReceiveBytes(graph: Graph, training: TrainingAnalysis | undefined): number {
   const infer = graph.inputs.reduce((sum, id) => sum + tensorBytes(graph.tensors[id]), 0);
-  return training ? Math.max(infer, infer + 4, 9 + PARAM_CHUNK_BYTES) : infer;
+  return training ? Math.max(infer + 4, 9 + PARAM_CHUNK_BYTES) : infer;
 }
 
 export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPlan, opts: EmitOptions): GeneratedFile[] {
@@ -69,11 +69,15 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
   const trained = new Map<number, TrainParamInfo>((training?.params ?? []).map((p) => [p.tensor, p]));
   const dimsDefs: { name: string; values: string }[] = [];
 
-  /** The C statement of one call, with tensor addresses from `callPlan`. */
-  function statement(call: KernelCall, callPlan: MemoryPlan, scratchIndex: number): string | null {
-    if (!call.fn) return null;
+  /** The C statement of one call (null for an alias), with tensor addresses from `callPlan`. */
+  function statement(call: KernelCall, callPlan: MemoryPlan, step: number): string | null {
+    return call.fn ? `${call.fn}(${renderArgs(call, callPlan, step).join(', ')});` : null;
+  }
+
+  /** The C arguments of one call; `step` is its index in the schedule `callPlan` was made for. */
+  function renderArgs(call: KernelCall, callPlan: MemoryPlan, scratchIndex: number): string[] {
     const prefix = call.name ?? `op${call.op}`;
-    const args = call.args.map((arg, i) => renderArg(arg, i));
+    return call.args.map((arg, i) => renderArg(arg, i));
     function renderArg(arg: KernelArg, i: number): string {
       switch (arg.kind) {
         case 'tensor': {
@@ -100,7 +104,6 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
         }
       }
     }
-    return `${call.fn}(${args.join(', ')});`;
   }
 
   const describe = (ids: number[]) => ids.filter((t) => t >= 0).map((t) => {
@@ -140,24 +143,21 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
   let trainView: Record<string, unknown> | undefined;
   if (training) {
     const tp = training.plan;
-    const schedule = [...training.forwardCalls, training.lossCall, ...training.backwardCalls];
-    const forward = training.forwardCalls.map((c) => ({ statement: statement(c, tp, schedule.indexOf(c)), kind: graph.operators[c.op].kind, index: c.op }));
-    const backwardDefs = training.backwardCalls.map((c) => {
+    // Steps of the training schedule: forward calls, the loss, backward calls.
+    const lossStep = training.forwardCalls.length;
+    const forward = training.forwardCalls.map((c, step) => ({ statement: statement(c, tp, step), kind: graph.operators[c.op].kind, index: c.op }));
+    const backwardDefs = training.backwardCalls.map((c, i) => {
+      const stmt = statement(c, tp, lossStep + 1 + i);
       const def = definitions(c, `${c.name}: ${c.fn} (backward of op ${c.op} ${graph.operators[c.op]?.kind ?? ''})`, c.tensors ?? { inputs: [], outputs: [] });
-      const stmt = statement(c, tp, schedule.indexOf(c));
-      return { ...def, dims: dimsDefs.filter((d) => d.name.startsWith(`${c.name}_dims`)), statement: stmt };
+      return { ...def, dims: dimsOf(c), statement: stmt };
     });
-    const l = training.lossCall;
-    const arg = (i: number) => {
-      const a = l.args[i];
-      return a.kind === 'tensor' ? `(void *)(mt_arena + ${tp.tensorOffset.get(a.tensor)})` : String((a as { value: unknown }).value);
-    };
+    const lossArgs = renderArgs(training.lossCall, tp, lossStep);
     const input = graph.tensors[training.tg.graph.inputs[0]];
     trainView = {
       scheme: cComment(training.schemeText),
       forward,
       backward: backwardDefs,
-      loss: { logits: arg(0), n: arg(1), scale: arg(2), zeroPoint: arg(3), grad: arg(5) },
+      loss: { logits: lossArgs[0], n: lossArgs[1], scale: lossArgs[2], zeroPoint: lossArgs[3], grad: lossArgs[5] },
       classes: training.tg.classes,
       inputOffset: tp.tensorOffset.get(input.id),
       inputBytes: tensorBytes(input),

@@ -271,13 +271,10 @@ function cloneCall(graph: Graph, call: KernelCall, op: Operator, name: string, l
       if (a.tensor === op.outputs[0]) return { kind: 'tensor', tensor: outId };
       return a;
     }
+    // A dims argument describes the tensor argument after it; the filter's dims stay as they are.
     if (a.kind === 'dims' && nextTensor?.kind === 'tensor') {
       const local = localIn.get(nextTensor.tensor) ?? (nextTensor.tensor === op.outputs[0] ? outId : undefined);
       return local !== undefined ? { kind: 'dims', values: dims4(tensors[local]) } : a;
-    }
-    if (a.kind === 'dims' && op.kind !== 'PAD') {
-      // The output dims of conv-like calls precede the output tensor, handled above; any other dims are the filter's.
-      return a;
     }
     if (a.kind === 'const') return { kind: 'literal', value: `op${call.op}_${a.name}` };
     return a;

@@ -59,10 +59,10 @@ export function analyzeModel(bytes: Uint8Array, name: string, numerics: Numerics
   options: AnalyzeOptions = {}): Analysis {
   const graph = importTflite(bytes, name);
   const calls = lowerGraph(graph, { numerics });
-  const analyse = (p: PatchedSchedule | null): Analysis => {
+  const planInference = (p: PatchedSchedule | null) => planMemory(p?.graph ?? graph, p?.schedule ?? calls, { liveIn: graph.inputs, liveOut: graph.outputs });
+  const analyse = (p: PatchedSchedule | null, plan = planInference(p)): Analysis => {
     const g = p?.graph ?? graph;
     const schedule = p?.schedule ?? calls;
-    const plan = planMemory(g, schedule, { liveIn: graph.inputs, liveOut: graph.outputs });
     const training = scheme ? analyzeTraining(g, schedule, scheme, options) : undefined;
     return { graph: g, calls, schedule, plan, training, patches: p?.stage };
   };
@@ -81,9 +81,9 @@ export function analyzeModel(bytes: Uint8Array, name: string, numerics: Numerics
   const best = bestPatchedSchedule(graph, calls, (p) => {
     if (!p) return arena(whole);
     // The training step cannot take less than inference: skip planning it when inference alone loses.
-    const inference = planMemory(p.graph, p.schedule, { liveIn: graph.inputs, liveOut: graph.outputs });
+    const inference = planInference(p);
     if (inference.arenaBytes > bound) return inference.arenaBytes;
-    const a = analyse(p);
+    const a = analyse(p, inference);
     cache.set(p, a);
     bound = Math.min(bound, arena(a));
     return arena(a);
@@ -230,8 +230,7 @@ function trainingInfo(t: TrainingAnalysis): TrainingInfo {
 
 /** A readable name for step `step` of the training schedule (forward calls, loss, backward calls). */
 export function trainingCallName(t: TrainingAnalysis, step: number): string {
-  const schedule = [...t.forwardCalls, t.lossCall, ...t.backwardCalls];
-  const c = schedule[step];
+  const c = t.schedule[step];
   if (!c) return `step ${step}`;
   const kind = t.graph.operators[c.op]?.kind ?? '';
   return c.name ? `${c.name} ${c.fn ?? ''}${kind ? ` (op ${c.op} ${kind})` : ''}` : `op ${c.op} ${kind}`;

@@ -114,6 +114,20 @@ export interface RunContext {
   value(id: number): tf.Tensor;
 }
 
+/** A RunContext that finds each tensor in the first of `sources` holding it (computed values first, then constants). */
+export function runContext(graph: Graph, ...sources: ReadonlyMap<number, tf.Tensor>[]): RunContext {
+  return {
+    graph,
+    value(id) {
+      for (const source of sources) {
+        const v = source.get(id);
+        if (v) return v;
+      }
+      throw new McutrainError(`tensor ${id} '${graph.tensors[id]?.name}' is used before any operator computes it`, 'the model file is malformed; re-export it');
+    },
+  };
+}
+
 /** The fused activation of `op` ('NONE' for operators without one). */
 export function fusedActivation(op: Operator): Activation {
   return 'activation' in op.options ? op.options.activation : 'NONE';
@@ -152,14 +166,7 @@ function runGraph(graph: Graph, constants: Map<number, tf.Tensor>, inputs: reado
       live.set(id, tf.tensor(inputs[i], t.shape, 'float32'));
       out.set(id, Float32Array.from(inputs[i]));
     });
-    const ctx: RunContext = {
-      graph,
-      value(id) {
-        const v = live.get(id) ?? constants.get(id);
-        if (!v) throw new McutrainError(`tensor ${id} '${graph.tensors[id]?.name}' is used before any operator computes it`, 'the model file is malformed; re-export it');
-        return v;
-      },
-    };
+    const ctx = runContext(graph, live, constants);
     for (const op of graph.operators) {
       const result = activate(floatOperator(ctx, op), fusedActivation(op), op);
       live.set(op.outputs[0], result);

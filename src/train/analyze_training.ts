@@ -22,6 +22,8 @@ export interface TrainingAnalysis {
   forwardCalls: KernelCall[];
   lossCall: KernelCall;
   backwardCalls: KernelCall[];
+  /** The whole step in order: forwardCalls, lossCall, backwardCalls (the plan's steps index it). */
+  schedule: KernelCall[];
   plan: MemoryPlan;
   params: TrainParamInfo[];
   paramBytes: number;
@@ -67,7 +69,7 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
   const macsForward = forwardCalls.reduce((s, c) => s + c.macs, 0);
   const macsBackward = backwardCalls.reduce((s, c) => s + c.macs, 0);
   return {
-    tg, graph: backward.graph, backwardOps: backward.ops, forwardCalls, lossCall: loss, backwardCalls, plan, params,
+    tg, graph: backward.graph, backwardOps: backward.ops, forwardCalls, lossCall: loss, backwardCalls, schedule, plan, params,
     paramBytes: offset, momentumBytes: momentumOffset * 4, macsForward, macsBackward, schemeText: schemeToString(scheme),
     reorder: options.reorder ?? true,
   };

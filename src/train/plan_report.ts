@@ -37,7 +37,6 @@ export interface PlanReport {
 
 export function makePlanReport(a: Analysis, t: TrainingAnalysis, target: Target): PlanReport {
   const name = (step: number) => trainingCallName(t, step);
-  const schedule = [...t.forwardCalls, t.lossCall, ...t.backwardCalls];
   const layerIndex = new Map(t.tg.weightedLayers.map((op, i) => [op.id, i]));
   return {
     model: a.graph.name,
@@ -62,7 +61,7 @@ export function makePlanReport(a: Analysis, t: TrainingAnalysis, target: Target)
     })),
     forwardOps: t.tg.forward.length,
     differentiatedOps: new Set(t.backwardCalls.map((c) => c.op)).size,
-    schedule: schedule.map((c, step) => ({ step, call: name(step), macs: c.macs })),
+    schedule: t.schedule.map((c, step) => ({ step, call: name(step), macs: c.macs })),
     buffers: t.plan.buffers.map((b) => ({
       tensors: b.scratchOf !== undefined ? `scratch of ${name(b.scratchOf)}` : b.tensors.map((id) => t.graph.tensors[id].name).join(' = '),
       bytes: b.bytes, offset: b.offset, firstStep: b.firstStep, lastStep: b.lastStep,

@@ -6,18 +6,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { McutrainError } from '../../src/errors.ts';
 import { Device } from '../../src/link/device.ts';
 import { HostTransport } from '../../src/link/host_transport.ts';
 import { Command } from '../../src/link/protocol.ts';
-import { Tamper } from './tamper.ts';
+import { buildFakeEngine, finish, FIRMWARE, openTampered, WARNINGS } from './fake_engine.ts';
 
-const FIRMWARE = fileURLToPath(new URL('../../firmware', import.meta.url));
-const SOURCES = ['link/link.c', 'link/crc32.c', 'platform/host/main.c', 'test/fake_model.c'].map((f) => path.join(FIRMWARE, f));
-const WARNINGS = ['-std=c99', '-Wall', '-Wextra', '-Werror', '-O2', `-I${path.join(FIRMWARE, 'include')}`];
-const SANITIZE = ['-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
 const IN_BYTES = 1024;
 
 let dir: string;
@@ -26,26 +21,14 @@ let engine: string;
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'mcutrain-link-'));
   engine = path.join(dir, 'engine');
-  execFileSync('gcc', [...WARNINGS, ...SANITIZE, ...SOURCES, '-o', engine], { stdio: 'pipe' });
+  buildFakeEngine(engine);
 });
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function open(timeoutMs = 2000) {
-  const host = await HostTransport.start(engine);
-  const tamper = new Tamper(host);
-  const device = new Device(tamper, { timeoutMs });
-  return { host, tamper, device };
-}
-
-/** Closes the engine and checks it exited 0 with nothing on stderr (no sanitizer report). */
-async function finish(host: HostTransport, device: Device) {
-  await device.close();
-  expect(host.exit).toEqual({ code: 0, signal: null });
-  expect(host.stderr).toBe('');
-}
+const open = (timeoutMs = 2000) => openTampered(engine, timeoutMs);
 
 function pattern(seed: number): Uint8Array {
   const bytes = new Uint8Array(IN_BYTES);
@@ -193,7 +176,7 @@ describe('host link (real C server, fake model)', () => {
 
 describe('link build hygiene', () => {
   it('compiles without sanitizers at -O2 -Werror', () => {
-    execFileSync('gcc', [...WARNINGS, ...SOURCES, '-o', path.join(dir, 'engine-plain')], { stdio: 'pipe' });
+    buildFakeEngine(path.join(dir, 'engine-plain'), [], false);
   });
 
   const arm = spawnSync('arm-none-eabi-gcc', ['--version']).status === 0;

@@ -4,22 +4,14 @@
  * The fake's step: loss = label + sum(sample)/1024 + bias[label]; predicted = sum mod 3; an update adds 1
  * to weights[label] and bias[label], 0.5 to the weights' momentum[label], 0.25 to the bias's.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { McutrainError } from '../../src/errors.ts';
-import { Device } from '../../src/link/device.ts';
-import { HostTransport } from '../../src/link/host_transport.ts';
 import { Command, encodeReadParams, encodeSample, encodeSetHyper, encodeWriteParams } from '../../src/link/protocol.ts';
-import { Tamper } from './tamper.ts';
+import { buildFakeEngine, finish, openTampered } from './fake_engine.ts';
 
-const FIRMWARE = fileURLToPath(new URL('../../firmware', import.meta.url));
-const SOURCES = ['link/link.c', 'link/crc32.c', 'platform/host/main.c', 'test/fake_model.c'].map((f) => path.join(FIRMWARE, f));
-const FLAGS = ['-std=c99', '-Wall', '-Wextra', '-Werror', '-O2', `-I${path.join(FIRMWARE, 'include')}`,
-  '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
 
 const SAMPLE_BYTES = 16;
 const W_BYTES = 6000;
@@ -35,7 +27,7 @@ beforeAll(() => {
   const variants: [keyof typeof engines, string[]][] = [['train', []], ['noTrain', ['-DFAKE_NO_TRAIN']], ['noMomentum', ['-DFAKE_NO_MOMENTUM']]];
   for (const [name, defines] of variants) {
     engines[name] = path.join(dir, name);
-    execFileSync('gcc', [...FLAGS, ...defines, ...SOURCES, '-o', engines[name]], { stdio: 'pipe' });
+    buildFakeEngine(engines[name], defines);
   }
 });
 
@@ -43,19 +35,7 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function open(engine = engines.train, timeoutMs = 2000) {
-  const host = await HostTransport.start(engine);
-  const tamper = new Tamper(host);
-  const device = new Device(tamper, { timeoutMs });
-  return { host, tamper, device };
-}
-
-/** Closes the engine and checks it exited 0 with nothing on stderr (no sanitizer report). */
-async function finish(host: HostTransport, device: Device) {
-  await device.close();
-  expect(host.exit).toEqual({ code: 0, signal: null });
-  expect(host.stderr).toBe('');
-}
+const open = (engine = engines.train, timeoutMs = 2000) => openTampered(engine, timeoutMs);
 
 async function rejection(p: Promise<unknown>): Promise<McutrainError> {
   const error = await p.then(() => undefined, (e: unknown) => e);

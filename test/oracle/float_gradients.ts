@@ -17,7 +17,7 @@ import { McutrainError } from '../../src/errors.ts';
 import { elementCount, type Graph, isConstant, type Operator, type OpKind, type Tensor } from '../../src/ir/graph.ts';
 import { constantValues } from '../../src/ir/tensor_data.ts';
 import { activationRange, perTensorQuant } from '../../src/lower/common.ts';
-import { floatOperator, fusedActivation, type RunContext, valueInputs } from '../../src/quantize/float_reference.ts';
+import { floatOperator, fusedActivation, runContext, valueInputs } from '../../src/quantize/float_reference.ts';
 import { registerTrainingGradients, softmaxCrossEntropy } from '../../src/util/tfjs_gradients.ts';
 
 export interface TrainableRef { tensor: number }
@@ -233,14 +233,7 @@ function uploadConstants(reals: Map<number, RealConstant>): Map<number, tf.Tenso
 function forward(model: Model, constants: ReadonlyMap<number, tf.Tensor>, x: tf.Tensor): tf.Tensor {
   const { graph } = model;
   const live = new Map<number, tf.Tensor>([[graph.inputs[0], x]]);
-  const ctx: RunContext = {
-    graph,
-    value(id) {
-      const v = live.get(id) ?? constants.get(id);
-      if (!v) throw new McutrainError(`tensor ${id} '${graph.tensors[id]?.name}' is used before any operator computes it`, 'the model file is malformed; re-export it');
-      return v;
-    },
-  };
+  const ctx = runContext(graph, live, constants);
   let y = x;
   model.ops.forEach((op, i) => {
     const output = graph.tensors[op.outputs[0]];

@@ -10,7 +10,6 @@ import { decodeOutputs, formatOutputs } from './outputs.ts';
 import { openProjectDevice } from '../link/connect.ts';
 import { formatPorts, listBoardPorts } from '../link/ports.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
-import type { Numerics } from '../lower/numerics.ts';
 import { formatInspectReport, inspectModel } from './inspect.ts';
 import { formatBytes, formatTable } from './table.ts';
 import { formatProfileReport, makeProfileReport } from './profile.ts';
@@ -23,8 +22,7 @@ import { SCHEME_COMMAND } from './scheme_command.ts';
 import { randomBytes } from 'node:crypto';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
 import { TRAIN_COMMAND, WEIGHTS_COMMAND } from './train_command.ts';
-
-type Values = Record<string, string | boolean | undefined>;
+import { numberOption, onePositional, pixelsOption, str, type Values } from './options.ts';
 export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
 
 export interface Command {
@@ -34,13 +32,6 @@ export interface Command {
   options: OptionSpec;
   run(positionals: string[], values: Values): Promise<number>;
 }
-
-function onePositional(positionals: string[], what: string, usage: string): string {
-  if (positionals.length !== 1) throw new McutrainError(`expected ${what}, got ${positionals.length ? positionals.join(' ') : 'nothing'}`, `usage: mcutrain ${usage}`);
-  return positionals[0];
-}
-
-const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
 
 export const COMMANDS: Record<string, Command> = {
   inspect: {
@@ -111,9 +102,8 @@ export const COMMANDS: Record<string, Command> = {
       const dir = onePositional(pos, 'one project folder', this.usage);
       const input = str(v.input);
       if (!input) throw new McutrainError('infer needs an input', 'add --input <file> (.bin, .npy or .bmp)');
+      const pixels = pixelsOption(v);
       const manifest = readManifest(dir);
-      const pixels = str(v.pixels);
-      if (pixels !== 'shift' && pixels !== 'bytes') throw new McutrainError(`--pixels must be shift or bytes, not '${pixels}'`);
       const data = readInputFile(input, manifest.inputs, pixels);
       const device = await openProjectDevice(dir, manifest, portOptions(v));
       try {
@@ -135,6 +125,7 @@ export const COMMANDS: Record<string, Command> = {
       'Options:',
       '  --runs N           inferences to take the median of (default 5)',
       '  -i, --input FILE   input to profile with (default: random bytes)',
+      '  --pixels MODE      how .bmp pixels feed an int8 input: shift (default) or bytes, as for infer',
       '  --json             print the report as JSON',
       PORT_HELP,
       'Ticks are instructions on the emulated board (QEMU -icount), cycles on silicon, ns on the host.',
@@ -142,11 +133,11 @@ export const COMMANDS: Record<string, Command> = {
     options: { runs: { type: 'string', default: '5' }, input: { type: 'string', short: 'i' }, json: { type: 'boolean' }, pixels: { type: 'string', default: 'shift' }, ...PORT_OPTIONS },
     async run(pos, v) {
       const dir = onePositional(pos, 'one project folder', this.usage);
-      const runs = Number(str(v.runs));
-      if (!Number.isInteger(runs) || runs < 1 || runs > 1000) throw new McutrainError(`--runs must be an integer from 1 to 1000, not '${str(v.runs)}'`);
+      const runs = numberOption(v, 'runs', { integer: true, min: 1, max: 1000 })!;
+      const pixels = pixelsOption(v);
       const manifest = readManifest(dir);
       const input = str(v.input)
-        ? readInputFile(str(v.input)!, manifest.inputs, str(v.pixels) === 'bytes' ? 'bytes' : 'shift')
+        ? readInputFile(str(v.input)!, manifest.inputs, pixels)
         : randomBytes(manifest.inputs.reduce((s, t) => s + t.bytes, 0));
       const device = await openProjectDevice(dir, manifest, portOptions(v));
       const bar = progress('profiling');

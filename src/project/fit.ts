@@ -9,7 +9,7 @@ import { McutrainError } from '../errors.ts';
 import type { Numerics } from '../lower/numerics.ts';
 import { parsePatchMode } from '../plan/patch_stage.ts';
 import { listTargets, loadTarget, mcuOf, type Target } from '../targets/target.ts';
-import { buffersAtPeak, type SramBudget } from '../train/memory_report.ts';
+import { buffersAtPeak, stackInSram, type SramBudget } from '../train/memory_report.ts';
 import type { TrainingScheme } from '../train/scheme.ts';
 import { analyzeModel, buildSram, trainingCallName, type AnalyzeOptions, type Analysis } from './compile_project.ts';
 import { flashConstBytes } from '../plan/flash.ts';
@@ -120,7 +120,7 @@ function remedies(a: Analysis, target: Target, subject: FitSubject | undefined, 
   }
   const bigger = listTargets().map(loadTarget).filter((o) => o.kind === 'mcu' && o.name !== target.name).filter((o) => {
     const c = capacities(o);
-    return v.sram.totalBytes - v.sram.stackBytes + mcuOf(o).stackBytes <= c.sram! && v.flash.constBytes <= c.flash!;
+    return v.sram.totalBytes - v.sram.stackBytes + stackInSram(o) <= c.sram! && v.flash.constBytes <= c.flash!;
   }).sort((x, y) => capacities(x).sram! - capacities(y).sram!);
   if (bigger.length > 0) {
     out.push(`a board with more memory: ${bigger.slice(0, 3).map((o) => `${o.name} (${kib(capacities(o).sram!)} SRAM)`).join(', ')}`);

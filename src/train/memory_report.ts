@@ -8,6 +8,7 @@ import type { Graph } from '../ir/graph.ts';
 import type { MemoryPlan } from '../plan/plan_memory.ts';
 import { ARENA_ALIGN } from '../plan/plan_memory.ts';
 import { mcuOf, type Target } from '../targets/target.ts';
+import type { BoardFields } from '../targets/board_view.ts';
 import type { TrainingAnalysis } from './analyze_training.ts';
 
 export interface SramBudget {
@@ -40,12 +41,17 @@ export function buffersAtPeak(graph: Graph, plan: MemoryPlan, callName: (step: n
     .sort((a, b) => b.bytes - a.bytes);
 }
 
+/** The stack's bytes in the SRAM region; a board with a memory of its own for it (the STM32H7's DTCM) has none there. */
+export function stackInSram(target: Target): number {
+  return target.kind === 'mcu' && !(target as BoardFields).stackSram ? mcuOf(target).stackBytes : 0;
+}
+
 /** The SRAM of a build: inference only when `ta` is undefined. */
 export function sramBudget(inference: MemoryPlan, ta: TrainingAnalysis | undefined, target: Target, linkBytes: number): SramBudget {
   const arenaBytes = Math.max(inference.arenaBytes, ta?.plan.arenaBytes ?? 0);
   const paramBytes = ta?.paramBytes ?? 0;
   const momentumBytes = ta?.momentumBytes ?? 0;
-  const stackBytes = target.kind === 'mcu' ? mcuOf(target).stackBytes : 0;
+  const stackBytes = stackInSram(target);
   const totalBytes = arenaBytes + paramBytes + momentumBytes + stackBytes + linkBytes;
   return { arenaBytes, paramBytes, momentumBytes, stackBytes, linkBytes, totalBytes };
 }

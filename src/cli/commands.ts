@@ -103,9 +103,10 @@ export const COMMANDS: Record<string, Command> = {
       const input = str(v.input);
       if (!input) throw new McutrainError('infer needs an input', 'add --input <file> (.bin, .npy or .bmp)');
       const pixels = pixelsOption(v);
+      const port = portOptions(v);
       const manifest = readManifest(dir);
       const data = readInputFile(input, manifest.inputs, pixels);
-      const device = await openProjectDevice(dir, manifest, portOptions(v));
+      const device = await openProjectDevice(dir, manifest, port);
       try {
         const raw = await device.infer(data);
         if (str(v.out)) writeFileAtomic(str(v.out)!, raw);
@@ -135,11 +136,12 @@ export const COMMANDS: Record<string, Command> = {
       const dir = onePositional(pos, 'one project folder', this.usage);
       const runs = numberOption(v, 'runs', { integer: true, min: 1, max: 1000 })!;
       const pixels = pixelsOption(v);
+      const port = portOptions(v);
       const manifest = readManifest(dir);
       const input = str(v.input)
         ? readInputFile(str(v.input)!, manifest.inputs, pixels)
         : randomBytes(manifest.inputs.reduce((s, t) => s + t.bytes, 0));
-      const device = await openProjectDevice(dir, manifest, portOptions(v));
+      const device = await openProjectDevice(dir, manifest, port);
       const bar = progress('profiling');
       try {
         const profiles = [];

@@ -1,7 +1,5 @@
 /** The --port / --baud options every command that talks to a device takes. */
-import { McutrainError } from '../errors.ts';
-
-type Values = Record<string, string | boolean | undefined>;
+import { numberOption, str, type Values } from './options.ts';
 
 export const PORT_OPTIONS = { port: { type: 'string', short: 'p' }, baud: { type: 'string' } } as const;
 
@@ -12,8 +10,5 @@ export const PORT_HELP = [
 ].join('\n');
 
 export function portOptions(v: Values): { port?: string; baud?: number } {
-  const text = typeof v.baud === 'string' ? v.baud : undefined;
-  const baud = text === undefined ? undefined : Number(text);
-  if (baud !== undefined && (!Number.isInteger(baud) || baud <= 0)) throw new McutrainError(`--baud must be a positive integer, not '${text}'`);
-  return { port: typeof v.port === 'string' ? v.port : undefined, baud };
+  return { port: str(v.port), baud: numberOption(v, 'baud', { integer: true, min: 1 }) };
 }

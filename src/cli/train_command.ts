@@ -8,7 +8,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
 import { readLabelledFolder, type LabelledSet } from '../data/labelled.ts';
-import type { PixelMapping } from '../data/input_file.ts';
 import { withConstantData } from '../export/apply_weights.ts';
 import { writeTflite } from '../export/write_tflite.ts';
 import { importTflite } from '../import/import_tflite.ts';
@@ -20,6 +19,8 @@ import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { seededUniform } from '../util/random.ts';
 import type { Command } from './commands.ts';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
+import { numberOption, pixelsOption } from './options.ts';
+import { LR_RANGE, MOMENTUM_RANGE } from '../train/scheme.ts';
 import { progress } from './progress.ts';
 import { formatBytes, formatTable } from './table.ts';
 
@@ -33,13 +34,6 @@ function onePositional(positionals: string[], usage: string): string {
     throw new McutrainError(`expected one project folder, got ${positionals.length ? positionals.join(' ') : 'nothing'}`, `usage: mcutrain ${usage}`);
   }
   return positionals[0];
-}
-
-function numberOption(text: string | undefined, flag: string, check: (n: number) => boolean, what: string): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || !check(value)) throw new McutrainError(`${flag} must be ${what}, not '${text}'`, `usage: mcutrain ${TRAIN_USAGE}`);
-  return value;
 }
 
 function trainingOf(manifest: ProjectManifest, dir: string): TrainingInfo {
@@ -190,12 +184,11 @@ export const TRAIN_COMMAND: Command = {
     const dir = onePositional(pos, TRAIN_USAGE);
     const data = str(v.data);
     if (!data) throw new McutrainError('train needs training data', 'add --data <folder> (laid out as <folder>/<class>/<files>)');
-    const epochs = numberOption(str(v.epochs), '--epochs', (n) => Number.isInteger(n) && n >= 1 && n <= 100_000, 'an integer from 1 to 100000')!;
-    const seed = numberOption(str(v.seed), '--seed', (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff, 'an integer from 0 to 4294967295')!;
-    const lrOption = numberOption(str(v.lr), '--lr', (n) => n >= 0, 'a number >= 0');
-    const momentumOption = numberOption(str(v.momentum), '--momentum', (n) => n >= 0 && n < 1, 'a number in [0, 1)');
-    const pixels = str(v.pixels);
-    if (pixels !== 'shift' && pixels !== 'bytes') throw new McutrainError(`--pixels must be shift or bytes, not '${pixels}'`);
+    const epochs = numberOption(v, 'epochs', { integer: true, min: 1, max: 100_000 })!;
+    const seed = numberOption(v, 'seed', { integer: true, min: 0, max: 0xffffffff })!;
+    const lrOption = numberOption(v, 'lr', LR_RANGE);
+    const momentumOption = numberOption(v, 'momentum', MOMENTUM_RANGE);
+    const pixels = pixelsOption(v);
 
     const manifest = readManifest(dir);
     const training = trainingOf(manifest, dir);
@@ -204,7 +197,7 @@ export const TRAIN_COMMAND: Command = {
     }
     const lr = lrOption ?? training.lr;
     const momentum = momentumOption ?? training.momentum;
-    const opts = { pixels: pixels as PixelMapping, classes: training.classes };
+    const opts = { pixels, classes: training.classes };
     const train = readLabelledFolder(data, manifest.inputs[0], opts);
     const val = str(v.val) ? readLabelledFolder(str(v.val)!, manifest.inputs[0], opts) : undefined;
     const out = str(v.out);

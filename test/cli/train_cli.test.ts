@@ -116,7 +116,7 @@ describe('mcutrain train / weights: arguments and projects', () => {
       [['train', project, '--data', 'd', '--lr=-1'], /--lr must be a number >= 0, not '-1'/],
       [['train', project, '--data', 'd', '--momentum', '1'], /--momentum must be a number in \[0, 1\), not '1'/],
       [['train', project, '--data', 'd', '--seed', '1.5'], /--seed must be an integer/],
-      [['train', project, '--data', 'd', '--pixels', 'rgb'], /--pixels must be shift or bytes, not 'rgb'/],
+      [['train', project, '--data', 'd', '--pixels', 'rgb'], /--pixels must be one of shift, bytes, not 'rgb'/],
       [['train', project, '--data', 'd', '--bogus'], /Unknown option '--bogus'/],
       [['weights', project], /weights needs an output file[\s\S]*hint: add -o <tuned.tflite>/],
       [['weights', 'a', 'b', '-o', 'x'], /expected one project folder, got a b/],

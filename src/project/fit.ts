@@ -38,6 +38,8 @@ export interface FitSubject {
   options?: AnalyzeOptions;
 }
 
+/** A target that exists only as QEMU's board (the MPS2 FPGA images): a last resort for a real device. */
+const emulated = (t: Target) => t.qemu !== undefined && (t.flashMethods ?? []).every((m) => m === 'qemu');
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 const capacities = (t: Target) => (t.kind === 'mcu' ? { sram: mcuOf(t).sram.bytes, flash: mcuOf(t).flash.bytes } : { sram: null, flash: null });
 
@@ -106,7 +108,7 @@ function remedies(a: Analysis, target: Target, subject: FitSubject | undefined, 
   const t = a.training;
   if (sramOver && t) {
     const excess = v.sram.totalBytes - capSram;
-    if (t.momentumBytes >= excess) out.push(`drop momentum (--momentum 0) to save ${kib(t.momentumBytes)}`);
+    if (t.momentumBytes >= excess) out.push(`drop momentum (--momentum 0): ${kib(v.sram.totalBytes - t.momentumBytes)} of SRAM, which fits`);
     // No scheme trains in less than inference takes (the arena is the larger of the two).
     const floor = v.sram.totalBytes - v.sram.arenaBytes - t.paramBytes - t.momentumBytes + a.plan.arenaBytes;
     if (floor < capSram) {
@@ -121,9 +123,9 @@ function remedies(a: Analysis, target: Target, subject: FitSubject | undefined, 
   const bigger = listTargets().map(loadTarget).filter((o) => o.kind === 'mcu' && o.name !== target.name).filter((o) => {
     const c = capacities(o);
     return v.sram.totalBytes - v.sram.stackBytes + stackInSram(o) <= c.sram! && v.flash.constBytes <= c.flash!;
-  }).sort((x, y) => capacities(x).sram! - capacities(y).sram!);
+  }).sort((x, y) => Number(emulated(x)) - Number(emulated(y)) || capacities(x).sram! - capacities(y).sram!);
   if (bigger.length > 0) {
-    out.push(`a board with more memory: ${bigger.slice(0, 3).map((o) => `${o.name} (${kib(capacities(o).sram!)} SRAM)`).join(', ')}`);
+    out.push(`a target with more memory: ${bigger.slice(0, 3).map((o) => `${o.name} (${kib(capacities(o).sram!)} SRAM${emulated(o) ? ', emulated only' : ''})`).join(', ')}`);
   }
   return out;
 }

@@ -99,7 +99,6 @@ export function formatPlanReport(r: PlanReport): string {
     ...r.peak.buffers.slice(0, 8).map((b) => `  ${String(b.bytes).padStart(8)} B  ${b.label}  (steps ${b.firstStep}..${b.lastStep})`),
     '',
     `Verdict: ${r.fit.summary}`,
-    ...r.fit.remedies.map((m) => `  remedy: ${m}`),
   ];
   return lines.join('\n');
 }

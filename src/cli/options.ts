@@ -33,7 +33,7 @@ export function choiceOption<T extends string>(v: Values, name: string, allowed:
 /** `--name` as bytes (262144, 256KiB, 256KB, 0.25MiB), or undefined when it is not given. */
 export function sizeOption(v: Values, name: string): number | undefined {
   const text = str(v[name]);
-  return text === undefined ? undefined : parseBytes(text, `--${name}`);
+  return text === undefined ? undefined : parseBytes(text, `the ${name}`);
 }
 
 export const PIXEL_MAPPINGS: readonly PixelMapping[] = ['shift', 'bytes'];

@@ -31,7 +31,7 @@ describe('option values on the command line', () => {
     [['plan', HELLO, '--train', 'bias:last=1', '--patches', 'bogus'], /--patches must be one of auto, off, not 'bogus'/],
     [['scheme', HELLO, '--data', 'nowhere', '--budget', '64KiB', '--numerics', 'fast'], /--numerics must be one of tflm, tflite, not 'fast'/],
     [['scheme', HELLO, '--data', 'nowhere', '--budget', '64KiB', '--patches', 'on'], /--patches must be one of auto, off, not 'on'/],
-    [['scheme', HELLO, '--data', 'nowhere', '--budget', '64 KiBs'], /cannot read --budget '64 KiBs'/],
+    [['scheme', HELLO, '--data', 'nowhere', '--budget', '64 KiBs'], /cannot read the budget '64 KiBs'/],
     [['scheme', HELLO, '--data', 'nowhere', '--budget', '64KiB', '--steps', '1e9'], /--steps must be an integer from 1 to 1000000, not '1e9'/],
     [['scheme', HELLO, '--data', 'nowhere', '--budget', '64KiB', '--pixels', 'rgb'], /--pixels must be one of shift, bytes, not 'rgb'/],
     [['profile', 'nowhere', '--pixels', 'rgb'], /--pixels must be one of shift, bytes, not 'rgb'/],

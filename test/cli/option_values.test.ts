@@ -4,7 +4,6 @@
  * with a default.
  */
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { McutrainError } from '../../src/errors.ts';
@@ -12,12 +11,8 @@ import { analyzeModel, compileModel } from '../../src/project/compile_project.ts
 import { chooseScheme } from '../../src/search/choose_scheme.ts';
 import type { Numerics } from '../../src/lower/numerics.ts';
 import type { PatchMode } from '../../src/plan/patch_stage.ts';
-import { model, REPO, tempDir } from '../helpers/paths.ts';
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'bin/mcutrain.js'), ...args], { encoding: 'utf8', cwd: REPO });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { cli } from '../helpers/cli.ts';
+import { model, tempDir } from '../helpers/paths.ts';
 
 const HELLO = model('hello_world_int8.tflite');
 

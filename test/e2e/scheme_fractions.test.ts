@@ -4,17 +4,12 @@
  * form the project records; `plan` reports the same channels.
  */
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ProjectManifest } from '../../src/project/manifest.ts';
 import { parseScheme, schemeToJson, schemeToString } from '../../src/train/scheme.ts';
-import { model, REPO, tempDir } from '../helpers/paths.ts';
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'bin/mcutrain.js'), ...args], { encoding: 'utf8', cwd: REPO });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { cli } from '../helpers/cli.ts';
+import { model, tempDir } from '../helpers/paths.ts';
 
 // vww96: layer 24 is a pointwise CONV_2D with 256 output channels, as is layer 26.
 const SCHEME = { biasLast: 1, weights: [{ layer: 24, fraction: 1 }, { layer: 26, fraction: 0.25 }], qas: true, momentum: 0, lr: 0.05 };

@@ -5,18 +5,13 @@
  * the build fit with the memory the remedy named.
  */
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { buildZooModel } from '../../src/zoo/zoo.ts';
-import { model, REPO, tempDir } from '../helpers/paths.ts';
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'bin/mcutrain.js'), ...args], { encoding: 'utf8', cwd: REPO });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { cli } from '../helpers/cli.ts';
+import { model, tempDir } from '../helpers/paths.ts';
 
 const BOARD = 'nrf52840-dk'; // 256 KiB of SRAM
 

@@ -19,6 +19,7 @@ import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { seededUniform } from '../util/random.ts';
 import type { Command, OptionSpec } from './commands.ts';
 import { progress } from './progress.ts';
+import { warn } from './warn.ts';
 import { formatTable } from './table.ts';
 
 type Values = Record<string, string | boolean | undefined>;
@@ -93,9 +94,11 @@ export async function autoScheme(modelFile: string, v: Values): Promise<ChooseRe
   const target = str(v.target) ?? DEFAULT_TARGET;
 
   const info = modelInfo(readModelFile(modelFile), path.basename(modelFile));
-  const read = (folder: string) => readLabelledFolder(folder, info.input, { pixels: pixels as PixelMapping, classes: info.classes });
+  const read = (folder: string, labelsOf?: LabelledSet) => readLabelledFolder(folder, info.input, {
+    pixels: pixels as PixelMapping, classes: info.classes, warn, labelsOf: labelsOf && { folder: data, classNames: labelsOf.classNames },
+  });
   const all = read(data);
-  const { train, val } = str(v.val) ? { train: all, val: read(str(v.val)!) } : splitHeldOut(all, 0.2, seed);
+  const { train, val } = str(v.val) ? { train: all, val: read(str(v.val)!, all) } : splitHeldOut(all, 0.2, seed);
 
   const bar = progress('choosing the scheme');
   let result: ChooseResult;

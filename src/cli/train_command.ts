@@ -21,6 +21,7 @@ import { seededUniform } from '../util/random.ts';
 import type { Command } from './commands.ts';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
 import { progress } from './progress.ts';
+import { warn } from './warn.ts';
 import { formatBytes, formatTable } from './table.ts';
 
 const TRAIN_USAGE = 'train <dir> --data <folder> [--val <folder>] [--epochs 1] [--lr 0.05] [--momentum 0] [--seed 1] [--json file] [-o tuned.tflite]';
@@ -204,9 +205,9 @@ export const TRAIN_COMMAND: Command = {
     }
     const lr = lrOption ?? training.lr;
     const momentum = momentumOption ?? training.momentum;
-    const opts = { pixels: pixels as PixelMapping, classes: training.classes };
+    const opts = { pixels: pixels as PixelMapping, classes: training.classes, warn };
     const train = readLabelledFolder(data, manifest.inputs[0], opts);
-    const val = str(v.val) ? readLabelledFolder(str(v.val)!, manifest.inputs[0], opts) : undefined;
+    const val = str(v.val) ? readLabelledFolder(str(v.val)!, manifest.inputs[0], { ...opts, labelsOf: { folder: data, classNames: train.classNames } }) : undefined;
     const out = str(v.out);
     const original = out ? loadProjectModel(dir, manifest) : undefined;
 

@@ -1,22 +1,13 @@
 /** Data and calibration folders through the commands that read them: warnings on stderr, refusals before any work. */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { model, REPO, tempDir } from '../helpers/paths.ts';
+import { tree } from '../data/helpers.ts';
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [path.join(REPO, 'bin/mcutrain.js'), ...args], { encoding: 'utf8', cwd: REPO });
   return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function tree(files: Record<string, Uint8Array | string>): string {
-  const root = tempDir('data-cli');
-  for (const [name, bytes] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
-    writeFileSync(path.join(root, name), bytes);
-  }
-  return root;
 }
 
 /** One raw sample of vww96_int8's input (int8[1,96,96,3]). */

@@ -1,8 +1,7 @@
 /** Data and calibration folders laid out in ways that used to be accepted silently or abort the run. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { McutrainError } from '../../src/errors.ts';
 import { readLabelledFolder, type LabelledReadOptions } from '../../src/data/labelled.ts';
 import { readCalibrationFolder } from '../../src/data/calibration.ts';
 import { readInputFile } from '../../src/data/input_file.ts';
@@ -10,33 +9,15 @@ import { encodeNpy } from '../../src/data/npy.ts';
 import type { IoTensorInfo } from '../../src/project/manifest.ts';
 import { encodeBmp } from '../quantize/helpers.ts';
 import { tempDir } from '../helpers/paths.ts';
+import { errorOf, tree } from './helpers.ts';
 
 /** A 4x4 grayscale int8 input: 16 bytes, room for an image signature. */
 const INPUT: IoTensorInfo = { name: 'image', dtype: 'int8', shape: [1, 4, 4, 1], bytes: 16, scale: 0.5, zeroPoint: 0 };
-
-function tree(files: Record<string, Uint8Array | string>): string {
-  const root = tempDir('folders');
-  for (const [name, bytes] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
-    writeFileSync(path.join(root, name), bytes);
-  }
-  return root;
-}
 
 const sample = (v: number) => encodeNpy('int8', [1, 4, 4, 1], new Uint8Array(16).fill(v & 0xff));
 /** 16 bytes that are a PNG / JPEG by their signature, the size of INPUT as raw bytes. */
 const PNG_16 = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52);
 const JPEG_16 = Uint8Array.of(0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1, 1, 0, 0xff, 0xd9);
-
-function error(f: () => unknown): McutrainError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(McutrainError);
-    return e as McutrainError;
-  }
-  throw new Error('expected an error');
-}
 
 function withWarnings(): LabelledReadOptions & { warnings: string[] } {
   const warnings: string[] = [];
@@ -46,14 +27,14 @@ function withWarnings(): LabelledReadOptions & { warnings: string[] } {
 describe('labelled data folders', () => {
   it('refuses class folders that mix numbers and names', () => {
     const root = tree({ '0/a.npy': sample(1), '1/a.npy': sample(2), 'cat/a.npy': sample(3) });
-    const e = error(() => readLabelledFolder(root, INPUT, withWarnings()));
+    const e = errorOf(() => readLabelledFolder(root, INPUT, withWarnings()));
     expect(e.message).toMatch(/mix numbers \(0, 1\) and names \(cat\)/);
     expect(e.hint).toMatch(/every class folder by its label .* or every one by its class name/);
   });
 
   it('refuses samples one level too deep, naming the folder to pass instead', () => {
     const root = tree({ 'train/0/a.npy': sample(1), 'train/1/a.npy': sample(2) });
-    const e = error(() => readLabelledFolder(root, INPUT, withWarnings()));
+    const e = errorOf(() => readLabelledFolder(root, INPUT, withWarnings()));
     expect(e.message).toMatch(/class folder 'train' .* holds folders \(0, 1\), not samples: the data is one level too deep/);
     expect(e.hint).toContain(path.join(root, 'train'));
   });
@@ -66,10 +47,10 @@ describe('labelled data folders', () => {
     const labelsOf = { folder: train, classNames: trainSet.classNames };
     expect(readLabelledFolder(val, INPUT, { ...withWarnings(), labelsOf }).labels).toEqual([1, 2]);
     const other = tree({ 'dog/b.npy': sample(4), 'wolf/b.npy': sample(5) });
-    const e = error(() => readLabelledFolder(other, INPUT, { ...withWarnings(), labelsOf }));
+    const e = errorOf(() => readLabelledFolder(other, INPUT, { ...withWarnings(), labelsOf }));
     expect(e.message).toMatch(/class folder 'wolf' of '.*' is not a class of the training data '.*' \(cat, dog, fox\)/);
     const numbered = tree({ '0/b.npy': sample(4) });
-    expect(error(() => readLabelledFolder(numbered, INPUT, { ...withWarnings(), labelsOf })).message).toMatch(/'0' .* is not a class/);
+    expect(errorOf(() => readLabelledFolder(numbered, INPUT, { ...withWarnings(), labelsOf })).message).toMatch(/'0' .* is not a class/);
   });
 
   it('warns about an empty class folder with the count per class', () => {
@@ -92,7 +73,7 @@ describe('labelled data folders', () => {
   it('refuses images other than BMP, by name or by content, even at the tensor\'s byte size', () => {
     for (const [name, bytes, format] of [['0/a.png', PNG_16, 'PNG'], ['0/a.bin', PNG_16, 'PNG'], ['0/a.jpg', JPEG_16, 'JPEG'], ['0/b.bin', JPEG_16, 'JPEG']] as const) {
       const root = tree({ [name]: bytes });
-      const e = error(() => readLabelledFolder(root, INPUT, withWarnings()));
+      const e = errorOf(() => readLabelledFolder(root, INPUT, withWarnings()));
       expect(e.message).toBe(`${path.join(root, name)} is a ${format} image; mcutrain reads images only as uncompressed BMP`);
       expect(e.hint).toMatch(/convert it to an 8- or 24-bit \.bmp/);
     }
@@ -102,13 +83,13 @@ describe('labelled data folders', () => {
 describe('input files', () => {
   it('refuses a folder as an input file', () => {
     const dir = tempDir('folders');
-    expect(error(() => readInputFile(dir, [INPUT])).message).toBe(`'${dir}' is a folder; one inference takes one input file`);
+    expect(errorOf(() => readInputFile(dir, [INPUT])).message).toBe(`'${dir}' is a folder; one inference takes one input file`);
   });
 
   it('reads a BMP by its content whatever its name, and refuses a PNG named .bin', () => {
     const dir = tree({ 'image.bin': encodeBmp(4, 4, 1, Array.from({ length: 16 }, (_, i) => i * 16)), 'png.bin': PNG_16 });
     expect(Array.from(readInputFile(path.join(dir, 'image.bin'), [{ ...INPUT, dtype: 'uint8' }]))).toEqual(Array.from({ length: 16 }, (_, i) => i * 16));
-    expect(error(() => readInputFile(path.join(dir, 'png.bin'), [INPUT])).message).toMatch(/png\.bin is a PNG image/);
+    expect(errorOf(() => readInputFile(path.join(dir, 'png.bin'), [INPUT])).message).toMatch(/png\.bin is a PNG image/);
   });
 
   it('still reads raw bytes that happen to start like a BMP or JPEG', () => {
@@ -144,6 +125,6 @@ describe('calibration folders', () => {
     const png = new Uint8Array(16);
     png.set(PNG_16.subarray(0, 8));
     const dir = tree({ 'a.bin': png });
-    expect(error(() => readCalibrationFolder(dir, [FLOAT_INPUT])).message).toMatch(/a\.bin is a PNG image/);
+    expect(errorOf(() => readCalibrationFolder(dir, [FLOAT_INPUT])).message).toMatch(/a\.bin is a PNG image/);
   });
 });

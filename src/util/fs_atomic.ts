@@ -121,20 +121,25 @@ function removeQuietly(file: string): void {
 }
 
 const HELD_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+/** Replaces in progress (or finishing), and the signals that came meanwhile; one listener serves them all. */
+let holders = 0;
+const held: NodeJS.Signals[] = [];
+const hold = (signal: NodeJS.Signals) => { held.push(signal); };
 
 /**
  * Holds SIGINT/SIGTERM until the returned function is called, then ends the process with the first one
  * that came. A signal that arrives during synchronous work is dispatched on a later turn of the event
- * loop, after it has polled; the listeners stay for two turns so that one is not lost.
+ * loop, after it has polled; the listener stays for two turns so that one is not lost.
  */
 function holdSignals(): () => void {
-  const held: NodeJS.Signals[] = [];
-  const hold = (signal: NodeJS.Signals) => { held.push(signal); };
-  for (const s of HELD_SIGNALS) process.on(s, hold);
+  if (holders++ === 0) for (const s of HELD_SIGNALS) process.on(s, hold);
   return () => {
     setImmediate(() => setImmediate(() => {
+      if (--holders > 0) return;
       for (const s of HELD_SIGNALS) process.off(s, hold);
-      if (held.length > 0) process.kill(process.pid, held[0]);
+      const first = held[0];
+      held.length = 0;
+      if (first) process.kill(process.pid, first);
     }));
   };
 }

@@ -35,7 +35,8 @@ export function fileSystemError(e: unknown, output?: string): McutrainError | un
     return new McutrainError(`cannot run '${where ?? syscall.slice(6)}': ${reason.why}`, 'check that the tool is installed and on PATH');
   }
   if (output !== undefined && (where === undefined || isAround(path.resolve(where), path.resolve(output)))) {
-    return new McutrainError(`cannot write '${output}': ${reason.why}`, reason.hint);
+    const above = where !== undefined && path.resolve(output).startsWith(path.resolve(where) + path.sep);
+    return new McutrainError(`cannot write '${output}': ${reason.why}${above ? ` at '${where}'` : ''}`, reason.hint);
   }
   const what = where === undefined ? '' : ` '${where}'${dest ? ` to '${dest}'` : ''}`;
   return new McutrainError(`cannot ${VERBS[syscall] ?? syscall}${what}: ${reason.why}`, reason.hint);

@@ -52,7 +52,7 @@ describe('output locations that cannot be written', () => {
     const file = path.join(dir, 'file');
     writeFileSync(file, 'x');
     expectCleanError(cli('compile', model('hello_world_int8.tflite'), '--target', 'host', '-o', path.join(file, 'project')),
-      new RegExp(`cannot write '${file}/project': something that is not a folder is in the way\\n  hint: check the path`));
+      new RegExp(`cannot write '${file}/project': something that is not a folder is in the way at '${file}'\\n  hint: check the path`));
     expectCleanError(cli('zoo', 'ds-cnn', '-o', path.join(file, 'm.tflite')), new RegExp(`cannot write '${file}/m.tflite'`));
     expect(readdirSync(dir)).toEqual(['file']);
   });

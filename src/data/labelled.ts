@@ -32,7 +32,12 @@ export interface LabelledReadOptions {
 
 const LAYOUT_HINT = 'lay the data out as <folder>/<class>/<files>, one folder per class (named 0, 1, ... or by class name)';
 
-const visible = (folder: string) => readdirSync(folder, { withFileTypes: true }).filter((e) => !e.name.startsWith('.'));
+/** The entries of `folder` but hidden ones, a symbolic link taken as what it points to. */
+function visible(folder: string): { name: string; isDirectory(): boolean }[] {
+  return readdirSync(folder, { withFileTypes: true })
+    .filter((e) => !e.name.startsWith('.'))
+    .map((e) => (e.isSymbolicLink() ? { name: e.name, isDirectory: () => statSync(path.join(folder, e.name), { throwIfNoEntry: false })?.isDirectory() ?? false } : e));
+}
 const isSampleName = (name: string) => SAMPLE_EXTENSIONS.includes(path.extname(name).toLowerCase()) || otherImageByName(name) !== undefined;
 
 export function readLabelledFolder(folder: string, input: IoTensorInfo, opts: LabelledReadOptions): LabelledSet {
@@ -110,7 +115,7 @@ function labelsByName(folder: string, classDirs: string[], train: { folder: stri
   const unknown = classDirs.filter((name) => !train.classNames.includes(name));
   if (unknown.length > 0) {
     throw new McutrainError(`class folder${unknown.length === 1 ? '' : 's'} ${unknown.slice(0, 3).map((n) => `'${n}'`).join(', ')} of '${folder}' ` +
-      `${unknown.length === 1 ? 'is not a class' : 'are not classes'} of the training data '${train.folder}' (${train.classNames.join(', ')})`,
+      `${unknown.length === 1 ? 'is not a class' : 'are not classes'} of the training data '${train.folder}' (${train.classNames.slice(0, 10).join(', ')}${train.classNames.length > 10 ? ', ...' : ''})`,
       'name the validation class folders as the training ones, so each sample gets the same label');
   }
   return new Map(classDirs.map((name) => [name, train.classNames.indexOf(name)]));

@@ -1,5 +1,5 @@
 /** Data and calibration folders laid out in ways that used to be accepted silently or abort the run. */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readLabelledFolder, type LabelledReadOptions } from '../../src/data/labelled.ts';
@@ -51,6 +51,15 @@ describe('labelled data folders', () => {
     expect(e.message).toMatch(/class folder 'wolf' of '.*' is not a class of the training data '.*' \(cat, dog, fox\)/);
     const numbered = tree({ '0/b.npy': sample(4) });
     expect(errorOf(() => readLabelledFolder(numbered, INPUT, { ...withWarnings(), labelsOf })).message).toMatch(/'0' .* is not a class/);
+  });
+
+  it('follows symbolic links to class folders', () => {
+    const store = tree({ 'cats/a.npy': sample(1) });
+    const root = tree({ 'dog/a.npy': sample(2) });
+    symlinkSync(path.join(store, 'cats'), path.join(root, 'cat'));
+    const opts = withWarnings();
+    expect(readLabelledFolder(root, INPUT, opts).classNames).toEqual(['cat', 'dog']);
+    expect(opts.warnings).toEqual([]);
   });
 
   it('warns about an empty class folder with the count per class', () => {

@@ -38,7 +38,8 @@ export const AUTO_OPTIONS: OptionSpec = {
 export const AUTO_HELP = [
   '  --budget SIZE        peak SRAM the scheme may take on the target: 262144, 256KiB, 256KB (1000 B), 0.25MiB',
   '  -d, --data FOLDER    fine-tuning samples as FOLDER/<class>/<files> (as mcutrain train reads them)',
-  '  --val FOLDER         held-out samples the accuracy is measured on (default: a seeded 20% of --data)',
+  '  --val FOLDER         held-out samples the accuracy is measured on, class folders named as in --data',
+  '                       (default: a seeded 20% of --data)',
   '  --layers last:N|all  weighted layers whose bias and weights are candidates (default last:12)',
   '  --steps N            samples each candidate is fine-tuned on (default 300)',
   '  --seed N             seed of the sample order and the held-out split (default 1)',

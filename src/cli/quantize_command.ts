@@ -12,6 +12,7 @@ import { planMemory } from '../plan/plan_memory.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { formatBytes } from './table.ts';
 import { progress } from './progress.ts';
+import { warn } from './warn.ts';
 import type { Command } from './commands.ts';
 
 import { choiceOption, numberOption, str } from './options.ts';
@@ -56,7 +57,7 @@ export const quantizeCommand: Command = {
 
     const graph = importTfliteFile(pos[0]);
     const samples = readCalibrationFolder(calib, graph.inputs.map((id) => graph.tensors[id]), {
-      pixelRange: str(v['pixel-range']) ? parsePixelRange(str(v['pixel-range'])!) : DEFAULT_PIXEL_RANGE, limit,
+      pixelRange: str(v['pixel-range']) ? parsePixelRange(str(v['pixel-range'])!) : DEFAULT_PIXEL_RANGE, limit, warn,
     });
     const bar = progress('calibrating');
     const calibration = await calibrate(graph, samples, { method, percentile, onProgress: (d, t) => bar.update(d, t) });

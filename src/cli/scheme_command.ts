@@ -17,6 +17,7 @@ import { seededUniform } from '../util/random.ts';
 import type { Command, OptionSpec } from './commands.ts';
 import { numberOption, numericsOption, onePositional, patchesOption, pixelsOption, sizeOption, str, type Values } from './options.ts';
 import { progress } from './progress.ts';
+import { warn } from './warn.ts';
 import { formatTable } from './table.ts';
 
 const USAGE = 'scheme <model.tflite> --data <folder> --budget 256KiB [--target NAME] [-o scheme.json] [--layers last:12] [--steps 300] [--lr 0.05] [--cache file]';
@@ -32,7 +33,8 @@ export const AUTO_OPTIONS: OptionSpec = {
 export const AUTO_HELP = [
   '  --budget SIZE        peak SRAM the scheme may take on the target: 262144, 256KiB, 256KB (1000 B), 0.25MiB',
   '  -d, --data FOLDER    fine-tuning samples as FOLDER/<class>/<files> (as mcutrain train reads them)',
-  '  --val FOLDER         held-out samples the accuracy is measured on (default: a seeded 20% of --data)',
+  '  --val FOLDER         held-out samples the accuracy is measured on, class folders named as in --data',
+  '                       (default: a seeded 20% of --data)',
   '  --layers last:N|all  weighted layers whose bias and weights are candidates (default last:12)',
   '  --steps N            samples each candidate is fine-tuned on (default 300)',
   '  --seed N             seed of the sample order and the held-out split (default 1)',
@@ -73,9 +75,11 @@ export async function autoScheme(modelFile: string, v: Values): Promise<ChooseRe
   const patches = patchesOption(v);
 
   const info = modelInfo(readModelFile(modelFile), path.basename(modelFile));
-  const read = (folder: string) => readLabelledFolder(folder, info.input, { pixels, classes: info.classes });
+  const read = (folder: string, labelsOf?: LabelledSet) => readLabelledFolder(folder, info.input, {
+    pixels, classes: info.classes, warn, labelsOf: labelsOf && { folder: data, classNames: labelsOf.classNames },
+  });
   const all = read(data);
-  const { train, val } = str(v.val) ? { train: all, val: read(str(v.val)!) } : splitHeldOut(all, 0.2, seed);
+  const { train, val } = str(v.val) ? { train: all, val: read(str(v.val)!, all) } : splitHeldOut(all, 0.2, seed);
 
   const bar = progress('choosing the scheme');
   let result: ChooseResult;

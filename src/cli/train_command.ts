@@ -22,6 +22,7 @@ import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
 import { numberOption, pixelsOption } from './options.ts';
 import { LR_RANGE, MOMENTUM_RANGE } from '../train/scheme.ts';
 import { progress } from './progress.ts';
+import { warn } from './warn.ts';
 import { formatBytes, formatTable } from './table.ts';
 
 const TRAIN_USAGE = 'train <dir> --data <folder> [--val <folder>] [--epochs 1] [--lr 0.05] [--momentum 0] [--seed 1] [--json file] [-o tuned.tflite]';
@@ -163,7 +164,8 @@ export const TRAIN_COMMAND: Command = {
     'Options:',
     '  -d, --data FOLDER   training samples as FOLDER/<class>/<files> (.bmp, .npy or raw .bin); class',
     '                      folders named 0, 1, ... are those labels, other names are sorted into 0..k-1',
-    '  --val FOLDER        validation samples, same layout; evaluated (no update) after every epoch',
+    '  --val FOLDER        validation samples, same layout, class folders named as in --data; evaluated',
+    '                      (no update) after every epoch',
     '  --epochs N          passes over the training samples (default 1)',
     '  --lr X              learning rate (default: the one compiled in, see mcutrain.json)',
     '  --momentum X        SGD momentum in [0, 1) (default: the one compiled in; needs momentum buffers)',
@@ -197,9 +199,9 @@ export const TRAIN_COMMAND: Command = {
     }
     const lr = lrOption ?? training.lr;
     const momentum = momentumOption ?? training.momentum;
-    const opts = { pixels, classes: training.classes };
+    const opts = { pixels, classes: training.classes, warn };
     const train = readLabelledFolder(data, manifest.inputs[0], opts);
-    const val = str(v.val) ? readLabelledFolder(str(v.val)!, manifest.inputs[0], opts) : undefined;
+    const val = str(v.val) ? readLabelledFolder(str(v.val)!, manifest.inputs[0], { ...opts, labelsOf: { folder: data, classNames: train.classNames } }) : undefined;
     const out = str(v.out);
     const original = out ? loadProjectModel(dir, manifest) : undefined;
 

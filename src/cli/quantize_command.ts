@@ -14,7 +14,6 @@ import { formatBytes } from './table.ts';
 import { progress } from './progress.ts';
 import { warn } from './warn.ts';
 import type { Command } from './commands.ts';
-
 import { choiceOption, numberOption, str } from './options.ts';
 
 export const quantizeCommand: Command = {

@@ -158,6 +158,7 @@ function schemeFromJson(json: unknown, source: string): TrainingScheme {
     weights: weights.map((w: unknown) => {
       if (!isObject(w)) throw new McutrainError(`${source}: each entry of "weights" must be { "layer", "fraction" }, not ${JSON.stringify(w)}`, HINT);
       onlyFields(w, ['layer', 'fraction'], `${source}: a "weights" entry`);
+      if (w.layer === undefined) throw new McutrainError(`${source}: the "weights" entry ${JSON.stringify(w)} has no "layer"`, HINT);
       return { layer: number(w.layer, 'a weights layer', NaN), fraction: w.fraction === undefined ? 1 : fractionOf(w.fraction, w.layer) };
     }),
     qas,

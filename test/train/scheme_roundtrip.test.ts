@@ -63,6 +63,7 @@ describe('scheme spellings', () => {
     ['{"bias": 2}', /"bias" must be \{ "last": K \}/],
     ['{"bias": {"last": "2"}}', /bias.last must be a number/],
     ['{"weights": [3]}', /each entry of "weights" must be/],
+    ['{"weights": [{"fraction": 0.5}]}', /the "weights" entry \{"fraction":0.5\} has no "layer"/],
     ['{"weights": [{"layer": 3, "fraction": "1/3"}]}', /fraction 0.333.* of layer 3 is not one of/],
     ['weights:layers=3,3@1/2', /names the weights of layer 3 twice/],
     ['weights:layers=3@1/2@1/4', /cannot read '3@1\/2@1\/4'/],

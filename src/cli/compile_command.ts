@@ -74,8 +74,9 @@ export const COMPILE_COMMAND: Command = {
     if (train?.scheme === 'auto') {
       train = { ...train, scheme: (await autoScheme(file, v)).scheme };
       console.log('');
-    } else if (v.budget !== undefined || v.data !== undefined || v.val !== undefined) {
-      throw new McutrainError('--budget, --data and --val are for --train auto', 'add --train auto, or drop them');
+    } else {
+      const search = Object.keys(AUTO_OPTIONS).filter((k) => v[k] !== undefined).map((k) => `--${k}`);
+      if (search.length > 0) throw new McutrainError(`${search.join(', ')} ${search.length > 1 ? 'are' : 'is'} for --train auto`, 'add --train auto, or drop them');
     }
     const started = performance.now();
     const { manifest, fit } = compileModel({ modelPath: file, target: str(v.target) ?? DEFAULT_TARGET, outDir: out, numerics, train, patches });

@@ -25,9 +25,9 @@ export const DEFAULT_CACHE = path.join('.mcutrain', 'scheme-cache.json');
 
 /** The options of the search, shared with `compile --train auto` (which has its own --target, --lr, --momentum, --no-qas). */
 export const AUTO_OPTIONS: OptionSpec = {
-  budget: { type: 'string' }, data: { type: 'string', short: 'd' }, val: { type: 'string' }, layers: { type: 'string', default: 'last:12' },
-  steps: { type: 'string', default: '300' }, seed: { type: 'string', default: '1' }, cache: { type: 'string', default: DEFAULT_CACHE },
-  jobs: { type: 'string' }, pixels: { type: 'string', default: 'shift' },
+  // No defaults here (autoScheme applies them), so compile can tell which were given without --train auto.
+  budget: { type: 'string' }, data: { type: 'string', short: 'd' }, val: { type: 'string' }, layers: { type: 'string' },
+  steps: { type: 'string' }, seed: { type: 'string' }, cache: { type: 'string' }, jobs: { type: 'string' }, pixels: { type: 'string' },
 };
 
 export const AUTO_HELP = [
@@ -64,8 +64,8 @@ export async function autoScheme(modelFile: string, v: Values): Promise<ChooseRe
   const data = str(v.data);
   if (!data) throw new McutrainError('choosing a scheme needs fine-tuning data', 'add --data <folder> (laid out as <folder>/<class>/<files>)');
   const pixels = pixelsOption(v);
-  const steps = numberOption(v, 'steps', { integer: true, min: 1, max: 1_000_000 })!;
-  const seed = numberOption(v, 'seed', { integer: true, min: 0, max: 0xffffffff })!;
+  const steps = numberOption(v, 'steps', { integer: true, min: 1, max: 1_000_000 }) ?? 300;
+  const seed = numberOption(v, 'seed', { integer: true, min: 0, max: 0xffffffff }) ?? 1;
   const jobs = numberOption(v, 'jobs', { integer: true, min: 1, max: 256 });
   const lr = numberOption(v, 'lr', LR_RANGE) ?? DEFAULT_LR;
   const momentum = numberOption(v, 'momentum', MOMENTUM_RANGE) ?? 0;

@@ -22,6 +22,7 @@ describe('option values on the command line', () => {
     [['compile', HELLO, '--target', 'host', '--train', 'bias:last=1', '--patches', 'yes'], /--patches must be one of auto, off, not 'yes'/],
     [['compile', HELLO, '--target', 'host', '--train', 'bias:last=1', '--lr', '0x10'], /--lr must be a number >= 0, not '0x10'/],
     [['compile', HELLO, '--target', 'host', '--train', 'bias:last=1', '--momentum', '1'], /--momentum must be a number in \[0, 1\), not '1'/],
+    [['compile', HELLO, '--target', 'host', '--train', 'bias:last=1', '--steps', '10', '--jobs', '2'], /--steps, --jobs are for --train auto/],
     [['plan', HELLO, '--train', 'bias:last=1', '--numerics', 'bogus'], /--numerics must be one of tflm, tflite, not 'bogus'/],
     [['plan', HELLO, '--train', 'bias:last=1', '--patches', 'bogus'], /--patches must be one of auto, off, not 'bogus'/],
     [['scheme', HELLO, '--data', 'nowhere', '--budget', '64KiB', '--numerics', 'fast'], /--numerics must be one of tflm, tflite, not 'fast'/],

@@ -10,7 +10,7 @@ import { readModelFile } from '../project/compile_project.ts';
 import { candidateCombination } from '../search/contribution.ts';
 import { chooseScheme, modelInfo, parseLayerSelection, type ChooseResult } from '../search/choose_scheme.ts';
 import { combinationKey, type Combination } from '../search/search.ts';
-import { DEFAULT_TARGET } from '../targets/target.ts';
+import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
 import { DEFAULT_LR, LR_RANGE, MOMENTUM_RANGE, schemeToJson, schemeToString } from '../train/scheme.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { seededUniform } from '../util/random.ts';
@@ -70,7 +70,7 @@ export async function autoScheme(modelFile: string, v: Values): Promise<ChooseRe
   const lr = numberOption(v, 'lr', LR_RANGE) ?? DEFAULT_LR;
   const momentum = numberOption(v, 'momentum', MOMENTUM_RANGE) ?? 0;
   const layers = parseLayerSelection(str(v.layers) ?? 'last:12');
-  const target = str(v.target) ?? DEFAULT_TARGET;
+  const target = loadTarget(str(v.target) ?? DEFAULT_TARGET).name; // checked before the data is read
   const numerics = numericsOption(v);
   const patches = patchesOption(v);
 

@@ -29,6 +29,7 @@ describe('option values on the command line', () => {
     [['scheme', HELLO, '--data', 'nowhere', '--budget', '64KiB', '--patches', 'on'], /--patches must be one of auto, off, not 'on'/],
     [['scheme', HELLO, '--data', 'nowhere', '--budget', '64 KiBs'], /cannot read the budget '64 KiBs'/],
     [['scheme', HELLO, '--data', 'nowhere', '--budget', '64KiB', '--steps', '1e9'], /--steps must be an integer from 1 to 1000000, not '1e9'/],
+    [['scheme', HELLO, '--data', 'nowhere', '--budget', '64KiB', '--target', 'nrf52'], /unknown target 'nrf52'/],
     [['scheme', HELLO, '--data', 'nowhere', '--budget', '64KiB', '--pixels', 'rgb'], /--pixels must be one of shift, bytes, not 'rgb'/],
     [['profile', 'nowhere', '--pixels', 'rgb'], /--pixels must be one of shift, bytes, not 'rgb'/],
     [['profile', 'nowhere', '--runs', 'Infinity'], /--runs must be an integer from 1 to 1000, not 'Infinity'/],

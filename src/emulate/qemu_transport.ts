@@ -59,11 +59,12 @@ export class QemuTransport<S extends QemuConnection = QemuSession> implements Tr
     this.events.onClose(listener);
   }
 
-  /** Ends the emulation. Rejects if QEMU had already ended on its own. */
+  /** Ends the connection (a private QEMU with it). Rejects if QEMU had already ended on its own. */
   async close(): Promise<void> {
-    if (this.deathError) throw this.deathError;
+    const died = this.deathError;
     this.closing = true;
-    await this.end();
+    await this.end(); // also after a death: the twin's lock is released, a private QEMU that only closed its UART is ended
+    if (died) throw died;
   }
 
   private exitMessage(exit: QemuExit): string {

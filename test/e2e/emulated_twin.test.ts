@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProject, fileSha256 } from '../../src/build/build_project.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
+import { openProjectDevice } from '../../src/link/connect.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import type { ProjectManifest } from '../../src/project/manifest.ts';
 import { model, REPO, tempDir } from '../helpers/paths.ts';
@@ -19,7 +20,8 @@ import { randomBytes, rng } from '../helpers/random.ts';
 
 const work = tempDir('twin');
 const runtime = path.join(work, 'run');
-const env = { ...process.env, MCUTRAIN_RUNTIME_DIR: runtime };
+process.env.MCUTRAIN_RUNTIME_DIR = runtime; // for the CLI runs and this process alike
+const env = process.env;
 const project = path.join(work, 'speech');
 const data = path.join(work, 'data');
 
@@ -106,6 +108,17 @@ describe('the emulated twin keeps its state between commands, like a board', () 
       const changed = after.reduce((n, b, i) => n + (b !== before[i] ? 1 : 0), 0);
       expect(changed, p.name).toBeGreaterThan(0);
       expect(saved.out).toMatch(new RegExp(`${p.bytes}\\s+${changed}\\n|${p.bytes}\\s+${changed}$`));
+    }
+
+    // The engine counts the steps (one epoch of 8 samples); a board talks to one program at a time.
+    const held = await openProjectDevice(project, manifestOf(project), { managedTwin: true, timeoutMs: 60_000 });
+    try {
+      expect((await held.trainInfo()).steps).toBe(8);
+      const busy = await cli('infer', project, '--input', path.join(data, '0', 's0.bin'));
+      expect(busy.code).toBe(1);
+      expect(busy.err).toMatch(/the emulated board of '.*speech' is in use by another mcutrain command \(pid \d+\)/);
+    } finally {
+      await held.close();
     }
 
     const reset = await cli('reset', project);

@@ -178,8 +178,9 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'restart the board (or its emulated twin) on its flashed image: learned state is lost',
     help: [
       'Options:',
-      PORT_HELP,
-      'Without --port, the emulated twin starts its flashed image afresh (as at power-on).',
+      '  -p, --port PATH    reset the board on this serial port (the link\'s RESET command)',
+      '  --baud N           the port\'s baud rate (default: the target\'s UART setting)',
+      'Without --port, the emulated twin starts its flashed image afresh, as at power-on.',
     ].join('\n'),
     options: { ...PORT_OPTIONS },
     async run(pos, v) {

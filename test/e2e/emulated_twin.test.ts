@@ -2,17 +2,19 @@
  * The emulated board as a board: from the command line, `flash` starts the project's twin (QEMU
  * mps2-an500, Cortex-M7) and it keeps its state between commands, so train -> weights saves what was
  * learned; weights refuses a twin that has run no step since it was flashed or reset; reset starts
- * the flashed image afresh, stop ends it, a dead twin is noticed; and an image other than the one
+ * the flashed image afresh (reset --port resets a board over the link: here the twin behind a pty),
+ * stop ends it, a dead twin is noticed; and an image other than the one
  * `mcutrain build` made is refused by flash and by every command that would start it.
  * The twins live in a runtime folder of this test, and every QEMU started is stopped at the end.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProject, fileSha256 } from '../../src/build/build_project.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { openProjectDevice } from '../../src/link/connect.ts';
+import { twinFiles } from '../../src/emulate/twin.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import type { ProjectManifest } from '../../src/project/manifest.ts';
 import { model, REPO, tempDir } from '../helpers/paths.ts';
@@ -120,6 +122,23 @@ describe('the emulated twin keeps its state between commands, like a board', () 
     } finally {
       await held.close();
     }
+
+    // A board on a serial port is reset with the link's RESET: here the twin's UART behind a pty (socat).
+    const tty = path.join(work, 'tty');
+    const socat = spawn('socat', [`pty,raw,echo=0,link=${tty}`, `UNIX-CONNECT:${twinFiles(project).uart}`], { stdio: 'ignore' });
+    const socatExit = new Promise((resolve) => socat.once('exit', resolve));
+    try {
+      while (!existsSync(tty) && socat.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 20)); // the pty socat makes
+      const serialReset = await cli('reset', project, '--port', tty);
+      expect(serialReset.err).toBe('');
+      expect(serialReset.out).toMatch(/^reset .*tty at \d+ baud/);
+    } finally {
+      socat.kill('SIGTERM');
+      await socatExit;
+    }
+    const afterSerialReset = await cli('weights', project, '-o', early);
+    expect(afterSerialReset.err).toMatch(/QEMU pid (\d+)\) has run no training step since it was flashed or reset/);
+    expect(pidOf(afterSerialReset.err)).toBe(pid); // the core was reset, QEMU ran on
 
     const reset = await cli('reset', project);
     expect(reset.code).toBe(0);

@@ -79,6 +79,11 @@ export interface ProjectManifest {
   training?: TrainingInfo;
   /** Present when the early stage runs patch by patch: its operators, the grid (grid x grid patches), MACs recomputed in halos. */
   patches?: { ops: number[]; grid: number; extraMacs: number };
+  /**
+   * Written by `mcutrain build`: the SHA-256 (hex) of each image it made, by file name (`firmware.elf`,
+   * `engine`, `engine-sanitized`). flash and the device commands refuse an image that differs.
+   */
+  images?: Record<string, string>;
 }
 
 export function isProjectDir(dir: string): boolean {

@@ -126,6 +126,9 @@ const bool = primitive('boolean');
 const list = (item: Shape): Shape => (v, at) =>
   Array.isArray(v) ? v.map((x, i) => item(x, `${at}[${i}]`)).find(Boolean) : `field '${at}' should be an array, not ${kindOf(v)}`;
 const optional = (shape: Shape): Shape => (v, at) => (v === undefined ? undefined : shape(v, at));
+const stringMap: Shape = (v, at) =>
+  typeof v !== 'object' || v === null || Array.isArray(v) ? `field '${at}' should be an object, not ${kindOf(v)}`
+    : Object.entries(v).map(([k, x]) => str(x, `${at}.${k}`)).find(Boolean);
 function record(fields: Record<string, Shape>): Shape {
   return (v, at) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return at ? `field '${at}' should be an object, not ${kindOf(v)}` : `it holds ${kindOf(v)}, not an object`;
@@ -154,4 +157,5 @@ const MANIFEST_SHAPE: Shape = record({
     paramBytes: num, momentumBytes: num, trainArenaBytes: num, trainLowerBoundBytes: num, macsForward: num, macsBackward: num,
   })),
   patches: optional(record({ ops: list(num), grid: num, extraMacs: num })),
+  images: optional(stringMap),
 });

@@ -23,6 +23,8 @@ import { randomBytes } from 'node:crypto';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
 import { TRAIN_COMMAND, WEIGHTS_COMMAND } from './train_command.ts';
 import { numberOption, onePositional, pixelsOption, str, type Values } from './options.ts';
+import { qemuBoardOf } from '../emulate/qemu.ts';
+import { startTwin, stopTwin, twinStatus } from '../emulate/twin.ts';
 export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
 
 export interface Command {
@@ -163,6 +165,56 @@ export const COMMANDS: Record<string, Command> = {
 
   train: TRAIN_COMMAND,
   weights: WEIGHTS_COMMAND,
+
+  reset: {
+    usage: 'reset <dir> [--port P]',
+    summary: 'restart the board (or its emulated twin) on its flashed image: learned state is lost',
+    help: [
+      'Options:',
+      '  -p, --port PATH    reset the board on this serial port (the link\'s RESET command)',
+      '  --baud N           the port\'s baud rate (default: the target\'s UART setting)',
+      'Without --port, the emulated twin starts its flashed image afresh, as at power-on.',
+    ].join('\n'),
+    options: { ...PORT_OPTIONS },
+    async run(pos, v) {
+      const dir = onePositional(pos, 'one project folder', this.usage);
+      const port = portOptions(v);
+      const manifest = readManifest(dir);
+      const target = loadTarget(manifest.target);
+      if (target.kind === 'host') {
+        throw new McutrainError(`'${dir}' targets the host: its engine runs only while one command runs, so there is nothing to reset`,
+          'every command starts the host engine afresh from its compiled-in parameters');
+      }
+      if (port.port) {
+        const device = await openProjectDevice(dir, manifest, port);
+        try {
+          await device.reset();
+        } finally {
+          await device.close();
+        }
+        console.log(`reset ${device.description}`);
+        return 0;
+      }
+      const board = qemuBoardOf(target);
+      if (!twinStatus(dir).flashed) throw new McutrainError(`no image was flashed into the emulated ${board.machine} board of '${dir}'`, `flash it: mcutrain flash ${dir}`);
+      const twin = await startTwin(dir, board);
+      console.log(`reset the emulated ${board.machine} board of '${dir}': its flashed image started afresh (QEMU pid ${twin.pid})`);
+      return 0;
+    },
+  },
+
+  stop: {
+    usage: 'stop <dir>',
+    summary: 'end the emulated twin of a board project',
+    help: 'The emulated board runs from mcutrain flash (or the first command that needs it) until this command.',
+    options: {},
+    async run(pos) {
+      const dir = onePositional(pos, 'one project folder', this.usage);
+      const stopped = await stopTwin(dir);
+      console.log(stopped ? `stopped the emulated ${stopped.machine} board of '${dir}' (QEMU pid ${stopped.pid})` : `no emulated board is running for '${dir}'`);
+      return 0;
+    },
+  },
 
   ports: {
     usage: 'ports [--json]',

@@ -5,10 +5,12 @@ export const PORT_OPTIONS = { port: { type: 'string', short: 'p' }, baud: { type
 
 export const PORT_HELP = [
   '  -p, --port PATH    a board on this serial port (see mcutrain ports); without it a board',
-  '                     project runs on its emulated twin (QEMU)',
+  '                     project runs on its emulated twin (QEMU), started if none runs; it keeps',
+  '                     its state between commands until mcutrain reset or mcutrain stop',
   '  --baud N           the port\'s baud rate (default: the target\'s UART setting)',
 ].join('\n');
 
-export function portOptions(v: Values): { port?: string; baud?: number } {
-  return { port: str(v.port), baud: numberOption(v, 'baud', { integer: true, min: 1 }) };
+/** Also: a board without --port runs on its managed emulated twin, which outlives the command, and the user is told when one starts. */
+export function portOptions(v: Values): { port?: string; baud?: number; managedTwin: true; notify: (message: string) => void } {
+  return { port: str(v.port), baud: numberOption(v, 'baud', { integer: true, min: 1 }), managedTwin: true, notify: (message) => console.error(message) };
 }

@@ -15,6 +15,7 @@ import type { Graph } from '../ir/graph.ts';
 import { openProjectDevice } from '../link/connect.ts';
 import type { Device, TrainInfo } from '../link/device.ts';
 import { PROJECT_MODEL_FILE, readManifest, type ProjectManifest, type TrainingInfo } from '../project/manifest.ts';
+import { loadTarget } from '../targets/target.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { seededUniform } from '../util/random.ts';
 import type { Command } from './commands.ts';
@@ -174,8 +175,8 @@ export const TRAIN_COMMAND: Command = {
     '  --json FILE         also write every step\'s loss and the per-epoch figures as JSON',
     '  -o, --out FILE      at the end, save the trained model as a .tflite (as mcutrain weights does)',
     PORT_HELP,
-    'Training changes the parameters in the device\'s SRAM: a board keeps them until it is reset (save',
-    'them with mcutrain weights), a host engine only while this command runs (use -o).',
+    'Training changes the parameters in the device\'s SRAM: a board, or its emulated twin, keeps them until',
+    'it is reset (save them with mcutrain weights); the host engine\'s state ends with this command (use -o).',
   ].join('\n'),
   options: {
     data: { type: 'string', short: 'd' }, val: { type: 'string' }, epochs: { type: 'string', default: '1' }, lr: { type: 'string' },
@@ -268,10 +269,19 @@ export const TRAIN_COMMAND: Command = {
         epochs: epochReports, steps,
       }, null, 2));
     }
-    if (!out) console.log(`the trained parameters are in the device's SRAM; save them with: mcutrain weights ${dir} -o tuned.tflite`);
+    if (!out) console.log(keepingNote(dir, manifest, Boolean(portOptions(v).port)));
     return 0;
   },
 };
+
+/** Where what was learned is now, and how to keep it: a board (or its twin) holds it until reset; a host engine has ended. */
+function keepingNote(dir: string, manifest: ProjectManifest, onPort: boolean): string {
+  if (loadTarget(manifest.target).kind === 'host') {
+    return `the host engine's state ended with this command, and what it learned with it; to keep it, train with -o: mcutrain train ${dir} --data <folder> -o tuned.tflite`;
+  }
+  return `the trained parameters are in the ${onPort ? 'board' : 'emulated board'}'s SRAM until it is reset; save them with: mcutrain weights ${dir} -o tuned.tflite` +
+    (onPort ? '' : ` (the emulated board runs on until mcutrain stop ${dir})`);
+}
 
 export const WEIGHTS_COMMAND: Command = {
   usage: WEIGHTS_USAGE,
@@ -280,6 +290,8 @@ export const WEIGHTS_COMMAND: Command = {
     'Options:',
     '  -o, --out FILE   the .tflite to write: the project\'s model with the trained weights and biases',
     PORT_HELP,
+    'Refused for a device that has run no training step since it was flashed or reset, and for a host',
+    'project, whose engine\'s state ends with each command (save with mcutrain train -o instead).',
   ].join('\n'),
   options: { out: { type: 'string', short: 'o' }, ...PORT_OPTIONS },
   async run(pos, v) {
@@ -289,9 +301,17 @@ export const WEIGHTS_COMMAND: Command = {
     const manifest = readManifest(dir);
     const training = trainingOf(manifest, dir);
     const original = loadProjectModel(dir, manifest);
+    if (loadTarget(manifest.target).kind === 'host') {
+      throw new McutrainError(`'${dir}' targets the host: its engine keeps what it learns only while one command runs, so there are no trained weights to read`,
+        `train and save in one command: mcutrain train ${dir} --data <folder> -o tuned.tflite`);
+    }
     const device = await openProjectDevice(dir, manifest, portOptions(v));
     try {
-      await checkDevice(device, training, dir);
+      const info = await checkDevice(device, training, dir);
+      if (info.steps === 0) {
+        throw new McutrainError(`${device.description} has run no training step since it was flashed or reset: it holds the parameters compiled in, nothing learned`,
+          `train it first (mcutrain train ${dir} --data <folder>), or train and save in one command with -o tuned.tflite`);
+      }
       await saveWeights(device, training, dir, original, out);
     } finally {
       await device.close();

@@ -79,6 +79,11 @@ export interface ProjectManifest {
   training?: TrainingInfo;
   /** Present when the early stage runs patch by patch: its operators, the grid (grid x grid patches), MACs recomputed in halos. */
   patches?: { ops: number[]; grid: number; extraMacs: number };
+  /**
+   * Written by `mcutrain build`: the SHA-256 (hex) of each image it made, by file name (`firmware.elf`,
+   * `engine`, `engine-sanitized`). flash and the device commands refuse an image that differs.
+   */
+  images?: Record<string, string>;
 }
 
 export function isProjectDir(dir: string): boolean {
@@ -121,6 +126,9 @@ const bool = primitive('boolean');
 const list = (item: Shape): Shape => (v, at) =>
   Array.isArray(v) ? v.map((x, i) => item(x, `${at}[${i}]`)).find(Boolean) : `field '${at}' should be an array, not ${kindOf(v)}`;
 const optional = (shape: Shape): Shape => (v, at) => (v === undefined ? undefined : shape(v, at));
+const stringMap: Shape = (v, at) =>
+  typeof v !== 'object' || v === null || Array.isArray(v) ? `field '${at}' should be an object, not ${kindOf(v)}`
+    : Object.entries(v).map(([k, x]) => str(x, `${at}.${k}`)).find(Boolean);
 function record(fields: Record<string, Shape>): Shape {
   return (v, at) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return at ? `field '${at}' should be an object, not ${kindOf(v)}` : `it holds ${kindOf(v)}, not an object`;
@@ -149,4 +157,5 @@ const MANIFEST_SHAPE: Shape = record({
     paramBytes: num, momentumBytes: num, trainArenaBytes: num, trainLowerBoundBytes: num, macsForward: num, macsBackward: num,
   })),
   patches: optional(record({ ops: list(num), grid: num, extraMacs: num })),
+  images: optional(stringMap),
 });

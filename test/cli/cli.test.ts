@@ -98,6 +98,7 @@ describe('mcutrain flash', () => {
     expect(cli('compile', model('hello_world_int8.tflite'), '-o', emu).code).toBe(0); // the default board
     expect(cli('build', emu).code).toBe(0);
     const r = cli('flash', emu);
+    expect(cli('stop', emu).out).toMatch(/stopped the emulated mps2-an500 board/); // flash leaves the emulated board running
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/with qemu/);
     expect(r.out).toMatch(/verified: read back all \d+ bytes/);

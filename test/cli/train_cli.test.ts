@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/npy.ts';
@@ -212,17 +212,14 @@ describe('mcutrain train / weights on the fake training engine', () => {
     expect(r.out).toMatch(/0\s+0\s+fc\/bias\s+bias\s+int32\s+12\s+7/); // bytes of [1, 2, 3] -> [108, -192, 308] that differ
   });
 
-  it('weights reads the parameters of a fresh engine into a copy of the model', () => {
-    const out = path.join(root, 'fresh.tflite');
-    const r = cli('weights', project, '-o', out);
-    expect(r.err).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.out).toMatch(/0\s+0\s+fc\/weights\s+weights\s+int8\s+6000\s+6000/); // the model has 1s, the fake starts at 0
-    const graph = importTflite(new Uint8Array(readFileSync(out)), 'fresh.tflite');
-    expect(graph.tensors[weightsId].data!.every((b) => b === 0)).toBe(true);
-    expect(Array.from(new Int32Array(graph.tensors[biasId].data!.slice().buffer))).toEqual(BIAS0);
-    const original = importTflite(new Uint8Array(readFileSync(path.join(project, 'model.tflite'))), 'model.tflite');
-    expect(graph.operators).toEqual(original.operators);
-    expect(graph.tensors.map((t) => t.name)).toEqual(original.tensors.map((t) => t.name));
+  it('weights refuses a host project: its engine\'s state ends with each command', () => {
+    const r = cli('weights', project, '-o', path.join(root, 'fresh.tflite'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/targets the host: its engine keeps what it learns only while one command runs/);
+    expect(r.err).toMatch(/hint: train and save in one command: mcutrain train .* -o tuned\.tflite/);
+    expect(existsSync(path.join(root, 'fresh.tflite'))).toBe(false);
+    const train = cli('train', project, '--data', path.join(root, 'train'));
+    expect(train.code).toBe(0);
+    expect(train.out).toMatch(/the host engine's state ended with this command[\s\S]*train with -o/);
   });
 });

@@ -21,6 +21,7 @@ import {
   QUANTIZATION_DETAILS_NAMES, QuantizationParametersTable, ReducerOptionsTable, SoftmaxOptionsTable, SubGraphTable,
   TENSOR_TYPE_NAMES, TensorTable, TFLITE_FILE_IDENTIFIER, TFLITE_SCHEMA_VERSION, type TensorTypeName,
 } from './tflite_schema.ts';
+import { validateGraph } from './validate_graph.ts';
 
 const CORRUPT_HINT = 'the file is truncated or damaged: copy it again, or re-export it with the TensorFlow Lite converter';
 /** No real microcontroller model has a tensor near this size; beyond it a shape is corrupt or the model is not for an MCU. */
@@ -57,8 +58,9 @@ export function importTflite(bytes: Uint8Array, name?: string, options: ReaderOp
   }
   const reader = new FlatBufferReader(bytes, options);
   const hasIdentifier = reader.fileIdentifier() === TFLITE_FILE_IDENTIFIER;
+  let graph: Graph;
   try {
-    return readGraph(reader, label, name, hasIdentifier);
+    graph = readGraph(reader, label, name, hasIdentifier);
   } catch (error) {
     if (!(error instanceof FlatBufferError)) throw error;
     // The identifier is optional in FlatBuffers, so a file without it gets a chance to parse; if it
@@ -66,6 +68,8 @@ export function importTflite(bytes: Uint8Array, name?: string, options: ReaderOp
     if (!hasIdentifier) throw notTflite(label, bytes, `it has no '${TFLITE_FILE_IDENTIFIER}' identifier and does not parse as one (${error.message})`);
     throw new McutrainError(`'${label}' is truncated or corrupt: ${error.message}`, CORRUPT_HINT);
   }
+  validateGraph(graph, label);
+  return graph;
 }
 
 function readGraph(reader: FlatBufferReader, label: string, name: string | undefined, hasIdentifier: boolean): Graph {

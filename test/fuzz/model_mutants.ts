@@ -141,6 +141,7 @@ function setElement<F extends string>(bytes: Uint8Array, table: Table<F>, field:
   const at = vector + 4 + 4 * index;
   const old = view(bytes).getInt32(at, true);
   const now = value(index, old);
+  if (now === old) return undefined;
   return { bytes: patched(bytes, (v) => v.setInt32(at, now, true)), what: `${table.where}.${field}[${index}]: ${old} -> ${now}` };
 }
 
@@ -149,6 +150,7 @@ function setCount<F extends string>(bytes: Uint8Array, table: Table<F>, field: F
   if (vector === undefined) return undefined;
   const old = view(bytes).getUint32(vector, true);
   const now = value(old) >>> 0;
+  if (now === old) return undefined;
   return { bytes: patched(bytes, (v) => v.setUint32(vector, now, true)), what: `${table.where}.${field} count: ${old} -> ${now}` };
 }
 
@@ -156,6 +158,7 @@ function setScalar<F extends string>(bytes: Uint8Array, table: Table<F>, field: 
   const at = fieldPosition(bytes, table, field);
   if (at === undefined) return undefined;
   const old = size === 1 ? view(bytes).getInt8(at) : view(bytes).getInt32(at, true);
+  if (value === old) return undefined;
   const edited = patched(bytes, (v) => (size === 1 ? v.setInt8(at, value) : v.setInt32(at, value, true)));
   return { bytes: edited, what: `${table.where}.${field}: ${old} -> ${value}` };
 }
@@ -176,7 +179,7 @@ const OPTION_TABLES: Record<number, { schema: TableSchema; fields: [string, 1 | 
 };
 const OPTION_VALUES = [-1, 0, 1, 2, 3, 5, 7, 100, -128];
 
-/** One mutant of `kind`, or undefined when the model offers nothing to damage that way. */
+/** One mutant of `kind`, or undefined when the model offers nothing to damage that way or the draw would change nothing. */
 export function mutateModel(m: ModelLayout, kind: MutationKind, random: () => number): Mutant | undefined {
   const { original: bytes } = m;
   const tensorCount = m.tensors.length;

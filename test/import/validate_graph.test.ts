@@ -6,26 +6,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { McutrainError } from '../../src/errors.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { graphProblems } from '../../src/import/validate_graph.ts';
 import { analyzeModel } from '../../src/project/compile_project.ts';
 import { model } from '../helpers/paths.ts';
+import { importRefusal } from './refusal.ts';
 import { buildTflite, tinyFullyConnected } from './tflite_builder.ts';
 import { setInt32Element, setUint32Field, setVectorLength, subgraphOf } from './tflite_patch.ts';
 
 const HELLO = new Uint8Array(readFileSync(model('hello_world_int8.tflite')));
 const { subgraph, operators, tensors } = subgraphOf(HELLO);
 
-function refusal(bytes: Uint8Array): McutrainError {
-  try {
-    importTflite(bytes, 'mutant.tflite');
-  } catch (error) {
-    if (error instanceof McutrainError) return error;
-    throw error;
-  }
-  throw new Error('the mutant was imported');
-}
+const refusal = (bytes: Uint8Array) => importRefusal(bytes, 'mutant.tflite');
 
 describe('graph validation at import', () => {
   it('accepts every reference model unchanged', () => {

@@ -115,7 +115,7 @@ function readTensor(t: Table<keyof typeof TensorTable.slots>, id: number, model:
   const dtype = typeName && DTYPE_OF[typeName];
   if (!typeName) throw new FlatBufferError(`${t.where}.type`, `${label} has element type code ${typeCode}, which is not a TFLite TensorType`);
   if (!dtype) {
-    throw new McutrainError(`${label} has element type ${typeName ?? `code ${typeCode}`}, which mcutrain does not support`,
+    throw new McutrainError(`${label} has element type ${typeName}, which mcutrain does not support`,
       `supported element types: ${Object.keys(DTYPE_OF).join(', ')}`);
   }
   if (t.has('sparsity')) {
@@ -421,7 +421,9 @@ function rejectUnsupported(kinds: { opcode: OperatorCode; kind?: OpKind }[]): vo
   kinds.forEach(({ opcode, kind }, id) => {
     if (kind) return;
     const what = opcode.customName !== undefined ? `custom operator '${opcode.customName}'` : builtinOperatorLabel(opcode.code);
-    where.set(what, [...(where.get(what) ?? []), id]);
+    const ids = where.get(what);
+    if (ids) ids.push(id);
+    else where.set(what, [id]);
   });
   if (where.size === 0) return;
   const count = [...where.values()].reduce((n, ids) => n + ids.length, 0);

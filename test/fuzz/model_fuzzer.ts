@@ -216,6 +216,10 @@ async function checkEngine(figures: FuzzFigures, mutant: Mutant, layout: ModelLa
       }
       if (got.length !== want.length || got.some((v, k) => v !== want[k])) wrong++;
     }
+    // Closing waits for the engine to exit: a sanitizer report at exit (a leak, say) fails here.
+    const closing = device;
+    device = undefined;
+    await closing.close();
     figures.ran++;
     if (refusal !== undefined) {
       figures.oracleRefused++;

@@ -101,6 +101,14 @@ function recordImage(dir: string, artifact: string): void {
 }
 
 /**
+ * The SHA-256 `mcutrain build` recorded for `file`. Read from the project's mcutrain.json on disk: the
+ * build writes it there, so a manifest a caller kept from before the build (e.g. compileModel's) lacks it or holds an older one.
+ */
+export function recordedImage(dir: string, manifest: ProjectManifest, file: string): string | undefined {
+  return readManifest(dir).images?.[file] ?? manifest.images?.[file];
+}
+
+/**
  * Checks that `file` in the project is the image `mcutrain build` made for it (not changed by hand,
  * nor copied from another project) and returns its SHA-256. `required`: refuse an image that was
  * built without a record (by an older mcutrain, or by make alone) too.
@@ -110,7 +118,7 @@ export function checkBuiltImage(dir: string, manifest: ProjectManifest, file: st
   const rebuild = `run mcutrain build ${dir}${file === 'engine-sanitized' ? ' --sanitize' : ''}`;
   if (!existsSync(image)) throw new McutrainError(`'${dir}' has not been built (no ${file})`, rebuild);
   const sha = fileSha256(image);
-  const recorded = manifest.images?.[file];
+  const recorded = recordedImage(dir, manifest, file);
   if (recorded === undefined) {
     if (!required) return sha;
     throw new McutrainError(`'${dir}' has no record of the ${file} \`mcutrain build\` made for it (built by an older mcutrain, or by make alone)`, rebuild);

@@ -15,7 +15,7 @@ import type { Transport } from './transport.ts';
 import { QemuTransport } from '../emulate/qemu_transport.ts';
 import { qemuBoardOf, type QemuBoard } from '../emulate/qemu.ts';
 import { connectTwin, startTwin, twinStatus, type TwinTransport } from '../emulate/twin.ts';
-import { checkBuiltImage, imageFile } from '../build/build_project.ts';
+import { checkBuiltImage, imageFile, recordedImage } from '../build/build_project.ts';
 import { loadTarget } from '../targets/target.ts';
 
 export interface OpenOptions extends DeviceOptions {
@@ -80,9 +80,9 @@ export async function openTwin(dir: string, manifest: ProjectManifest, board: Qe
     notify(`${status.died ? `the emulated ${board.machine} board of '${dir}' had stopped: ${status.died}\n` : ''}` +
       `started the emulated ${board.machine} board of '${dir}' with its firmware.elf (QEMU pid ${running.pid}); ` +
       `like a board, it keeps its state until mcutrain reset ${dir} or mcutrain stop ${dir}`);
-  } else if (running.imageSha256 !== manifest.images?.['firmware.elf']) {
+  } else if (running.imageSha256 !== recordedImage(dir, manifest, 'firmware.elf')) {
     throw new McutrainError(`the emulated ${board.machine} board of '${dir}' runs an image other than its firmware.elf built now ` +
-      `(SHA-256 ${running.imageSha256.slice(0, 16)}; built ${(manifest.images?.['firmware.elf'] ?? 'none recorded').slice(0, 16)})`,
+      `(SHA-256 ${running.imageSha256.slice(0, 16)}; built ${(recordedImage(dir, manifest, 'firmware.elf') ?? 'none recorded').slice(0, 16)})`,
       `flash the new one: mcutrain flash ${dir}`);
   }
   return connectTwin(dir, running);

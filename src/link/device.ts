@@ -28,10 +28,12 @@ export interface DeviceOptions {
   firstSequence?: number;
   /** Pause before resending after a BUSY reply. Default 50 ms. */
   busyDelayMs?: number;
-  /** Payload bytes per CHUNK (and per REPLY_PART) for large transfers: 16 to 256, default 256. */
+  /** Payload bytes per CHUNK (and per REPLY_PART) for large transfers: 32 to 256, default 256. */
   chunkBytes?: number;
   /** Pause before the second round of attempts (see Patience); doubles each round, up to 8 s. Default 250 ms. */
   backoffMs?: number;
+  /** Rounds of attempts for every request that does not say otherwise (Patience). Default 1. */
+  rounds?: number;
 }
 
 /** How hard one call tries: `rounds` rounds of (1 + retries) attempts, with a growing pause between rounds. Every
@@ -42,9 +44,11 @@ export interface Patience {
 
 export interface DeviceStats {
   requests: number;
-  /** Requests sent again (same sequence) after a timeout, BAD_CRC or BUSY. */
+  /** Requests sent again (same sequence) after a timeout, a damaged reply, BAD_CRC or BUSY. */
   resends: number;
   timeouts: number;
+  /** Replies that arrived with a wrong CRC (resent at once, without waiting for the timeout). */
+  damagedReplies: number;
   badCrcReplies: number;
   /** Intact replies that answered no pending request (late answers to an earlier attempt). */
   staleReplies: number;
@@ -67,7 +71,7 @@ const STATUS_HINTS: Record<number, string> = {
 
 const LINE_HINT = 'the line corrupts or drops data: check the cable, its ground and length, and that no other program uses the port; a lower baud rate (--baud, with firmware built for it) helps on a long or noisy line';
 
-type Outcome = { kind: 'frame'; frame: Frame } | { kind: 'timeout' };
+type Outcome = { kind: 'frame'; frame: Frame } | { kind: 'timeout' } | { kind: 'damaged' };
 
 /** What the line did during one call, for the diagnosis when it gets no answer. */
 interface Watch {
@@ -80,6 +84,13 @@ interface Watch {
   badCrc: number;
 }
 
+/** The parts of a large reply fetched so far. */
+interface Fetched {
+  pieces: Uint8Array[];
+  got: number;
+  total: number;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Pending {
@@ -90,13 +101,17 @@ interface Pending {
 }
 
 export class Device {
-  readonly stats: DeviceStats = { requests: 0, resends: 0, timeouts: 0, badCrcReplies: 0, staleReplies: 0, chunks: 0, parts: 0 };
+  readonly stats: DeviceStats = { requests: 0, resends: 0, timeouts: 0, damagedReplies: 0, badCrcReplies: 0, staleReplies: 0, chunks: 0, parts: 0 };
   private readonly decoder = new FrameDecoder();
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly busyDelayMs: number;
   private readonly chunkBytes: number;
+  /** CHUNK / REPLY_PART size in use: halved after a lost or damaged one, grown back after a run of intact ones. */
+  private chunkNow: number;
+  private chunkStreak = 0;
   private readonly backoffMs: number;
+  private readonly rounds: number;
   private nextSequence: number;
   private pending: Pending | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -109,12 +124,16 @@ export class Device {
     this.timeoutMs = options.timeoutMs ?? 2000;
     this.retries = options.retries ?? 3;
     this.busyDelayMs = options.busyDelayMs ?? 50;
-    this.chunkBytes = Math.max(16, Math.min(CHUNK_BYTES, Math.floor(options.chunkBytes ?? CHUNK_BYTES)));
+    this.chunkBytes = Math.max(32, Math.min(CHUNK_BYTES, Math.floor(options.chunkBytes ?? CHUNK_BYTES)));
     this.backoffMs = options.backoffMs ?? 250;
+    this.rounds = Math.max(1, Math.floor(options.rounds ?? 1));
+    this.chunkNow = this.chunkBytes;
     this.nextSequence = (options.firstSequence ?? Math.floor(Math.random() * 256)) & 0xff;
     transport.onData((chunk) => {
       this.bytesReceived += chunk.length;
+      const damagedBefore = this.decoder.stats.badCrc;
       for (const frame of this.decoder.push(chunk)) this.deliver(frame);
+      if (this.decoder.stats.badCrc > damagedBefore) this.damaged();
     });
     transport.onClose((error) => this.fail(error));
   }
@@ -285,7 +304,7 @@ export class Device {
    * `expectReplyBytes`, when known, sizes the timeout and lets a large reply be fetched in parts.
    */
   request(command: number, payload: Uint8Array = new Uint8Array(0), expectReplyBytes?: number, patience: Patience = {}): Promise<Uint8Array> {
-    const run = this.queue.then(() => this.exchange(command, payload, expectReplyBytes, Math.max(1, patience.rounds ?? 1)));
+    const run = this.queue.then(() => this.exchange(command, payload, expectReplyBytes, Math.max(1, patience.rounds ?? this.rounds)));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -316,6 +335,15 @@ export class Device {
     } else {
       this.stats.staleReplies++;
     }
+  }
+
+  /** A frame arrived damaged, most likely the answer: resend now rather than wait for the timeout. */
+  private damaged(): void {
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = undefined;
+    clearTimeout(pending.timer);
+    pending.resolve({ kind: 'damaged' });
   }
 
   private transferMs(bytes: number): number {
@@ -386,30 +414,36 @@ export class Device {
     if (staged) await this.stage(payload, rounds);
     const attempts = this.retries + 1;
     let timeouts = 0;
+    const fetched: Fetched = { pieces: [], got: 0, total: 0 };
     for (let round = 0; round < rounds; round++) {
       if (round > 0) await sleep(Math.min(8000, this.backoffMs * 2 ** (round - 1)));
       for (let i = 0; i < attempts; i++) {
         if (i > 0 || round > 0) this.stats.resends++;
-        let frame: Frame | undefined;
+        let outcome: Outcome;
         if (byParts && timeouts >= 1 && this.bytesReceived > watch.received) {
           // The whole reply failed to arrive intact: ask for it again piece by piece.
-          const parts = await this.replyByParts(wire, sequence, requestCrc);
+          const parts = await this.replyByParts(wire, sequence, requestCrc, fetched);
           if (parts === 'not-run') {
-            const outcome = await this.attempt(bytes, sequence, timeoutMs);
-            frame = outcome.kind === 'frame' ? outcome.frame : undefined;
+            Object.assign(fetched, { pieces: [], got: 0, total: 0 }); // it runs afresh: its reply may differ
+            outcome = await this.attempt(bytes, sequence, timeoutMs);
           } else {
-            frame = parts;
+            outcome = parts ? { kind: 'frame', frame: parts } : { kind: 'timeout' };
           }
         } else {
-          const outcome = await this.attempt(bytes, sequence, timeoutMs);
-          frame = outcome.kind === 'frame' ? outcome.frame : undefined;
+          outcome = await this.attempt(bytes, sequence, timeoutMs);
         }
-        if (frame === undefined) {
+        if (linkLevel && (outcome.kind !== 'frame' || outcome.frame.payload[0] === Status.BAD_CRC)) this.adaptChunks(false);
+        if (outcome.kind !== 'frame') {
           timeouts++;
-          watch.timeouts++;
-          this.stats.timeouts++;
+          if (outcome.kind === 'damaged') {
+            this.stats.damagedReplies++;
+          } else {
+            watch.timeouts++;
+            this.stats.timeouts++;
+          }
           continue;
         }
+        const { frame } = outcome;
         const status = frame.payload.length > 0 ? frame.payload[0] : undefined;
         if (status === Status.BAD_CRC) {
           // The request arrived damaged (its command byte too, perhaps): send it again at once.
@@ -432,6 +466,7 @@ export class Device {
           await this.stage(payload, rounds);
           continue;
         }
+        if (linkLevel) this.adaptChunks(true);
         if (status !== Status.OK) {
           const message = new TextDecoder().decode(frame.payload.subarray(1));
           throw new McutrainError(
@@ -445,39 +480,53 @@ export class Device {
 
   /** Sends a large payload to the device's staging buffer in CHUNKs, each resent on its own until it lands. */
   private async stage(payload: Uint8Array, rounds: number): Promise<void> {
-    for (let at = 0; at < payload.length; at += this.chunkBytes) {
-      const part = payload.subarray(at, Math.min(payload.length, at + this.chunkBytes));
+    for (let at = 0; at < payload.length;) {
+      const part = payload.subarray(at, Math.min(payload.length, at + this.chunkNow));
       await this.exchange(Command.CHUNK, encodeChunk(at, part), 1, rounds, true);
+      at += part.length;
+    }
+  }
+
+  /** Smaller chunks on a line that damages them (a frame's odds fall with its length), larger again once it behaves. */
+  private adaptChunks(intact: boolean): void {
+    if (!intact) {
+      this.chunkNow = Math.max(32, this.chunkNow >> 1);
+      this.chunkStreak = 0;
+    } else if (++this.chunkStreak >= 16 && this.chunkNow < this.chunkBytes) {
+      this.chunkNow = Math.min(this.chunkBytes, this.chunkNow * 2);
+      this.chunkStreak = 0;
     }
   }
 
   /**
    * The reply to the request (wire, sequence, requestCrc) fetched again in parts, as one frame; 'not-run' when
-   * the device did not run that request (it never arrived intact); undefined when the parts did not get through.
+   * the device did not run that request (it never arrived intact); undefined when the parts did not get through
+   * (the parts that did are kept in `fetched` for the next try).
    */
-  private async replyByParts(wire: number, sequence: number, requestCrc: number): Promise<Frame | 'not-run' | undefined> {
-    const pieces: Uint8Array[] = [];
-    let total = 0;
-    let got = 0;
+  private async replyByParts(wire: number, sequence: number, requestCrc: number, fetched: Fetched): Promise<Frame | 'not-run' | undefined> {
+    const { pieces } = fetched;
     do {
+      const got = fetched.got;
       let reply: Uint8Array;
       try {
-        reply = await this.exchange(Command.REPLY_PART, encodeReplyPart(sequence, requestCrc, got, this.chunkBytes), 5 + this.chunkBytes, 1, true);
+        reply = await this.exchange(Command.REPLY_PART, encodeReplyPart(sequence, requestCrc, got, this.chunkNow), 5 + this.chunkNow, 1, true);
       } catch (error) {
         if (error instanceof McutrainError && /REPLY_PART: BAD_STATE/.test(error.message)) return 'not-run';
         if (this.closedError) throw this.closedError;
         return undefined;
       }
       const view = new DataView(reply.buffer, reply.byteOffset, reply.byteLength);
-      if (reply.length < 4 || (got > 0 && view.getUint32(0, true) !== total) || (reply.length === 4 && got < view.getUint32(0, true))) {
+      if (reply.length < 4 || (got > 0 && view.getUint32(0, true) !== fetched.total) || (reply.length === 4 && got < view.getUint32(0, true))) {
         throw new McutrainError(`${this.description} sent a malformed REPLY_PART reply`, PROTOCOL_HINT);
       }
-      total = view.getUint32(0, true);
-      if (total > MAX_PAYLOAD) throw new McutrainError(`${this.description} announced a reply of ${total} bytes in REPLY_PART`, PROTOCOL_HINT);
+      fetched.total = view.getUint32(0, true);
+      if (fetched.total > MAX_PAYLOAD) {
+        throw new McutrainError(`${this.description} announced a reply of ${fetched.total} bytes in REPLY_PART`, PROTOCOL_HINT);
+      }
       pieces.push(reply.slice(4));
-      got += reply.length - 4;
-    } while (got < total);
-    const payload = new Uint8Array(total);
+      fetched.got += reply.length - 4;
+    } while (fetched.got < fetched.total);
+    const payload = new Uint8Array(fetched.total);
     let at = 0;
     for (const piece of pieces) {
       payload.set(piece, at);

@@ -100,7 +100,7 @@ describe('staged requests and partial replies', () => {
     expect(Array.from(reply.subarray(0, FAKE.inBytes))).toEqual(Array.from(plusOne(input(2))));
     expect(invocations(reply)).toBe(1);
     expect(device.stats.parts).toBeGreaterThanOrEqual(Math.ceil((FAKE.outBytes + 1) / 256));
-    expect(device.stats.timeouts).toBe(1);
+    expect(device.stats.damagedReplies).toBe(1); // resent at once, then fetched in parts
     await finish(host, device);
   });
 
@@ -158,7 +158,7 @@ describe('fault injection (short run; npm run test:faults for the figures)', () 
       ['bad CRC', 'chunk misuse', 'out of order', 'oversized length', 'random bytes', 'truncated', 'wrong payload size']);
   });
 
-  for (const [rate, infers, steps] of [[1e-3, 4, 12], [1e-2, 1, 8]]) {
+  for (const [rate, infers, steps] of [[1e-3, 4, 12], [1e-2, 1, 6]]) {
     it(`gives correct results or clean errors at a byte error rate of ${rate}, and applies each TRAIN_STEP once`, async () => {
       const reference = await hostTarget();
       const clean = await cleanTraining(reference, 7, steps);

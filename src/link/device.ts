@@ -397,7 +397,8 @@ export class Device {
    * arrives: after a timeout (from the second on, a large reply is fetched in REPLY_PARTs instead),
    * after BAD_CRC, BUSY, or NOT_STAGED (the staged payload is sent again first).
    */
-  private async exchange(command: number, payload: Uint8Array, expectReplyBytes: number | undefined, rounds: number, linkLevel = false): Promise<Uint8Array> {
+  private async exchange(command: number, payload: Uint8Array, expectReplyBytes: number | undefined, rounds: number, linkLevel = false,
+    attempts = this.retries + 1): Promise<Uint8Array> {
     if (this.closedError) throw this.closedError;
     if (linkLevel) this.stats[command === Command.CHUNK ? 'chunks' : 'parts']++;
     else this.stats.requests++;
@@ -412,7 +413,6 @@ export class Device {
     const timeoutMs = this.timeoutMs + this.transferMs(bytes.length + FRAME_OVERHEAD + 1 + (expectReplyBytes ?? 1024));
     const watch = this.startWatch();
     if (staged) await this.stage(payload, rounds);
-    const attempts = this.retries + 1;
     let timeouts = 0;
     const fetched: Fetched = { pieces: [], got: 0, total: 0 };
     for (let round = 0; round < rounds; round++) {
@@ -480,9 +480,24 @@ export class Device {
 
   /** Sends a large payload to the device's staging buffer in CHUNKs, each resent on its own until it lands. */
   private async stage(payload: Uint8Array, rounds: number): Promise<void> {
+    let failures = 0;
     for (let at = 0; at < payload.length;) {
+      // One attempt per CHUNK: after a failure the rest is cut again, in the smaller size.
       const part = payload.subarray(at, Math.min(payload.length, at + this.chunkNow));
-      await this.exchange(Command.CHUNK, encodeChunk(at, part), 1, rounds, true);
+      try {
+        await this.exchange(Command.CHUNK, encodeChunk(at, part), 1, 1, true, 1);
+      } catch (error) {
+        if (this.closedError || !(error instanceof McutrainError) || /rejected CHUNK/.test(error.message)) throw error;
+        failures++;
+        this.stats.resends++;
+        if (failures >= rounds * (this.retries + 1)) {
+          throw new McutrainError(`could not stage a ${payload.length}-byte request: the chunk at byte ${at} failed ${failures} times; the last time: ${error.message}`,
+            error.hint);
+        }
+        if (failures % (this.retries + 1) === 0) await sleep(Math.min(8000, this.backoffMs * 2 ** (failures / (this.retries + 1) - 1)));
+        continue;
+      }
+      failures = 0;
       at += part.length;
     }
   }
@@ -505,16 +520,21 @@ export class Device {
    */
   private async replyByParts(wire: number, sequence: number, requestCrc: number, fetched: Fetched): Promise<Frame | 'not-run' | undefined> {
     const { pieces } = fetched;
+    let failures = 0;
     do {
       const got = fetched.got;
       let reply: Uint8Array;
       try {
-        reply = await this.exchange(Command.REPLY_PART, encodeReplyPart(sequence, requestCrc, got, this.chunkNow), 5 + this.chunkNow, 1, true);
+        // One attempt per part: after a failure the next one asks for the smaller size.
+        reply = await this.exchange(Command.REPLY_PART, encodeReplyPart(sequence, requestCrc, got, this.chunkNow), 5 + this.chunkNow, 1, true, 1);
       } catch (error) {
         if (error instanceof McutrainError && /REPLY_PART: BAD_STATE/.test(error.message)) return 'not-run';
         if (this.closedError) throw this.closedError;
-        return undefined;
+        if (++failures > this.retries) return undefined;
+        this.stats.resends++;
+        continue;
       }
+      failures = 0;
       const view = new DataView(reply.buffer, reply.byteOffset, reply.byteLength);
       if (reply.length < 4 || (got > 0 && view.getUint32(0, true) !== fetched.total) || (reply.length === 4 && got < view.getUint32(0, true))) {
         throw new McutrainError(`${this.description} sent a malformed REPLY_PART reply`, PROTOCOL_HINT);

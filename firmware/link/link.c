@@ -232,6 +232,18 @@ static void set_payload_size_error(reply *r, char *buf, const char *cmd, uint32_
   set_error(r, MT_LINK_BAD_PAYLOAD, &m);
 }
 
+/* BAD_PAYLOAD "<what> of <n> B exceeds the limit of 4096 B per reply" (READ_PARAMS, REPLY_PART). */
+static void set_read_limit_error(reply *r, char *buf, const char *what, uint32_t n) {
+  msg_builder m = {buf, 0};
+  m_str(&m, what);
+  m_str(&m, " of ");
+  m_u32(&m, n);
+  m_str(&m, " B exceeds the limit of ");
+  m_u32(&m, MT_LINK_MAX_READ_BYTES);
+  m_str(&m, " B per reply");
+  set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+}
+
 /* TOO_LARGE "request payload of <len> bytes exceeds the device buffer of <capacity>". */
 static void set_too_large(reply *r, char *buf, uint32_t len, uint32_t capacity) {
   msg_builder m = {buf, 0};
@@ -556,7 +568,6 @@ static int check_range(reply *r, const char *what, uint8_t space, uint32_t offse
 }
 
 static void do_read_params(reply *r, const uint8_t *in, uint32_t len) {
-  msg_builder m = {st.msg, 0};
   if (len != 9u) {
     set_payload_size_error(r, st.msg, "READ_PARAMS", len, "space, offset and length", 9u);
     return;
@@ -564,12 +575,7 @@ static void do_read_params(reply *r, const uint8_t *in, uint32_t len) {
   const uint8_t space = in[0];
   const uint32_t offset = get_u32(in + 1), n = get_u32(in + 5);
   if (n > MT_LINK_MAX_READ_BYTES) {
-    m_str(&m, "read of ");
-    m_u32(&m, n);
-    m_str(&m, " B exceeds the limit of ");
-    m_u32(&m, MT_LINK_MAX_READ_BYTES);
-    m_str(&m, " B per reply");
-    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    set_read_limit_error(r, st.msg, "read", n);
     return;
   }
   if (!check_range(r, "read", space, offset, n)) return;
@@ -707,12 +713,7 @@ static void do_reply_part(reply *r, const uint8_t *in, uint32_t len) {
     return;
   }
   if (n > MT_LINK_MAX_READ_BYTES) {
-    m_str(&m, "part of ");
-    m_u32(&m, n);
-    m_str(&m, " B exceeds the limit of ");
-    m_u32(&m, MT_LINK_MAX_READ_BYTES);
-    m_str(&m, " B");
-    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    set_read_limit_error(r, st.link_msg, "part", n);
     return;
   }
   writer w;

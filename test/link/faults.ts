@@ -301,6 +301,20 @@ export async function runLossy(name: string, target: Target, clean: CleanTrainin
     if (!(error instanceof McutrainError)) throw error; // anything else is a bug, not a clean error
     if (figures.errors.length < 5) figures.errors.push(error.message);
   };
+  /** The call's value; or 'hung' / 'error', counted in `tally`. */
+  const run = async <T>(p: Promise<T>, tally: { hung: number; cleanError: number }): Promise<T | 'hung' | 'error'> => {
+    const result = await settle(p);
+    if (result === 'hung') {
+      tally.hung++;
+      return 'hung';
+    }
+    if ('error' in result) {
+      note(result.error);
+      tally.cleanError++;
+      return 'error';
+    }
+    return result.value;
+  };
 
   const r = seededUniform(o.seed);
   let invocations = 0; // the fake counts the INFERs it ran: a retried one must not run twice
@@ -308,20 +322,15 @@ export async function runLossy(name: string, target: Target, clean: CleanTrainin
   for (let k = 0; k < o.infers; k++) {
     figures.infer.tried++;
     const input = Uint8Array.from({ length: FAKE.inBytes }, () => Math.floor(r() * 256));
-    const result = await settle(device.infer(input));
-    if (result === 'hung') {
-      figures.infer.hung++;
-      break;
-    }
-    if ('error' in result) {
-      note(result.error);
-      figures.infer.cleanError++;
+    const out = await run(device.infer(input), figures.infer);
+    if (out === 'hung') break;
+    if (out === 'error') {
       maybe++;
       continue;
     }
-    const count = new DataView(result.value.buffer, result.value.byteOffset + FAKE.inBytes, 4).getInt32(0, true);
+    const count = new DataView(out.buffer, out.byteOffset + FAKE.inBytes, 4).getInt32(0, true);
     const expected = plusOne(input);
-    const same = result.value.subarray(0, FAKE.inBytes).every((b, i) => b === expected[i]);
+    const same = out.subarray(0, FAKE.inBytes).every((b, i) => b === expected[i]);
     if (same && count >= invocations + 1 && count <= invocations + 1 + maybe) figures.infer.correct++;
     else figures.infer.silentWrong++;
     invocations = Math.max(invocations + 1, count);
@@ -333,17 +342,9 @@ export async function runLossy(name: string, target: Target, clean: CleanTrainin
   const samples = trainingSamples(o.seed, clean.losses.length);
   for (let k = 0; k < Math.min(o.steps, samples.length); k++) {
     figures.train.tried++;
-    const result = await settle(device.trainStep(samples[k].sample, samples[k].label));
-    if (result === 'hung') {
-      figures.train.hung++;
-      break;
-    }
-    if ('error' in result) {
-      note(result.error);
-      figures.train.cleanError++;
-      break;
-    }
-    if (result.value.loss === clean.losses[k]) figures.train.confirmed++;
+    const step = await run(device.trainStep(samples[k].sample, samples[k].label), figures.train);
+    if (step === 'hung' || step === 'error') break;
+    if (step.loss === clean.losses[k]) figures.train.confirmed++;
     else figures.train.silentWrong++;
   }
   const read = await settle(device.readParams('params', { rounds: o.rounds * 2 }));

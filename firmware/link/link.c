@@ -329,9 +329,10 @@ static void emit_read_params(writer *w) {
 
 static void emit_payload(writer *w, const reply *r);
 
-/* REPLY_PART: the total size of the remembered reply, then its bytes [part_from, part_to). */
+/* REPLY_PART: the total size of the remembered reply, the offset asked for, then its bytes [part_from, part_to). */
 static void emit_reply_part(writer *w) {
   w_u32(w, st.part_total);
+  w_u32(w, st.part_from);
   const uint32_t pos = w->pos;
   w->pos = 0;
   w->from = st.part_from;

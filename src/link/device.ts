@@ -521,12 +521,12 @@ export class Device {
   private async replyByParts(wire: number, sequence: number, requestCrc: number, fetched: Fetched): Promise<Frame | 'not-run' | undefined> {
     const { pieces } = fetched;
     let failures = 0;
-    do {
+    while (fetched.total === 0 || fetched.got < fetched.total) { // a reply has at least its status byte
       const got = fetched.got;
       let reply: Uint8Array;
       try {
         // One attempt per part: after a failure the next one asks for the smaller size.
-        reply = await this.exchange(Command.REPLY_PART, encodeReplyPart(sequence, requestCrc, got, this.chunkNow), 5 + this.chunkNow, 1, true, 1);
+        reply = await this.exchange(Command.REPLY_PART, encodeReplyPart(sequence, requestCrc, got, this.chunkNow), 9 + this.chunkNow, 1, true, 1);
       } catch (error) {
         if (error instanceof McutrainError && /REPLY_PART: BAD_STATE/.test(error.message)) return 'not-run';
         if (this.closedError) throw this.closedError;
@@ -536,16 +536,18 @@ export class Device {
       }
       failures = 0;
       const view = new DataView(reply.buffer, reply.byteOffset, reply.byteLength);
-      if (reply.length < 4 || (got > 0 && view.getUint32(0, true) !== fetched.total) || (reply.length === 4 && got < view.getUint32(0, true))) {
+      // total, then the offset echoed (a late answer to an earlier part must not land in the wrong place), then the bytes
+      if (reply.length < 8 || view.getUint32(4, true) !== got || (got > 0 && view.getUint32(0, true) !== fetched.total) ||
+        (reply.length === 8 && got < view.getUint32(0, true))) {
         throw new McutrainError(`${this.description} sent a malformed REPLY_PART reply`, PROTOCOL_HINT);
       }
       fetched.total = view.getUint32(0, true);
       if (fetched.total > MAX_PAYLOAD) {
         throw new McutrainError(`${this.description} announced a reply of ${fetched.total} bytes in REPLY_PART`, PROTOCOL_HINT);
       }
-      pieces.push(reply.slice(4));
-      fetched.got += reply.length - 4;
-    } while (fetched.got < fetched.total);
+      pieces.push(reply.slice(8));
+      fetched.got += reply.length - 8;
+    }
     const payload = new Uint8Array(fetched.total);
     let at = 0;
     for (const piece of pieces) {

@@ -105,6 +105,30 @@ describe('staged requests and partial replies', () => {
     await finish(host, device);
   });
 
+  it('goes on fetching parts when the first part is lost too', async () => {
+    const { host, line, device } = await openLine();
+    await device.hello();
+    let lostPart = false;
+    line.reply = (chunk) => {
+      if (chunk.length > 1000) { // every whole INFER reply, damaged
+        const out = chunk.slice();
+        out[700] ^= 0x02;
+        return out;
+      }
+      if (chunk[2] === (Command.REPLY_PART | 0x80) && !lostPart) {
+        lostPart = true;
+        return undefined;
+      }
+      return chunk;
+    };
+    const reply = await device.infer(input(5));
+    expect(Array.from(reply.subarray(0, FAKE.inBytes))).toEqual(Array.from(plusOne(input(5))));
+    expect(invocations(reply)).toBe(1);
+    expect(lostPart).toBe(true);
+    expect(device.stats.timeouts).toBe(1);
+    await finish(host, device);
+  });
+
   it('refuses a staged request whose chunks never arrived, and runs nothing', async () => {
     const { host, device } = await openLine();
     await device.hello();

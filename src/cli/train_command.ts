@@ -250,6 +250,8 @@ export const TRAIN_COMMAND: Command = {
     let position = { epoch: resumed?.epoch ?? 1, step: resumed?.step ?? 0 };
     /** False while a TRAIN_STEP is out whose outcome is unknown: the device may or may not have applied it. */
     let confirmed = true;
+    /** Set once the device holds this run's parameters: before that, a failure has nothing to save. */
+    let started = false;
     try {
       await checkDevice(device, training, dir);
       tickUnit = (await device.hello()).tickUnit;
@@ -263,6 +265,7 @@ export const TRAIN_COMMAND: Command = {
       }
       console.log(`training on ${device.description}: ${train.samples.length} samples in ${train.classNames.length} classes` +
         `${val ? `, ${val.samples.length} for validation` : ''}; lr ${lr}, momentum ${momentum}, ${epochs} epoch(s)`);
+      started = true;
       const random = seededUniform(seed);
       const order = train.samples.map((_, i) => i);
       for (let epoch = 1; epoch <= epochs; epoch++) {
@@ -325,7 +328,7 @@ export const TRAIN_COMMAND: Command = {
      * answers and no step is in doubt), save -o from it, and say how to go on.
      */
     async function stopEarly(error: unknown): Promise<unknown> {
-      if (!(error instanceof McutrainError)) return error;
+      if (!(error instanceof McutrainError) || !started) return error;
       if (confirmed) {
         try {
           await takeCheckpoint(position.epoch, position.step);

@@ -1,6 +1,7 @@
 /* The device side of the link protocol (docs/protocol.md): frame parsing with resync, retry
- * detection, the HELLO / INFER / PROFILE / RESET commands over mt_model, and the training commands
- * over mt_model.train when the model was compiled with training. */
+ * detection, staged (chunked) requests and partial replies, the HELLO / INFER / PROFILE / RESET
+ * commands over mt_model, and the training commands over mt_model.train when the model was compiled
+ * with training. */
 #include "mcutrain/link.h"
 
 #include <string.h>
@@ -15,7 +16,9 @@
  * Replies. A reply is described, not stored: its payload is generated from the device state each
  * time it is sent (once to count its length, once to send it, and again for a retry). */
 
-enum body_kind { BODY_EMPTY, BODY_HELLO, BODY_INFER, BODY_PROFILE, BODY_TRAIN_STEP, BODY_TRAIN_INFO, BODY_READ_PARAMS };
+enum body_kind {
+  BODY_EMPTY, BODY_HELLO, BODY_INFER, BODY_PROFILE, BODY_TRAIN_STEP, BODY_TRAIN_INFO, BODY_READ_PARAMS, BODY_REPLY_PART
+};
 
 typedef struct {
   uint8_t cmd, seq, status, body; /* body: enum body_kind, used when status is MT_LINK_OK */
@@ -28,6 +31,7 @@ typedef struct {
   int counting; /* 1: only count payload bytes; 0: send them */
   uint32_t count;
   uint32_t crc;
+  uint32_t pos, from, to; /* only payload bytes at positions [from, to) are counted or sent (REPLY_PART) */
   uint32_t staged;
   uint8_t stage[64]; /* collects small fields into fewer port writes */
 } writer;
@@ -49,12 +53,29 @@ static void w_raw(writer *w, const uint8_t *p, uint32_t n) {
 }
 
 static void w_bytes(writer *w, const void *p, uint32_t n) {
+  const uint8_t *b = (const uint8_t *)p;
+  uint32_t lo = w->pos, hi = w->pos + n;
+  w->pos = hi;
+  if (hi <= w->from || lo >= w->to) return;
+  if (lo < w->from) {
+    b += w->from - lo;
+    lo = w->from;
+  }
+  if (hi > w->to) hi = w->to;
+  n = hi - lo;
   if (w->counting) {
     w->count += n;
     return;
   }
-  w->crc = mt_crc32(w->crc, (const uint8_t *)p, n);
-  w_raw(w, (const uint8_t *)p, n);
+  w->crc = mt_crc32(w->crc, b, n);
+  w_raw(w, b, n);
+}
+
+static void w_init(writer *w, const mt_link_port *port, int counting) {
+  memset(w, 0, sizeof *w);
+  w->port = port;
+  w->counting = counting;
+  w->to = 0xFFFFFFFFu;
 }
 
 static void w_u8(writer *w, uint8_t v) { w_bytes(w, &v, 1); }
@@ -109,8 +130,14 @@ static struct {
                                  * the host build keeps its parameters across one) */
   uint8_t read_space;           /* the range of the last READ_PARAMS */
   uint32_t read_offset, read_len;
-  char msg[MSG_CAPACITY];
+  uint32_t part_total, part_from, part_to; /* the REPLY_PART being answered */
+  char msg[MSG_CAPACITY];      /* messages of executed requests (the remembered reply may point here) */
+  char link_msg[MSG_CAPACITY]; /* messages of link-level replies, which are never remembered */
 } st;
+
+/* Receives every frame of at most 4 + MT_LINK_CHUNK_BYTES payload bytes (CHUNKs and all small
+ * requests), so that a damaged small frame cannot overwrite a payload staged in mt_link_buffers.rx. */
+static uint8_t small_rx[4u + MT_LINK_CHUNK_BYTES];
 
 static void forget_requests(void) {
   st.have_last = 0;
@@ -119,11 +146,12 @@ static void forget_requests(void) {
 
 /* Error messages, built without stdio. */
 typedef struct {
+  char *buf; /* st.msg or st.link_msg */
   uint32_t len;
 } msg_builder;
 
 static void m_str(msg_builder *m, const char *s) {
-  while (*s && m->len < MSG_CAPACITY) st.msg[m->len++] = *s++;
+  while (*s && m->len < MSG_CAPACITY) m->buf[m->len++] = *s++;
 }
 
 static void m_u32(msg_builder *m, uint32_t v) {
@@ -133,7 +161,7 @@ static void m_u32(msg_builder *m, uint32_t v) {
     digits[n++] = (char)('0' + v % 10u);
     v /= 10u;
   } while (v > 0);
-  while (n > 0 && m->len < MSG_CAPACITY) st.msg[m->len++] = digits[--n];
+  while (n > 0 && m->len < MSG_CAPACITY) m->buf[m->len++] = digits[--n];
 }
 
 static void m_i32(msg_builder *m, int32_t v) {
@@ -149,7 +177,7 @@ static void m_hex8(msg_builder *m, uint8_t v) {
 
 static void set_error(reply *r, uint8_t status, const msg_builder *m) {
   r->status = status;
-  r->msg = st.msg;
+  r->msg = m->buf;
   r->msg_len = m->len;
 }
 
@@ -195,8 +223,8 @@ static void set_momentum_byte(float *m, uint32_t i, uint8_t b) {
 }
 
 /* BAD_PAYLOAD "<cmd> payload is <len> bytes; <parts> take <want>": a request of the wrong size. */
-static void set_payload_size_error(reply *r, const char *cmd, uint32_t len, const char *parts, uint32_t want) {
-  msg_builder m = {0};
+static void set_payload_size_error(reply *r, char *buf, const char *cmd, uint32_t len, const char *parts, uint32_t want) {
+  msg_builder m = {buf, 0};
   m_str(&m, cmd);
   m_str(&m, " payload is ");
   m_u32(&m, len);
@@ -205,6 +233,28 @@ static void set_payload_size_error(reply *r, const char *cmd, uint32_t len, cons
   m_str(&m, " take ");
   m_u32(&m, want);
   set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+}
+
+/* BAD_PAYLOAD "<what> of <n> B exceeds the limit of 4096 B per reply" (READ_PARAMS, REPLY_PART). */
+static void set_read_limit_error(reply *r, char *buf, const char *what, uint32_t n) {
+  msg_builder m = {buf, 0};
+  m_str(&m, what);
+  m_str(&m, " of ");
+  m_u32(&m, n);
+  m_str(&m, " B exceeds the limit of ");
+  m_u32(&m, MT_LINK_MAX_READ_BYTES);
+  m_str(&m, " B per reply");
+  set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+}
+
+/* TOO_LARGE "request payload of <len> bytes exceeds the device buffer of <capacity>". */
+static void set_too_large(reply *r, char *buf, uint32_t len, uint32_t capacity) {
+  msg_builder m = {buf, 0};
+  m_str(&m, "request payload of ");
+  m_u32(&m, len);
+  m_str(&m, " bytes exceeds the device buffer of ");
+  m_u32(&m, capacity);
+  set_error(r, MT_LINK_TOO_LARGE, &m);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -281,6 +331,22 @@ static void emit_read_params(writer *w) {
   }
 }
 
+static void emit_payload(writer *w, const reply *r);
+
+/* REPLY_PART: the total size of the remembered reply, the offset asked for, then its bytes [part_from, part_to). */
+static void emit_reply_part(writer *w) {
+  w_u32(w, st.part_total);
+  w_u32(w, st.part_from);
+  const uint32_t pos = w->pos;
+  w->pos = 0;
+  w->from = st.part_from;
+  w->to = st.part_to;
+  emit_payload(w, &st.last); /* never a REPLY_PART itself: those are not remembered */
+  w->pos = pos + (st.part_to - st.part_from);
+  w->from = 0;
+  w->to = 0xFFFFFFFFu;
+}
+
 static void emit_payload(writer *w, const reply *r) {
   w_u8(w, r->status);
   if (r->status != MT_LINK_OK) {
@@ -300,26 +366,25 @@ static void emit_payload(writer *w, const reply *r) {
       break;
     case BODY_TRAIN_INFO: emit_train_info(w); break;
     case BODY_READ_PARAMS: emit_read_params(w); break;
+    case BODY_REPLY_PART: emit_reply_part(w); break;
     default: break;
   }
 }
 
 static void send_reply(const mt_link_port *port, const reply *r) {
   writer w;
-  memset(&w, 0, sizeof w);
-  w.port = port;
-  w.counting = 1;
+  w_init(&w, port, 1);
   emit_payload(&w, r);
   reply too_big;
   if (w.count > MT_LINK_MAX_PAYLOAD) {
     too_big = *r;
     set_error_literal(&too_big, MT_LINK_MODEL_ERROR, "reply exceeds the 1 MiB frame limit");
     r = &too_big;
-    w.count = 0;
+    w_init(&w, port, 1);
     emit_payload(&w, r);
   }
   const uint32_t n = w.count;
-  w.counting = 0;
+  w_init(&w, port, 0);
 
   const uint8_t sync[2] = {MT_LINK_SYNC0, MT_LINK_SYNC1};
   w_raw(&w, sync, 2);
@@ -337,8 +402,8 @@ static void send_reply(const mt_link_port *port, const reply *r) {
 /* ------------------------------------------------------------------------------------------------
  * Commands. */
 
-static void do_infer(reply *r, uint32_t len) {
-  msg_builder m = {0};
+static void do_infer(reply *r, const uint8_t *in, uint32_t len) {
+  msg_builder m = {st.msg, 0};
   uint32_t in_bytes = 0;
   for (uint16_t i = 0; i < mt_model.n_inputs; i++) {
     if (!mt_model.inputs[i].data) {
@@ -373,10 +438,10 @@ static void do_infer(reply *r, uint32_t len) {
     return;
   }
   if (len != in_bytes) {
-    set_payload_size_error(r, "INFER", len, "the model inputs", in_bytes);
+    set_payload_size_error(r, st.msg, "INFER", len, "the model inputs", in_bytes);
     return;
   }
-  const uint8_t *src = mt_link_buffers.rx;
+  const uint8_t *src = in;
   for (uint16_t i = 0; i < mt_model.n_inputs; i++) {
     memcpy(mt_model.inputs[i].data, src, mt_model.inputs[i].bytes);
     src += mt_model.inputs[i].bytes;
@@ -409,9 +474,9 @@ static int is_finite(float v) {
 }
 
 /* TRAIN_STEP (update != 0) and EVALUATE: the sample, then an int32 label. */
-static void do_train_step(reply *r, uint32_t len, int update) {
+static void do_train_step(reply *r, const uint8_t *in, uint32_t len, int update) {
   const mt_train_desc *t = mt_model.train;
-  msg_builder m = {0};
+  msg_builder m = {st.msg, 0};
   if (!t->input || !t->step) {
     set_error_literal(r, MT_LINK_MODEL_ERROR, "training has no input buffer or step (model code is broken)");
     return;
@@ -426,10 +491,10 @@ static void do_train_step(reply *r, uint32_t len, int update) {
     return;
   }
   if (len != t->input_bytes + 4u) {
-    set_payload_size_error(r, update ? "TRAIN_STEP" : "EVALUATE", len, "sample + label", t->input_bytes + 4u);
+    set_payload_size_error(r, st.msg, update ? "TRAIN_STEP" : "EVALUATE", len, "sample + label", t->input_bytes + 4u);
     return;
   }
-  const int32_t label = (int32_t)get_u32(mt_link_buffers.rx + t->input_bytes);
+  const int32_t label = (int32_t)get_u32(in + t->input_bytes);
   if (label < 0 || label >= (int32_t)t->n_classes) {
     m_str(&m, "label ");
     m_i32(&m, label);
@@ -439,7 +504,7 @@ static void do_train_step(reply *r, uint32_t len, int update) {
     set_error(r, MT_LINK_BAD_PAYLOAD, &m);
     return;
   }
-  memcpy(t->input, mt_link_buffers.rx, t->input_bytes);
+  memcpy(t->input, in, t->input_bytes);
   mt_train_result res;
   memset(&res, 0, sizeof res);
   const uint32_t t0 = mt_platform_ticks();
@@ -450,13 +515,13 @@ static void do_train_step(reply *r, uint32_t len, int update) {
   r->body = BODY_TRAIN_STEP;
 }
 
-static void do_set_hyper(reply *r, uint32_t len) {
+static void do_set_hyper(reply *r, const uint8_t *in, uint32_t len) {
   const mt_train_desc *t = mt_model.train;
   if (len != 8u) {
-    set_payload_size_error(r, "SET_HYPER", len, "lr and momentum", 8u);
+    set_payload_size_error(r, st.msg, "SET_HYPER", len, "lr and momentum", 8u);
     return;
   }
-  const float lr = get_f32(mt_link_buffers.rx), momentum = get_f32(mt_link_buffers.rx + 4);
+  const float lr = get_f32(in), momentum = get_f32(in + 4);
   if (!is_finite(lr) || lr < 0.0f) {
     set_error_literal(r, MT_LINK_BAD_PAYLOAD, "lr must be a finite number >= 0");
     return;
@@ -483,7 +548,7 @@ static void do_set_hyper(reply *r, uint32_t len) {
 
 /* Checks the space byte and that [offset, offset + n) lies inside the space; returns its size or sets an error. */
 static int check_range(reply *r, const char *what, uint8_t space, uint32_t offset, uint32_t n) {
-  msg_builder m = {0};
+  msg_builder m = {st.msg, 0};
   if (space > MT_LINK_SPACE_MOMENTUM) {
     m_str(&m, "space ");
     m_u32(&m, space);
@@ -508,21 +573,15 @@ static int check_range(reply *r, const char *what, uint8_t space, uint32_t offse
   return 1;
 }
 
-static void do_read_params(reply *r, uint32_t len) {
-  msg_builder m = {0};
+static void do_read_params(reply *r, const uint8_t *in, uint32_t len) {
   if (len != 9u) {
-    set_payload_size_error(r, "READ_PARAMS", len, "space, offset and length", 9u);
+    set_payload_size_error(r, st.msg, "READ_PARAMS", len, "space, offset and length", 9u);
     return;
   }
-  const uint8_t space = mt_link_buffers.rx[0];
-  const uint32_t offset = get_u32(mt_link_buffers.rx + 1), n = get_u32(mt_link_buffers.rx + 5);
+  const uint8_t space = in[0];
+  const uint32_t offset = get_u32(in + 1), n = get_u32(in + 5);
   if (n > MT_LINK_MAX_READ_BYTES) {
-    m_str(&m, "read of ");
-    m_u32(&m, n);
-    m_str(&m, " B exceeds the limit of ");
-    m_u32(&m, MT_LINK_MAX_READ_BYTES);
-    m_str(&m, " B per reply");
-    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    set_read_limit_error(r, st.msg, "read", n);
     return;
   }
   if (!check_range(r, "read", space, offset, n)) return;
@@ -532,16 +591,16 @@ static void do_read_params(reply *r, uint32_t len) {
   r->body = BODY_READ_PARAMS;
 }
 
-static void do_write_params(reply *r, uint32_t len) {
+static void do_write_params(reply *r, const uint8_t *in, uint32_t len) {
   const mt_train_desc *t = mt_model.train;
   if (len < 5u) {
-    set_payload_size_error(r, "WRITE_PARAMS", len, "space and offset alone", 5u);
+    set_payload_size_error(r, st.msg, "WRITE_PARAMS", len, "space and offset alone", 5u);
     return;
   }
-  const uint8_t space = mt_link_buffers.rx[0];
-  const uint32_t offset = get_u32(mt_link_buffers.rx + 1), n = len - 5u;
+  const uint8_t space = in[0];
+  const uint32_t offset = get_u32(in + 1), n = len - 5u;
   if (!check_range(r, "write", space, offset, n)) return;
-  const uint8_t *src = mt_link_buffers.rx + 5;
+  const uint8_t *src = in + 5;
   uint32_t start = 0, at = offset;
   const uint32_t to = offset + n;
   for (uint16_t i = 0; i < t->n_params && at < to; i++) {
@@ -557,58 +616,154 @@ static void do_write_params(reply *r, uint32_t len) {
   }
 }
 
-static void do_training(reply *r, uint32_t len) {
-  msg_builder m = {0};
+static void do_training(reply *r, uint8_t cmd, const uint8_t *in, uint32_t len) {
+  msg_builder m = {st.msg, 0};
   if (!mt_model.train) {
     set_error_literal(r, MT_LINK_UNKNOWN_COMMAND, "this firmware was compiled without training (mcutrain compile --train)");
     return;
   }
-  switch (r->cmd) {
-    case MT_LINK_TRAIN_STEP: do_train_step(r, len, 1); return;
-    case MT_LINK_EVALUATE: do_train_step(r, len, 0); return;
-    case MT_LINK_SET_HYPER: do_set_hyper(r, len); return;
+  switch (cmd) {
+    case MT_LINK_TRAIN_STEP: do_train_step(r, in, len, 1); return;
+    case MT_LINK_EVALUATE: do_train_step(r, in, len, 0); return;
+    case MT_LINK_SET_HYPER: do_set_hyper(r, in, len); return;
     case MT_LINK_TRAIN_INFO: r->body = BODY_TRAIN_INFO; return;
-    case MT_LINK_READ_PARAMS: do_read_params(r, len); return;
-    case MT_LINK_WRITE_PARAMS: do_write_params(r, len); return;
+    case MT_LINK_READ_PARAMS: do_read_params(r, in, len); return;
+    case MT_LINK_WRITE_PARAMS: do_write_params(r, in, len); return;
     default:
       m_str(&m, "unknown training command ");
-      m_hex8(&m, r->cmd);
+      m_hex8(&m, cmd);
       set_error(r, MT_LINK_UNKNOWN_COMMAND, &m);
       return;
   }
 }
 
-/* Runs one new request; returns 1 when the device must restart after replying. */
-static int execute(reply *r, uint32_t len, int oversize) {
-  msg_builder m = {0};
+/* Runs one new request (cmd without the STAGED bit, payload `in`); returns 1 when the device must
+ * restart after replying. */
+static int execute(reply *r, uint8_t cmd, const uint8_t *in, uint32_t len) {
+  msg_builder m = {st.msg, 0};
   r->status = MT_LINK_OK;
   r->body = BODY_EMPTY;
-  if (oversize) {
-    m_str(&m, "request payload of ");
-    m_u32(&m, len);
-    m_str(&m, " bytes exceeds the device buffer of ");
-    m_u32(&m, mt_link_buffers.rx_capacity);
-    set_error(r, MT_LINK_TOO_LARGE, &m);
+  if (len > mt_link_buffers.rx_capacity) {
+    set_too_large(r, st.msg, len, mt_link_buffers.rx_capacity);
     return 0;
   }
-  switch (r->cmd) {
+  switch (cmd) {
     case MT_LINK_HELLO: r->body = BODY_HELLO; return 0;
-    case MT_LINK_INFER: do_infer(r, len); return 0;
+    case MT_LINK_INFER: do_infer(r, in, len); return 0;
     case MT_LINK_PROFILE:
       if (!st.have_profile) set_error_literal(r, MT_LINK_BAD_STATE, "no INFER since boot or RESET");
       else r->body = BODY_PROFILE;
       return 0;
     case MT_LINK_RESET: return 1;
+    case MT_LINK_CHUNK:
+    case MT_LINK_REPLY_PART:
+      set_error_literal(r, MT_LINK_UNKNOWN_COMMAND, "CHUNK and REPLY_PART cannot be staged");
+      return 0;
     default:
-      if (r->cmd >= MT_LINK_TRAIN_FIRST && r->cmd <= MT_LINK_TRAIN_LAST) {
-        do_training(r, len);
+      if (cmd >= MT_LINK_TRAIN_FIRST && cmd <= MT_LINK_TRAIN_LAST) {
+        do_training(r, cmd, in, len);
         return 0;
       }
       m_str(&m, "unknown command ");
-      m_hex8(&m, r->cmd);
+      m_hex8(&m, cmd);
       set_error(r, MT_LINK_UNKNOWN_COMMAND, &m);
       return 0;
   }
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Link-level commands: they run no model code, are never remembered as the last request, and can be
+ * repeated any number of times with the same effect. */
+
+/* CHUNK: u32 offset, then up to MT_LINK_CHUNK_BYTES bytes of a request payload to stage at that offset. */
+static void do_chunk(reply *r, const uint8_t *in, uint32_t len) {
+  msg_builder m = {st.link_msg, 0};
+  r->status = MT_LINK_OK;
+  r->body = BODY_EMPTY;
+  if (len < 4u || len > 4u + MT_LINK_CHUNK_BYTES) {
+    m_str(&m, "CHUNK payload is ");
+    m_u32(&m, len);
+    m_str(&m, " bytes; offset + 0..");
+    m_u32(&m, MT_LINK_CHUNK_BYTES);
+    m_str(&m, " bytes expected");
+    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    return;
+  }
+  const uint32_t offset = get_u32(in), n = len - 4u;
+  if (offset > mt_link_buffers.rx_capacity || n > mt_link_buffers.rx_capacity - offset) {
+    m_str(&m, "chunk of ");
+    m_u32(&m, n);
+    m_str(&m, " B at ");
+    m_u32(&m, offset);
+    m_str(&m, " exceeds the device buffer of ");
+    m_u32(&m, mt_link_buffers.rx_capacity);
+    m_str(&m, " B");
+    set_error(r, MT_LINK_TOO_LARGE, &m);
+    return;
+  }
+  memcpy(mt_link_buffers.rx + offset, in + 4, n);
+}
+
+/* REPLY_PART: u8 seq, u32 frame CRC of the last request, u32 offset, u32 length of its reply payload. */
+static void do_reply_part(reply *r, const uint8_t *in, uint32_t len) {
+  msg_builder m = {st.link_msg, 0};
+  r->status = MT_LINK_OK;
+  r->body = BODY_EMPTY;
+  if (len != 13u) {
+    set_payload_size_error(r, st.link_msg, "REPLY_PART", len, "seq, crc, offset and length", 13u);
+    return;
+  }
+  const uint32_t offset = get_u32(in + 5), n = get_u32(in + 9);
+  if (!st.have_last || in[0] != st.last_seq || get_u32(in + 1) != st.last_crc) {
+    set_error_literal(r, MT_LINK_BAD_STATE, "that request is not the last one run: send it again");
+    return;
+  }
+  if (n > MT_LINK_MAX_READ_BYTES) {
+    set_read_limit_error(r, st.link_msg, "part", n);
+    return;
+  }
+  writer w;
+  w_init(&w, NULL, 1);
+  emit_payload(&w, &st.last);
+  if (offset > w.count) {
+    m_str(&m, "part at ");
+    m_u32(&m, offset);
+    m_str(&m, " lies past the reply's ");
+    m_u32(&m, w.count);
+    m_str(&m, " B");
+    set_error(r, MT_LINK_BAD_PAYLOAD, &m);
+    return;
+  }
+  st.part_total = w.count;
+  st.part_from = offset;
+  st.part_to = offset + (n < w.count - offset ? n : w.count - offset);
+  r->body = BODY_REPLY_PART;
+}
+
+/* A STAGED request's payload: u32 length and u32 CRC-32 of the bytes staged by CHUNKs. Returns 1 when
+ * they are all there (the request then runs on them), else sets the error (nothing ran). */
+static int check_staged(reply *r, const uint8_t *in, uint32_t len, uint32_t *staged_len) {
+  msg_builder m = {st.link_msg, 0};
+  r->status = MT_LINK_OK;
+  if (len != 8u) {
+    set_payload_size_error(r, st.link_msg, "staged request", len, "length and CRC", 8u);
+    return 0;
+  }
+  const uint32_t n = get_u32(in);
+  if (n > mt_link_buffers.rx_capacity) {
+    m_str(&m, "staged payload of ");
+    m_u32(&m, n);
+    m_str(&m, " bytes exceeds the device buffer of ");
+    m_u32(&m, mt_link_buffers.rx_capacity);
+    set_error(r, MT_LINK_TOO_LARGE, &m);
+    return 0;
+  }
+  if (mt_crc32(0, mt_link_buffers.rx, n) != get_u32(in + 4)) {
+    set_error_literal(r, MT_LINK_NOT_STAGED, "staged payload does not match its CRC: send its chunks again");
+    return 0;
+  }
+  *staged_len = n;
+  return 1;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -622,8 +777,9 @@ typedef struct {
   uint8_t hdr[8];
   uint32_t got;  /* bytes of hdr, payload or CRC received so far */
   uint32_t len;
-  int oversize;  /* payload larger than the receive buffer: counted into the CRC, not stored */
-  uint32_t crc;  /* running CRC of an oversize payload */
+  uint8_t *dst;  /* where the payload goes: small_rx, mt_link_buffers.rx, or NULL when it fits
+                  * neither (counted into the CRC, not stored) */
+  uint32_t crc;  /* running CRC of a payload that is not stored */
   uint8_t crc_in[4];
 } parser;
 
@@ -640,9 +796,17 @@ static void reject_header(parser *p) {
 
 static int end_of_frame(parser *p) {
   uint32_t crc = mt_crc32(0, p->hdr + 2, 6);
-  crc = p->oversize ? p->crc : mt_crc32(crc, mt_link_buffers.rx, p->len);
+  crc = p->dst ? mt_crc32(crc, p->dst, p->len) : p->crc;
   p->state = P_SYNC0;
   return crc == get_u32(p->crc_in) ? FRAME_GOOD : FRAME_BAD_CRC;
+}
+
+/* Small frames go to small_rx; a CHUNK never goes anywhere else (a larger one is refused), so the
+ * staged payload in mt_link_buffers.rx is only written by intact CHUNKs and large requests. */
+static uint8_t *payload_destination(const parser *p) {
+  if (p->len <= sizeof small_rx) return small_rx;
+  if (p->hdr[2] == MT_LINK_CHUNK || p->len > mt_link_buffers.rx_capacity) return NULL;
+  return mt_link_buffers.rx;
 }
 
 static int feed(parser *p, uint8_t b) {
@@ -668,14 +832,14 @@ static int feed(parser *p, uint8_t b) {
         reject_header(p);
         return FRAME_NONE;
       }
-      p->oversize = p->len > mt_link_buffers.rx_capacity;
-      if (p->oversize) p->crc = mt_crc32(0, p->hdr + 2, 6);
+      p->dst = payload_destination(p);
+      if (!p->dst) p->crc = mt_crc32(0, p->hdr + 2, 6);
       p->got = 0;
       p->state = p->len > 0 ? P_PAYLOAD : P_CRC;
       return FRAME_NONE;
     case P_PAYLOAD:
-      if (p->oversize) p->crc = mt_crc32(p->crc, &b, 1);
-      else mt_link_buffers.rx[p->got] = b;
+      if (p->dst) p->dst[p->got] = b;
+      else p->crc = mt_crc32(p->crc, &b, 1);
       if (++p->got == p->len) {
         p->got = 0;
         p->state = P_CRC;
@@ -705,12 +869,32 @@ static void handle_frame(const mt_link_port *port, const parser *p, int result) 
     send_reply(port, &r);
     return;
   }
+  if (!p->dst) { /* intact but larger than any buffer: nothing ran, not remembered */
+    set_too_large(&r, st.link_msg, p->len, cmd == MT_LINK_CHUNK ? 4u + MT_LINK_CHUNK_BYTES : mt_link_buffers.rx_capacity);
+    send_reply(port, &r);
+    return;
+  }
+  if (cmd == MT_LINK_CHUNK || cmd == MT_LINK_REPLY_PART) {
+    if (cmd == MT_LINK_CHUNK) do_chunk(&r, p->dst, p->len);
+    else do_reply_part(&r, p->dst, p->len);
+    send_reply(port, &r);
+    return;
+  }
   const uint32_t crc = get_u32(p->crc_in);
   if (st.have_last && seq == st.last_seq && crc == st.last_crc) {
     send_reply(port, &st.last); /* a retry: the same answer, without running it again */
     return;
   }
-  const int restart = execute(&r, p->len, p->oversize);
+  const uint8_t *in = p->dst;
+  uint32_t len = p->len;
+  if (cmd & MT_LINK_STAGED) {
+    if (!check_staged(&r, in, len, &len)) {
+      send_reply(port, &r); /* nothing ran: not remembered, so the resend after new chunks runs */
+      return;
+    }
+    in = mt_link_buffers.rx;
+  }
+  const int restart = execute(&r, (uint8_t)(cmd & ~MT_LINK_STAGED), in, len);
   st.have_last = 1;
   st.last_seq = seq;
   st.last_crc = crc;

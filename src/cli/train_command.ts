@@ -16,6 +16,7 @@ import { openProjectDevice } from '../link/connect.ts';
 import type { Device, TrainInfo } from '../link/device.ts';
 import { PROJECT_MODEL_FILE, readManifest, type ProjectManifest, type TrainingInfo } from '../project/manifest.ts';
 import { loadTarget } from '../targets/target.ts';
+import { dataSha256, readCheckpoint, removeCheckpoint, writeCheckpoint, type RunIdentity, type TrainCheckpoint } from './train_checkpoint.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { seededUniform } from '../util/random.ts';
 import type { Command } from './commands.ts';
@@ -26,7 +27,10 @@ import { progress } from './progress.ts';
 import { warn } from './warn.ts';
 import { formatBytes, formatTable } from './table.ts';
 
-const TRAIN_USAGE = 'train <dir> --data <folder> [--val <folder>] [--epochs 1] [--lr 0.05] [--momentum 0] [--seed 1] [--json file] [-o tuned.tflite]';
+const TRAIN_USAGE = 'train <dir> --data <folder> [--val <folder>] [--epochs 1] [--lr 0.05] [--momentum 0] [--seed 1] [--json file] [-o tuned.tflite] [--resume]';
+/** Rounds of link attempts for one step before training stops (each round resends the same request; see Patience). */
+const STEP_ROUNDS = 4;
+const DEFAULT_CHECKPOINT_EVERY = 50;
 const WEIGHTS_USAGE = 'weights <dir> -o <tuned.tflite>';
 
 const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -89,7 +93,11 @@ function shortName(name: string): string {
 
 /** Reads the trained parameters from the device and writes the model with them; prints what changed. */
 async function saveWeights(device: Device, training: TrainingInfo, dir: string, original: Graph, out: string): Promise<void> {
-  const params = await device.readParams('params');
+  writeWeights(await device.readParams('params', { rounds: STEP_ROUNDS }), training, dir, original, out, device.description);
+}
+
+/** Writes the model with the trained parameter bytes `params` (space 0, as read from `source`); prints what changed. */
+function writeWeights(params: Uint8Array, training: TrainingInfo, dir: string, original: Graph, out: string, source: string): void {
   let graph = original;
   const rows: (string | number)[][] = [];
   for (const p of training.params) {
@@ -104,7 +112,7 @@ async function saveWeights(device: Device, training: TrainingInfo, dir: string, 
     rows.push([p.layer, p.op, shortName(p.name), p.kind, p.dtype, p.bytes, changed]);
   }
   writeFileAtomic(out, writeTflite(graph));
-  console.log(`wrote ${out}: ${training.params.length} trained tensor(s), ${formatBytes(params.length)} read from ${device.description}`);
+  console.log(`wrote ${out}: ${training.params.length} trained tensor(s), ${formatBytes(params.length)} from ${source}`);
   console.log(formatTable(['layer', 'op', 'tensor', 'kind', 'dtype', 'bytes', 'bytes changed'], rows, new Set([0, 1, 5, 6])));
 }
 
@@ -141,13 +149,16 @@ function lossNote(loss: number, correct: number, n: number): string {
   return `loss ${(loss / n).toFixed(4)}  acc ${percent(correct / n)}`;
 }
 
+/** Where train keeps its checkpoint unless --checkpoint says otherwise. */
+const checkpointFile = (dir: string) => path.join(dir, 'train-checkpoint.json');
+
 async function evaluateSet(device: Device, set: LabelledSet, label: string): Promise<{ loss: number; accuracy: number }> {
   const bar = progress(label);
   let loss = 0;
   let correct = 0;
   try {
     for (let i = 0; i < set.samples.length; i++) {
-      const r = await device.evaluate(set.samples[i], set.labels[i]);
+      const r = await device.evaluate(set.samples[i], set.labels[i], { rounds: STEP_ROUNDS });
       loss += r.loss;
       if (r.predicted === set.labels[i]) correct++;
       bar.update(i + 1, set.samples.length, lossNote(loss, correct, i + 1));
@@ -173,15 +184,22 @@ export const TRAIN_COMMAND: Command = {
     '  --seed N            seed of the per-epoch shuffle (default 1)',
     '  --pixels MODE       how .bmp pixels feed an int8 input: shift (pixel-128, default) or bytes',
     '  --json FILE         also write every step\'s loss and the per-epoch figures as JSON',
-    '  -o, --out FILE      at the end, save the trained model as a .tflite (as mcutrain weights does)',
+    '  -o, --out FILE      at the end, save the trained model as a .tflite (as mcutrain weights does);',
+    '                      a run that must stop early saves what it had learned at its last checkpoint',
+    '  --resume            continue a run that stopped early from its checkpoint (same data and --seed)',
+    '  --checkpoint FILE   where the run keeps its checkpoint (default <dir>/train-checkpoint.json)',
+    `  --checkpoint-every N  steps between checkpoints (default ${DEFAULT_CHECKPOINT_EVERY}; also at every epoch's end)`,
     PORT_HELP,
     'Training changes the parameters in the device\'s SRAM: a board, or its emulated twin, keeps them until',
     'it is reset (save them with mcutrain weights); the host engine\'s state ends with this command (use -o).',
+    'A step the link cannot deliver is resent (the device runs it once) with growing pauses; if it still',
+    'fails, training stops, keeping its checkpoint for --resume.',
   ].join('\n'),
   options: {
     data: { type: 'string', short: 'd' }, val: { type: 'string' }, epochs: { type: 'string', default: '1' }, lr: { type: 'string' },
     momentum: { type: 'string' }, seed: { type: 'string', default: '1' }, pixels: { type: 'string', default: 'shift' },
-    json: { type: 'string' }, out: { type: 'string', short: 'o' }, ...PORT_OPTIONS,
+    json: { type: 'string' }, out: { type: 'string', short: 'o' }, resume: { type: 'boolean' }, checkpoint: { type: 'string' },
+    'checkpoint-every': { type: 'string' }, ...PORT_OPTIONS,
   },
   async run(pos, v) {
     const dir = onePositional(pos, TRAIN_USAGE);
@@ -192,6 +210,7 @@ export const TRAIN_COMMAND: Command = {
     const lrOption = numberOption(v, 'lr', LR_RANGE);
     const momentumOption = numberOption(v, 'momentum', MOMENTUM_RANGE);
     const pixels = pixelsOption(v);
+    const checkpointEvery = numberOption(v, 'checkpoint-every', { integer: true, min: 1, max: 1_000_000 }) ?? DEFAULT_CHECKPOINT_EVERY;
 
     const manifest = readManifest(dir);
     const training = trainingOf(manifest, dir);
@@ -206,44 +225,75 @@ export const TRAIN_COMMAND: Command = {
     const out = str(v.out);
     const original = out ? loadProjectModel(dir, manifest) : undefined;
 
+    const ckFile = str(v.checkpoint) ?? checkpointFile(dir);
+    const identity: RunIdentity = { modelSha256: manifest.model.sha256, dataSha256: dataSha256(train), samples: train.samples.length, seed };
+    const resumed = v.resume === true ? readCheckpoint<EpochReport, StepRecord>(ckFile, identity) : undefined;
+
     const device = await openProjectDevice(dir, manifest, portOptions(v));
-    const epochReports: EpochReport[] = [];
-    const steps: StepRecord[] = [];
+    const epochReports: EpochReport[] = resumed?.epochs ?? [];
+    const steps: StepRecord[] = resumed?.steps ?? [];
     let tickUnit = '';
+    /** The last state known to hold after a confirmed step: resume and -o start from here. */
+    let checkpoint: TrainCheckpoint<EpochReport, StepRecord> | undefined = resumed;
+    let sums = resumed?.sums ?? { loss: 0, correct: 0, ticks: 0, ms: 0 };
+    const takeCheckpoint = async (epoch: number, step: number) => {
+      const params = await device.readParams('params', { rounds: STEP_ROUNDS });
+      const momentumBytes = await device.readParams('momentum', { rounds: STEP_ROUNDS });
+      checkpoint = { identity, epoch, step, sums: { ...sums }, params, momentum: momentumBytes, epochs: [...epochReports], steps: [...steps] };
+      writeCheckpoint(ckFile, checkpoint);
+    };
+    let position = { epoch: resumed?.epoch ?? 1, step: resumed?.step ?? 0 };
+    /** False while a TRAIN_STEP is out whose outcome is unknown: the device may or may not have applied it. */
+    let confirmed = true;
+    /** Set once the device holds this run's parameters: before that, a failure has nothing to save. */
+    let started = false;
     try {
       await checkDevice(device, training, dir);
       tickUnit = (await device.hello()).tickUnit;
       await device.setHyper(lr, momentum);
+      if (resumed) {
+        await device.writeParams('params', resumed.params, 0, { rounds: STEP_ROUNDS });
+        if (resumed.momentum.length > 0) await device.writeParams('momentum', resumed.momentum, 0, { rounds: STEP_ROUNDS });
+        console.log(`resuming from ${ckFile}: epoch ${resumed.epoch}, step ${resumed.step + 1}`);
+      } else {
+        await takeCheckpoint(1, 0);
+      }
       console.log(`training on ${device.description}: ${train.samples.length} samples in ${train.classNames.length} classes` +
         `${val ? `, ${val.samples.length} for validation` : ''}; lr ${lr}, momentum ${momentum}, ${epochs} epoch(s)`);
+      started = true;
       const random = seededUniform(seed);
       const order = train.samples.map((_, i) => i);
       for (let epoch = 1; epoch <= epochs; epoch++) {
-        shuffle(order, random);
+        shuffle(order, random); // also for the epochs a resumed run skips, so the orders are the same
+        if (epoch < position.epoch) continue;
+        const first = epoch === position.epoch ? position.step : 0;
+        if (first === 0) sums = { loss: 0, correct: 0, ticks: 0, ms: 0 };
         const bar = progress(`epoch ${epoch}/${epochs}`);
-        let loss = 0;
-        let correct = 0;
-        let ticks = 0;
-        const started = performance.now();
         try {
-          for (let k = 0; k < order.length; k++) {
+          for (let k = first; k < order.length; k++) {
             const i = order[k];
-            const r = await device.trainStep(train.samples[i], train.labels[i]);
+            const started = performance.now();
+            confirmed = false;
+            const r = await device.trainStep(train.samples[i], train.labels[i], { rounds: STEP_ROUNDS });
+            confirmed = true;
+            position = { epoch, step: k + 1 };
+            sums.ms += performance.now() - started;
             steps.push({ epoch, sample: i, label: train.labels[i], loss: r.loss, predicted: r.predicted });
             if (!Number.isFinite(r.loss)) {
               throw new McutrainError(`the loss became ${r.loss} in epoch ${epoch} at step ${k + 1} (sample ${i})`, 'the training diverged: lower --lr');
             }
-            loss += r.loss;
-            ticks += r.ticks;
-            if (r.predicted === train.labels[i]) correct++;
-            bar.update(k + 1, order.length, lossNote(loss, correct, k + 1));
+            sums.loss += r.loss;
+            sums.ticks += r.ticks;
+            if (r.predicted === train.labels[i]) sums.correct++;
+            bar.update(k + 1, order.length, lossNote(sums.loss, sums.correct, k + 1));
+            if ((k + 1) % checkpointEvery === 0 && k + 1 < order.length) await takeCheckpoint(epoch, k + 1);
           }
         } finally {
           bar.done();
         }
         const n = order.length;
         const report: EpochReport = {
-          epoch, trainLoss: loss / n, trainAccuracy: correct / n, msPerStep: (performance.now() - started) / n, ticksPerStep: ticks / n,
+          epoch, trainLoss: sums.loss / n, trainAccuracy: sums.correct / n, msPerStep: sums.ms / n, ticksPerStep: sums.ticks / n,
         };
         if (val) {
           const r = await evaluateSet(device, val, `validating ${epoch}/${epochs}`);
@@ -251,6 +301,9 @@ export const TRAIN_COMMAND: Command = {
           report.valAccuracy = r.accuracy;
         }
         epochReports.push(report);
+        position = { epoch: epoch + 1, step: 0 };
+        sums = { loss: 0, correct: 0, ticks: 0, ms: 0 };
+        if (epoch < epochs) await takeCheckpoint(epoch + 1, 0);
       }
       console.log(formatTable(['epoch', 'train loss', 'train acc', 'val loss', 'val acc', 'ms/step', `${tickUnit || 'ticks'}/step`],
         epochReports.map((r) => [
@@ -258,8 +311,35 @@ export const TRAIN_COMMAND: Command = {
           r.valAccuracy === undefined ? '-' : percent(r.valAccuracy), r.msPerStep.toFixed(2), Math.round(r.ticksPerStep),
         ]), new Set([0, 1, 2, 3, 4, 5, 6])));
       if (out) await saveWeights(device, training, dir, original!, out);
+    } catch (error) {
+      throw await stopEarly(error);
     } finally {
-      await device.close();
+      await device.close().catch(() => undefined);
+    }
+    removeCheckpoint(ckFile);
+
+    /**
+     * Training must stop: keep a checkpoint at the last confirmed state (taken now if the device still
+     * answers and no step is in doubt), save -o from it, and say how to go on.
+     */
+    async function stopEarly(error: unknown): Promise<unknown> {
+      if (!(error instanceof McutrainError) || !started) return error;
+      if (confirmed) {
+        try {
+          await takeCheckpoint(position.epoch, position.step);
+        } catch {
+          // the link is gone: the last checkpoint stands
+        }
+      }
+      if (!checkpoint) return error;
+      const at = `epoch ${checkpoint.epoch}, step ${checkpoint.step + 1}`;
+      if (out) {
+        writeWeights(checkpoint.params, training, dir, original!, out, `the checkpoint (${checkpoint.steps.length} step(s) learned)`);
+      }
+      const again = `mcutrain train ${dir} --data ${data} --seed ${seed}${str(v.checkpoint) ? ` --checkpoint ${ckFile}` : ''} --resume`;
+      return new McutrainError(`${error.message}\ntraining stopped; its checkpoint (${checkpoint.steps.length} step(s) learned, next: ${at}) is in ${ckFile}` +
+        `${out ? `, and ${out} holds what was learned by then` : ''}`,
+        `${error.hint ? `${error.hint}; then ` : ''}continue with: ${again}`);
     }
 
     const json = str(v.json);

@@ -1,16 +1,20 @@
 /**
- * Commands, statuses and payload layouts of the device link, version 1 (docs/protocol.md).
+ * Commands, statuses and payload layouts of the device link, version 2 (docs/protocol.md).
  * Mirrors firmware/include/mcutrain/link.h; test/link/host_link.test.ts runs both against each other.
  */
 import { McutrainError } from '../errors.ts';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const Command = {
   HELLO: 0x01,
   INFER: 0x02,
   PROFILE: 0x03,
   RESET: 0x04,
+  /** Link level: stages part of a large request payload on the device (u32 offset, bytes). */
+  CHUNK: 0x05,
+  /** Link level: a range of the last request's reply, resent (u8 seq, u32 frame CRC, u32 offset, u32 length). */
+  REPLY_PART: 0x06,
   /** 0x10..0x1F: training commands; a firmware built without training answers them UNKNOWN_COMMAND. */
   TRAIN_FIRST: 0x10,
   TRAIN_STEP: 0x10,
@@ -24,6 +28,12 @@ export const Command = {
 
 /** Or-ed into the command of every reply. */
 export const REPLY = 0x80;
+/** Or-ed into a request whose payload was staged by CHUNKs; its own payload is then u32 length, u32 CRC-32. */
+export const STAGED = 0x40;
+/** Most payload bytes one CHUNK carries after its offset (MT_LINK_CHUNK_BYTES). */
+export const CHUNK_BYTES = 256;
+/** Frames with at most this much payload never touch the device's staging buffer; larger requests are staged. */
+export const SMALL_FRAME_BYTES = 4 + CHUNK_BYTES;
 
 export const Status = {
   OK: 0,
@@ -34,6 +44,8 @@ export const Status = {
   BUSY: 5,
   MODEL_ERROR: 6,
   BAD_STATE: 7,
+  /** A STAGED request whose staged bytes are missing or damaged: stage them again, then resend it. */
+  NOT_STAGED: 8,
 } as const;
 
 export const FEATURE_TRAINING = 0x1;
@@ -51,7 +63,7 @@ export const PARAM_SPACE: Record<ParamSpace, number> = { params: 0, momentum: 1 
 export const DEVICE_BYTE_TIMEOUT_MS = 250;
 
 export function commandName(command: number): string {
-  const base = command & ~REPLY;
+  const base = command & ~REPLY & ~STAGED;
   const name = Object.entries(Command).find(([key, value]) => value === base && key !== 'TRAIN_FIRST' && key !== 'TRAIN_LAST')?.[0];
   const hex = `0x${base.toString(16).padStart(2, '0')}`;
   if (name) return name;
@@ -314,5 +326,33 @@ export function encodeWriteParams(space: ParamSpace, offset: number, bytes: Uint
   view.setUint8(0, PARAM_SPACE[space]);
   view.setUint32(1, offset, true);
   out.set(bytes, WRITE_PARAMS_HEADER_BYTES);
+  return out;
+}
+
+/** The payload of a STAGED request: the staged bytes' length and CRC-32. */
+export function encodeStaged(length: number, crc: number): Uint8Array {
+  const out = new Uint8Array(8);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, length, true);
+  view.setUint32(4, crc, true);
+  return out;
+}
+
+/** CHUNK request: u32 offset into the staging buffer, then the bytes. */
+export function encodeChunk(offset: number, bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + bytes.length);
+  new DataView(out.buffer).setUint32(0, offset, true);
+  out.set(bytes, 4);
+  return out;
+}
+
+/** REPLY_PART request: which request (its sequence and frame CRC) and which range of its reply payload. */
+export function encodeReplyPart(sequence: number, requestCrc: number, offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(13);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, sequence);
+  view.setUint32(1, requestCrc, true);
+  view.setUint32(5, offset, true);
+  view.setUint32(9, length, true);
   return out;
 }

@@ -59,7 +59,7 @@ describe('link server on the emulated mps2-an500', () => {
     try {
       const info = await device.hello();
       expect(info).toMatchObject({
-        protocolVersion: 1, modelHash: '0123456789abcdef', buildId: 'fake-model-build', tickUnit: 'instructions',
+        protocolVersion: 2, modelHash: '0123456789abcdef', buildId: 'fake-model-build', tickUnit: 'instructions',
         maxRequestBytes: IN_BYTES, opCount: 2,
       });
 

@@ -85,7 +85,7 @@ describe('Device', () => {
     const d = new Device(t, { timeoutMs: 200, firstSequence: 254 });
     const info = await d.hello();
     expect(info).toMatchObject({
-      protocolVersion: 1, modelHash: '0102030405060708', arenaBytes: 1000, flashConstBytes: 2000, maxRequestBytes: 4,
+      protocolVersion: 2, modelHash: '0102030405060708', arenaBytes: 1000, flashConstBytes: 2000, maxRequestBytes: 4,
       training: false, opCount: 3, buildId: 'build-1', tickUnit: 'cycles',
     });
     expect(info.inputs).toEqual([{ name: 'in', dtype: 'int8', shape: [1, 4], bytes: 4, scale: 0.25, zeroPoint: -128 }]);
@@ -121,7 +121,7 @@ describe('Device', () => {
     expect((await d.hello()).buildId).toBe('build-1');
     expect(t.requests).toHaveLength(2);
     expect(t.requests[1].sequence).toBe(t.requests[0].sequence);
-    expect(d.stats).toMatchObject({ resends: 1, timeouts: 1 });
+    expect(d.stats).toMatchObject({ resends: 1, damagedReplies: 1, timeouts: 0 }); // resent at once, without waiting
   });
 
   it('resends at once after a BAD_CRC reply', async () => {
@@ -183,7 +183,7 @@ describe('Device', () => {
     const wrong = new Device(new FakeTransport((req) => encodeFrame(Command.PROFILE | REPLY, req.sequence, Uint8Array.of(0))));
     await expectMcutrainError(wrong.hello(), /answered PROFILE to HELLO/);
     const old = new Device(new FakeTransport((req) => reply(req, Status.OK, helloBody(PROTOCOL_VERSION + 1))));
-    const e = await expectMcutrainError(old.hello(), /speaks link protocol version 2; this mcutrain speaks version 1/);
+    const e = await expectMcutrainError(old.hello(), new RegExp(`speaks link protocol version ${PROTOCOL_VERSION + 1}; this mcutrain speaks version ${PROTOCOL_VERSION}`));
     expect(e.hint).toMatch(/rebuild and flash/);
     const short = new Device(new FakeTransport((req) => reply(req, Status.OK, helloBody().subarray(0, 30))));
     await expectMcutrainError(short.hello(), /malformed HELLO reply/);

@@ -1,11 +1,12 @@
 /**
  * The real C link server built around the hand-written test model (firmware/test/fake_model.c), with
- * -Werror and ASan/UBSan, and how the link tests open and close it. Shared by host_link and train_link.
+ * -Werror and ASan/UBSan, and how the link tests open and close it. Shared by the link tests and the
+ * fault runner (experiments/link_faults.ts), which runs outside vitest: hence node:assert.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
+import assert from 'node:assert/strict';
 import { Device } from '../../src/link/device.ts';
 import { HostTransport } from '../../src/link/host_transport.ts';
 import { Tamper } from './tamper.ts';
@@ -31,6 +32,6 @@ export async function openTampered(engine: string, timeoutMs = 2000) {
 /** Closes the engine and checks it exited 0 with nothing on stderr (no sanitizer report). */
 export async function finish(host: HostTransport, device: Device) {
   await device.close();
-  expect(host.exit).toEqual({ code: 0, signal: null });
-  expect(host.stderr).toBe('');
+  assert.deepEqual(host.exit, { code: 0, signal: null });
+  assert.equal(host.stderr, '');
 }

@@ -56,7 +56,7 @@ describe('host link (real C server, fake model)', () => {
     const { host, device } = await open();
     const info = await device.hello();
     expect(info).toMatchObject({
-      protocolVersion: 1, modelHash: '0123456789abcdef', buildId: 'fake-model-build', tickUnit: 'ns',
+      protocolVersion: 2, modelHash: '0123456789abcdef', buildId: 'fake-model-build', tickUnit: 'ns',
       arenaBytes: 2 * IN_BYTES + 4, flashConstBytes: 1234, maxRequestBytes: IN_BYTES, opCount: 2, training: true, features: 1,
     });
     expect(info.inputs).toEqual([{ name: 'image', dtype: 'int8', shape: [1, 16, 16, 4], bytes: IN_BYTES, scale: 0.5, zeroPoint: -3 }]);

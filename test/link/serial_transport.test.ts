@@ -147,7 +147,7 @@ describe.skipIf(!haveSocat || !linux)('SerialTransport over a pty', () => {
     expect(transport.bytesPerSecond).toBe(11520);
     const device = new Device(transport);
     const info = await device.hello();
-    expect(info).toMatchObject({ protocolVersion: 1, modelHash: '0123456789abcdef', buildId: 'fake-model-build', maxRequestBytes: IN_BYTES });
+    expect(info).toMatchObject({ protocolVersion: 2, modelHash: '0123456789abcdef', buildId: 'fake-model-build', maxRequestBytes: IN_BYTES });
     for (let k = 1; k <= 3; k++) {
       expect(Array.from(await device.infer(pattern(k)))).toEqual(expected(pattern(k), k));
     }

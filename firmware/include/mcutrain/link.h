@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#define MT_LINK_PROTOCOL_VERSION 1u
+#define MT_LINK_PROTOCOL_VERSION 2u
 
 #define MT_LINK_SYNC0 0xA5u
 #define MT_LINK_SYNC1 0x5Au
@@ -20,6 +20,8 @@ enum mt_link_command {
   MT_LINK_INFER = 0x02,
   MT_LINK_PROFILE = 0x03,
   MT_LINK_RESET = 0x04,
+  MT_LINK_CHUNK = 0x05,       /* link level: stages part of a large request payload */
+  MT_LINK_REPLY_PART = 0x06,  /* link level: resends a range of the last request's reply */
   MT_LINK_TRAIN_FIRST = 0x10, /* 0x10..0x1F: training commands (need mt_model.train) */
   MT_LINK_TRAIN_STEP = 0x10,
   MT_LINK_EVALUATE = 0x11,
@@ -28,6 +30,7 @@ enum mt_link_command {
   MT_LINK_READ_PARAMS = 0x14,
   MT_LINK_WRITE_PARAMS = 0x15,
   MT_LINK_TRAIN_LAST = 0x1F,
+  MT_LINK_STAGED = 0x40,      /* or-ed into a request whose payload was staged by CHUNKs */
   MT_LINK_REPLY = 0x80        /* or-ed into the command of every reply */
 };
 
@@ -39,7 +42,8 @@ enum mt_link_status {
   MT_LINK_TOO_LARGE = 4,
   MT_LINK_BUSY = 5,
   MT_LINK_MODEL_ERROR = 6,
-  MT_LINK_BAD_STATE = 7
+  MT_LINK_BAD_STATE = 7,
+  MT_LINK_NOT_STAGED = 8 /* a STAGED request whose staged bytes are missing or damaged */
 };
 
 /* HELLO feature bits. */
@@ -49,6 +53,10 @@ enum mt_link_status {
 #define MT_LINK_SPACE_PARAMS 0u
 #define MT_LINK_SPACE_MOMENTUM 1u
 #define MT_LINK_MAX_READ_BYTES 4096u
+
+/* CHUNK: the most payload bytes one chunk carries after its u32 offset. Frames this small are
+ * received into a buffer of their own, so a damaged one never touches the staged payload. */
+#define MT_LINK_CHUNK_BYTES 256u
 
 /* read_byte results besides a byte value 0..255. */
 #define MT_LINK_EOF (-1)     /* the stream has ended (host stdin closed); mt_link_serve returns */

@@ -2,13 +2,13 @@
  * The real C link server built around the hand-written test model (firmware/test/fake_model.c), with
  * -Werror and ASan/UBSan, and how the link tests open and close it. Shared by host_link and train_link.
  */
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { Device } from '../../src/link/device.ts';
 import { HostTransport } from '../../src/link/host_transport.ts';
 import { Tamper } from './tamper.ts';
+import { runOk } from '../helpers/run.ts';
 
 export const FIRMWARE = fileURLToPath(new URL('../../firmware', import.meta.url));
 export const FAKE_ENGINE_SOURCES = ['link/link.c', 'link/crc32.c', 'platform/host/main.c', 'test/fake_model.c'].map((f) => path.join(FIRMWARE, f));
@@ -16,8 +16,8 @@ export const WARNINGS = ['-std=c99', '-Wall', '-Wextra', '-Werror', '-O2', `-I${
 export const SANITIZE = ['-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
 
 /** Compiles the fake engine to `out` (sanitized unless `sanitize` is false), with extra defines. */
-export function buildFakeEngine(out: string, defines: string[] = [], sanitize = true): void {
-  execFileSync('gcc', [...WARNINGS, ...(sanitize ? SANITIZE : []), ...defines, ...FAKE_ENGINE_SOURCES, '-o', out], { stdio: 'pipe' });
+export async function buildFakeEngine(out: string, defines: string[] = [], sanitize = true): Promise<void> {
+  await runOk('gcc', [...WARNINGS, ...(sanitize ? SANITIZE : []), ...defines, ...FAKE_ENGINE_SOURCES, '-o', out]);
 }
 
 /** Starts an engine behind a Tamper, with a Device on top. */

@@ -22,12 +22,12 @@ const MOMENTUM_BYTES = 4 * (W_MOMENTUM + 3);
 let dir: string;
 const engines: Record<'train' | 'noTrain' | 'noMomentum', string> = { train: '', noTrain: '', noMomentum: '' };
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'mcutrain-train-link-'));
   const variants: [keyof typeof engines, string[]][] = [['train', []], ['noTrain', ['-DFAKE_NO_TRAIN']], ['noMomentum', ['-DFAKE_NO_MOMENTUM']]];
   for (const [name, defines] of variants) {
     engines[name] = path.join(dir, name);
-    buildFakeEngine(engines[name], defines);
+    await buildFakeEngine(engines[name], defines);
   }
 });
 

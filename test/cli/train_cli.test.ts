@@ -5,7 +5,7 @@
  * size of the fake's params. (The fake's step: loss = label + sum(sample)/1024 + bias[label]; an update
  * adds 1 to weights[label] and bias[label].)
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,16 +16,13 @@ import { importTflite } from '../../src/import/import_tflite.ts';
 import type { ProjectManifest } from '../../src/project/manifest.ts';
 import { GraphBuilder } from '../lower/graph_builder.ts';
 import { REPO, tempDir } from '../helpers/paths.ts';
+import { buildFakeEngine } from '../link/fake_engine.ts';
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [path.join(REPO, 'bin/mcutrain.js'), ...args], { encoding: 'utf8', cwd: REPO });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-const FIRMWARE = path.join(REPO, 'firmware');
-const SOURCES = ['link/link.c', 'link/crc32.c', 'platform/host/main.c', 'test/fake_model.c'].map((f) => path.join(FIRMWARE, f));
-const FLAGS = ['-std=c99', '-Wall', '-Wextra', '-Werror', '-O2', `-I${path.join(FIRMWARE, 'include')}`,
-  '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
 const SAMPLE = 16;
 const BIAS0 = [100, -200, 300];
 
@@ -78,14 +75,14 @@ function manifestFor(sha256: string, training = true): ProjectManifest {
   };
 }
 
-function buildEngine(dir: string, sha256: string, defines: string[] = []): void {
+function buildEngine(dir: string, sha256: string, defines: string[] = []): Promise<void> {
   const hash = `{${sha256.slice(0, 16).match(/../g)!.map((h) => `0x${h}`).join(',')}}`;
-  execFileSync('gcc', [...FLAGS, `-DFAKE_MODEL_HASH=${hash}`, ...defines, ...SOURCES, '-o', path.join(dir, 'engine')], { stdio: 'pipe' });
+  return buildFakeEngine(path.join(dir, 'engine'), [`-DFAKE_MODEL_HASH=${hash}`, ...defines]);
 }
 
 const lossOf = (s: { sum: number; label: number }, bias: number) => Math.fround(Math.fround(s.label + s.sum / 1024) + bias);
 
-beforeAll(() => {
+beforeAll(async () => {
   root = tempDir('train-cli');
   project = path.join(root, 'project');
   mkdirSync(project);
@@ -93,7 +90,7 @@ beforeAll(() => {
   const sha = createHash('sha256').update(model).digest('hex');
   writeFileSync(path.join(project, 'model.tflite'), model);
   writeFileSync(path.join(project, 'mcutrain.json'), JSON.stringify(manifestFor(sha), null, 2));
-  buildEngine(project, sha);
+  await buildEngine(project, sha);
   writeSamples(path.join(root, 'train'), 4, 0, trainSet);
   writeSamples(path.join(root, 'val'), 2, 7, valSet);
 });
@@ -159,10 +156,10 @@ describe('mcutrain train / weights: arguments and projects', () => {
     expect(cli('weights', copy, '-o', path.join(root, 'x.tflite')).err).toMatch(/model\.tflite is not the model '.*copy' was compiled from/);
   });
 
-  it('refuses firmware built without training', () => {
+  it('refuses firmware built without training', async () => {
     const old = path.join(root, 'old-firmware');
     cpSync(project, old, { recursive: true });
-    buildEngine(old, JSON.parse(readFileSync(path.join(old, 'mcutrain.json'), 'utf8')).model.sha256, ['-DFAKE_NO_TRAIN']);
+    await buildEngine(old, JSON.parse(readFileSync(path.join(old, 'mcutrain.json'), 'utf8')).model.sha256, ['-DFAKE_NO_TRAIN']);
     const r = cli('train', old, '--data', path.join(root, 'train'));
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/runs firmware built without training, but '.*old-firmware' was compiled with it/);

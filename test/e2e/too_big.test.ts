@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Graph } from '../../src/ir/graph.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
-import { buildProject } from '../../src/build/build_project.ts';
+import { buildProjectAsync } from '../../src/build/build_project.ts';
 import { tempDir } from '../helpers/paths.ts';
 
 /** One int8 FULLY_CONNECTED layer with `inputs x outputs` weights. */
@@ -26,12 +26,12 @@ function fcModel(inputs: number, outputs: number): Graph {
 }
 
 describe('a model too big for the board', () => {
-  it('fails the build on the STM32F746G-DISCO (1 MB Flash) with the overflow in bytes', () => {
+  it('fails the build on the STM32F746G-DISCO (1 MB Flash) with the overflow in bytes', async () => {
     const dir = tempDir('toobig');
     const file = path.join(dir, 'big.tflite');
     writeFileSync(file, writeTflite(fcModel(1024, 1200))); // 1.2 MB of weights
     const out = path.join(dir, 'project');
     compileModel({ modelPath: file, target: 'stm32f746g-disco', outDir: out });
-    expect(() => buildProject(out)).toThrow(/does not fit the board: it overflows Flash \(1048576 B\) by \d+ bytes/);
+    await expect(buildProjectAsync(out)).rejects.toThrow(/does not fit the board: it overflows Flash \(1048576 B\) by \d+ bytes/);
   });
 });

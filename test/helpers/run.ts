@@ -5,7 +5,6 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { REPO } from './paths.ts';
 
 export interface RunResult {
   /** Exit code, or null when a signal ended it. */
@@ -46,9 +45,4 @@ export async function runOk(cmd: string, args: string[], opts: RunOptions = {}):
     throw new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${r.code ?? r.signal}:\n${r.out}${r.err}`);
   }
   return r;
-}
-
-/** The mcutrain command line, as a user runs it, from the repository root. */
-export function cli(...args: string[]): Promise<RunResult> {
-  return run(process.execPath, [path.join(REPO, 'bin/mcutrain.js'), ...args], { cwd: REPO });
 }

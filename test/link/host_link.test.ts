@@ -168,7 +168,7 @@ describe('host link (real C server, fake model)', () => {
     writeFileSync(dying, '#!/bin/sh\necho "engine: arena allocation failed" >&2\nexit 3\n');
     chmodSync(dying, 0o755);
     const host = await HostTransport.start(dying);
-    const device = new Device(host, { timeoutMs: 5000 });
+    const device = new Device(host, { timeoutMs: 600_000 }); // only the engine's exit may end the request
     const e = await rejection(device.hello());
     expect(e.message).toMatch(/dying\.sh exited while in use \(exit code 3\); its stderr:\nengine: arena allocation failed/);
     await expect(rejection(device.close())).resolves.toBeInstanceOf(McutrainError);

@@ -1,0 +1,32 @@
+/**
+ * Setup file (vitest.config.ts): says when synchronous work blocked a test worker's event loop for long.
+ * vitest's RPC from the worker to the main process times out after 60 s without the loop turning, and
+ * then fails the run ("Timeout calling onTaskUpdate") though every test passed; this names the culprit
+ * first. It only reports, never fails a test.
+ */
+import { afterAll, beforeEach, expect } from 'vitest';
+
+const TICK_MS = 1000;
+const REPORT_MS = 20_000;
+
+let last = performance.now();
+/** The tests that ran since the last tick: the block happened in one of them (or in their hooks). */
+let since: string[] = [];
+beforeEach(() => {
+  since.push(expect.getState().currentTestName ?? '?');
+});
+const timer = setInterval(() => {
+  const now = performance.now();
+  const blocked = now - last - TICK_MS;
+  last = now;
+  const running = expect.getState().currentTestName;
+  const suspects = since.length > 0 ? since : [running ?? 'a hook or the file\'s top level'];
+  since = running ? [running] : [];
+  if (blocked > REPORT_MS) {
+    const where = suspects.map((t) => `'${t}'`).join(' or ');
+    console.warn(`${expect.getState().testPath ?? 'a test file'}: synchronous work blocked the test worker's event loop for ${(blocked / 1000).toFixed(0)} s ` +
+      `(in ${where}); vitest's RPC times out at 60 s: make it asynchronous (spawn instead of spawnSync, buildProjectAsync, yield in long loops)`);
+  }
+}, TICK_MS);
+timer.unref();
+afterAll(() => clearInterval(timer));

@@ -31,7 +31,7 @@ describe.each(MODELS)('%s on the emulated Cortex-M7', (file) => {
     await buildProjectAsync(boardDir);
     const samples = inputsFor(manifest.inputs.reduce((s, t) => s + t.bytes, 0));
     const oracle = await loadInterpreter(oracleBytes(file));
-    const board = await openProjectDevice(boardDir, manifest, { timeoutMs: 30_000 });
+    const board = await openProjectDevice(boardDir, manifest, { timeoutMs: 120_000 });
     try {
       for (const x of samples) {
         let o = 0;
@@ -49,7 +49,7 @@ describe.each(MODELS)('%s on the emulated Cortex-M7', (file) => {
       const dir = path.join(work, `${file}-${target}-tflm`);
       const m = compileModel({ modelPath: model(file), target, outDir: dir }).manifest;
       await buildProjectAsync(dir);
-      const device = await openProjectDevice(dir, m, { timeoutMs: 30_000 });
+      const device = await openProjectDevice(dir, m, { timeoutMs: 120_000 });
       try {
         const outs = [];
         for (const x of samples) outs.push(Array.from(await device.infer(x)));

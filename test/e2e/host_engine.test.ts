@@ -38,7 +38,7 @@ describe.each(ORACLE_MODELS)('$file: generated engine vs TFLite interpreter', ({
     const dir = path.join(work, file.replace(/\W/g, '_'));
     manifest = compileModel({ modelPath: model(file), target: 'host', outDir: dir, numerics: 'tflite' }).manifest;
     await buildProjectAsync(dir, { sanitize: true });
-    device = await openProjectDevice(dir, manifest, { sanitized: true, timeoutMs: 20_000 });
+    device = await openProjectDevice(dir, manifest, { sanitized: true, timeoutMs: 120_000 });
     oracle = await loadInterpreter(oracleBytes(file), { expect: { inputs: manifest.inputs, outputs: manifest.outputs } });
   });
   afterAll(async () => {
@@ -67,7 +67,7 @@ describe('person_detect_int8.tflite with TFLM numerics (TFLM reference test expe
     const dir = path.join(work, 'person_detect');
     const { manifest } = compileModel({ modelPath: model('person_detect_int8.tflite'), target: 'host', outDir: dir });
     await buildProjectAsync(dir, { sanitize: true });
-    const device = await openProjectDevice(dir, manifest, { sanitized: true, timeoutMs: 20_000 });
+    const device = await openProjectDevice(dir, manifest, { sanitized: true, timeoutMs: 120_000 });
     try {
       const scores = async (img: string) => new Int8Array((await device.infer(readInputFile(model(img), manifest.inputs, 'bytes'))).buffer);
       const person = await scores('person.bmp');

@@ -78,7 +78,7 @@ describe('ds-cnn with weights in [-7, 7]: int4 engine vs int8 engine', () => {
       const dir = path.join(work, name);
       const { manifest, analysis } = compileModel({ modelPath: file, target: 'host', outDir: dir });
       await buildProjectAsync(dir, { sanitize: true });
-      const device = await openProjectDevice(dir, manifest, { sanitized: true, timeoutMs: 20_000 });
+      const device = await openProjectDevice(dir, manifest, { sanitized: true, timeoutMs: 120_000 });
       engines.push({ device, inputBytes: manifest.inputs[0].bytes, constBytes: manifest.constBytes, kernels: analysis.calls.map((c) => c.fn ?? '') });
     }
   }, 240_000);

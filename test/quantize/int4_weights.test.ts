@@ -50,7 +50,7 @@ describe('vww96: int4 frozen layers vs int8', () => {
       const dir = path.join(work, name);
       const { manifest } = compileModel({ modelPath: file, target: 'host', outDir: dir });
       await buildProjectAsync(dir, { sanitize: false });
-      engines[name] = { device: await openProjectDevice(dir, manifest, { sanitized: false, timeoutMs: 20_000 }), constBytes: manifest.constBytes };
+      engines[name] = { device: await openProjectDevice(dir, manifest, { sanitized: false, timeoutMs: 120_000 }), constBytes: manifest.constBytes };
     }
   }, 300_000);
   afterAll(async () => {

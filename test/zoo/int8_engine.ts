@@ -43,7 +43,7 @@ export function describeInt8Engine(names: string[], { sanitize }: { sanitize: bo
       const dir = path.join(work, name);
       manifest = compileModel({ modelPath: file, target: 'host', outDir: dir, numerics: 'tflite' }).manifest;
       await buildProjectAsync(dir, { sanitize });
-      device = await openProjectDevice(dir, manifest, { sanitized: sanitize, timeoutMs: 20_000 });
+      device = await openProjectDevice(dir, manifest, { sanitized: sanitize, timeoutMs: 120_000 });
       oracle = await loadInterpreter(bytes, { expect: { inputs: manifest.inputs, outputs: manifest.outputs } });
     });
     afterAll(async () => {

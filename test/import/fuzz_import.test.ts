@@ -15,6 +15,7 @@ import { McutrainError } from '../../src/errors.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { wellFormedProblems } from './graph_checks.ts';
 import { seededUniform } from '../../src/util/random.ts';
+import { nextTurn } from '../../src/util/event_loop.ts';
 import { cpuMark } from '../helpers/cpu_time.ts';
 
 const MODELS = fileURLToPath(new URL('../../../shared/models/', import.meta.url));
@@ -88,9 +89,8 @@ describe('importer fuzzing', () => {
   const files = readdirSync(MODELS).filter((f) => f.endsWith('.tflite')).sort();
 
   it('imports or cleanly rejects every truncated and mutated copy of the reference models', async () => {
-    // Thousands of synchronous imports: let the worker's event loop breathe between batches, or vitest's
+    // Thousands of synchronous imports: let the worker's event loop turn between batches, or vitest's
     // RPC to the main process times out on a loaded machine.
-    const breathe = () => new Promise((r) => setImmediate(r));
     const random = prng(SEED);
     const truncations: Tally = { cases: 0, imported: 0, rejected: 0, slowestMs: 0, failures: [] };
     const mutations: Tally = { cases: 0, imported: 0, rejected: 0, slowestMs: 0, failures: [] };
@@ -105,7 +105,7 @@ describe('importer fuzzing', () => {
       for (let i = 0; i < RANDOM_CUTS_PER_MODEL; i++) cuts.add(Math.floor(random() * original.length));
       for (const length of [...cuts].filter((n) => n >= 0 && n < original.length).sort((a, b) => a - b)) {
         runCase(truncations, original.subarray(0, length), file, `truncated to ${length} bytes`);
-        if (truncations.cases % 100 === 0) await breathe();
+        if (truncations.cases % 100 === 0) await nextTurn();
       }
 
       const structure = [...new Set(spans.flatMap(([start, end]) => {
@@ -115,7 +115,7 @@ describe('importer fuzzing', () => {
       for (let i = 0; i < MUTANTS_PER_MODEL; i++) {
         const { bytes, what } = mutate(original, structure, random);
         runCase(mutations, bytes, file, `mutant ${i} (${what})`);
-        if (i % 100 === 0) await breathe();
+        if (i % 100 === 0) await nextTurn();
       }
     }
 

@@ -104,6 +104,9 @@ static struct {
   uint32_t total_ticks;
   mt_train_result train_result; /* of the last TRAIN_STEP / EVALUATE: its reply, resent to a retry, is
                                  * described by this copy, so a retried step never runs again */
+  uint32_t train_steps;         /* TRAIN_STEP updates applied since boot: 0 = the parameters are as
+                                 * compiled in (TRAIN_INFO reports it; never cleared by RESET, since
+                                 * the host build keeps its parameters across one) */
   uint8_t read_space;           /* the range of the last READ_PARAMS */
   uint32_t read_offset, read_len;
   char msg[MSG_CAPACITY];
@@ -257,6 +260,7 @@ static void emit_train_info(writer *w) {
     w_u32(w, momentum_floats(p));
     w_str(w, p->name);
   }
+  w_u32(w, st.train_steps);
 }
 
 /* The range of the last READ_PARAMS, read from the parameters as they are now. */
@@ -442,6 +446,7 @@ static void do_train_step(reply *r, uint32_t len, int update) {
   t->step(label, update, &res);
   res.ticks = mt_platform_ticks() - t0; /* measured here, as INFER's total: the step need not */
   st.train_result = res;
+  if (update) st.train_steps++;
   r->body = BODY_TRAIN_STEP;
 }
 

@@ -1,11 +1,13 @@
 /** Build a generated project with its Makefile: the host C compiler, or arm-none-eabi-gcc for boards. */
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { memoryUsage, readElfSections, type MemoryUsage } from '../elf/elf.ts';
 import { McutrainError } from '../errors.ts';
-import { readManifest } from '../project/manifest.ts';
+import { MANIFEST_FILE, readManifest, type ProjectManifest } from '../project/manifest.ts';
 import { loadTarget } from '../targets/target.ts';
+import { writeFileAtomic } from '../util/fs_atomic.ts';
 
 export interface BuildOptions {
   /** Add AddressSanitizer and UndefinedBehaviorSanitizer (host builds). */
@@ -68,15 +70,55 @@ function prepareBuild(dir: string, opts: BuildOptions): { args: string[]; finish
   const args = ['-C', dir, '--no-print-directory'];
   if (opts.sanitize) args.push('SANITIZE=1');
   if (opts.portable) args.push('DSP=0');
+  const artifact = path.join(dir, imageFile(target.kind, opts.sanitize));
+  // make would take an image changed by hand for up to date: link it again, so the hash recorded is of what make made.
+  rmSync(artifact, { force: true });
   const finish = (log: string, status: number | null, error?: Error): BuildResult => {
     if (error) throw new McutrainError(`could not run make: ${error.message}`, 'check that make is installed');
     if (status !== 0) throw explainBuildFailure(dir, log, manifest.arenaBytes, target.sram?.bytes, target.flash?.bytes);
-    if (target.kind === 'host') return { artifact: path.join(dir, opts.sanitize ? 'engine-sanitized' : 'engine'), log };
-    const elf = path.join(dir, 'firmware.elf');
-    const usage = memoryUsage(readElfSections(new Uint8Array(readFileSync(elf)), elf));
-    return { artifact: elf, log, memory: { ...usage, flashCapacity: target.flash!.bytes, ramCapacity: target.sram!.bytes } };
+    recordImage(dir, artifact);
+    if (target.kind === 'host') return { artifact, log };
+    const usage = memoryUsage(readElfSections(new Uint8Array(readFileSync(artifact)), artifact));
+    return { artifact, log, memory: { ...usage, flashCapacity: target.flash!.bytes, ramCapacity: target.sram!.bytes } };
   };
   return { args, finish };
+}
+
+/** The image a build makes: the host engine (plain or sanitized), or a board's firmware.elf. */
+export function imageFile(kind: string, sanitized = false): string {
+  return kind === 'host' ? (sanitized ? 'engine-sanitized' : 'engine') : 'firmware.elf';
+}
+
+export function fileSha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/** Notes the SHA-256 of the image just made in mcutrain.json, so flash and the device commands can recognise it. */
+function recordImage(dir: string, artifact: string): void {
+  const manifest = readManifest(dir);
+  manifest.images = { ...manifest.images, [path.basename(artifact)]: fileSha256(artifact) };
+  writeFileAtomic(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+}
+
+/**
+ * Checks that `file` in the project is the image `mcutrain build` made for it (not changed by hand,
+ * nor copied from another project) and returns its SHA-256. `required`: refuse an image that was
+ * built without a record (by an older mcutrain, or by make alone) too.
+ */
+export function checkBuiltImage(dir: string, manifest: ProjectManifest, file: string, required = true): string {
+  const image = path.join(dir, file);
+  const rebuild = `run mcutrain build ${dir}${file === 'engine-sanitized' ? ' --sanitize' : ''}`;
+  if (!existsSync(image)) throw new McutrainError(`'${dir}' has not been built (no ${file})`, rebuild);
+  const sha = fileSha256(image);
+  const recorded = manifest.images?.[file];
+  if (recorded === undefined) {
+    if (!required) return sha;
+    throw new McutrainError(`'${dir}' has no record of the ${file} \`mcutrain build\` made for it (built by an older mcutrain, or by make alone)`, rebuild);
+  }
+  if (sha !== recorded) {
+    throw new McutrainError(`${file} does not match the image \`mcutrain build\` made for this project ('${dir}': SHA-256 ${sha.slice(0, 16)}, built ${recorded.slice(0, 16)})`, rebuild);
+  }
+  return sha;
 }
 
 /** A model too big for the board is the usual cause of a failing link: say by how much and what to change. */

@@ -10,7 +10,6 @@ import { decodeOutputs, formatOutputs } from './outputs.ts';
 import { openProjectDevice } from '../link/connect.ts';
 import { formatPorts, listBoardPorts } from '../link/ports.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
-import type { Numerics } from '../lower/numerics.ts';
 import { formatInspectReport, inspectModel } from './inspect.ts';
 import { formatBytes, formatTable } from './table.ts';
 import { formatProfileReport, makeProfileReport } from './profile.ts';
@@ -23,8 +22,9 @@ import { SCHEME_COMMAND } from './scheme_command.ts';
 import { randomBytes } from 'node:crypto';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
 import { TRAIN_COMMAND, WEIGHTS_COMMAND } from './train_command.ts';
-
-type Values = Record<string, string | boolean | undefined>;
+import { numberOption, onePositional, pixelsOption, str, type Values } from './options.ts';
+import { qemuBoardOf } from '../emulate/qemu.ts';
+import { startTwin, stopTwin, twinStatus } from '../emulate/twin.ts';
 export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
 
 export interface Command {
@@ -34,13 +34,6 @@ export interface Command {
   options: OptionSpec;
   run(positionals: string[], values: Values): Promise<number>;
 }
-
-function onePositional(positionals: string[], what: string, usage: string): string {
-  if (positionals.length !== 1) throw new McutrainError(`expected ${what}, got ${positionals.length ? positionals.join(' ') : 'nothing'}`, `usage: mcutrain ${usage}`);
-  return positionals[0];
-}
-
-const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
 
 export const COMMANDS: Record<string, Command> = {
   inspect: {
@@ -111,11 +104,11 @@ export const COMMANDS: Record<string, Command> = {
       const dir = onePositional(pos, 'one project folder', this.usage);
       const input = str(v.input);
       if (!input) throw new McutrainError('infer needs an input', 'add --input <file> (.bin, .npy or .bmp)');
+      const pixels = pixelsOption(v);
+      const port = portOptions(v);
       const manifest = readManifest(dir);
-      const pixels = str(v.pixels);
-      if (pixels !== 'shift' && pixels !== 'bytes') throw new McutrainError(`--pixels must be shift or bytes, not '${pixels}'`);
       const data = readInputFile(input, manifest.inputs, pixels);
-      const device = await openProjectDevice(dir, manifest, portOptions(v));
+      const device = await openProjectDevice(dir, manifest, port);
       try {
         const raw = await device.infer(data);
         if (str(v.out)) writeFileAtomic(str(v.out)!, raw);
@@ -135,6 +128,7 @@ export const COMMANDS: Record<string, Command> = {
       'Options:',
       '  --runs N           inferences to take the median of (default 5)',
       '  -i, --input FILE   input to profile with (default: random bytes)',
+      '  --pixels MODE      how .bmp pixels feed an int8 input: shift (default) or bytes, as for infer',
       '  --json             print the report as JSON',
       PORT_HELP,
       'Ticks are instructions on the emulated board (QEMU -icount), cycles on silicon, ns on the host.',
@@ -142,13 +136,14 @@ export const COMMANDS: Record<string, Command> = {
     options: { runs: { type: 'string', default: '5' }, input: { type: 'string', short: 'i' }, json: { type: 'boolean' }, pixels: { type: 'string', default: 'shift' }, ...PORT_OPTIONS },
     async run(pos, v) {
       const dir = onePositional(pos, 'one project folder', this.usage);
-      const runs = Number(str(v.runs));
-      if (!Number.isInteger(runs) || runs < 1 || runs > 1000) throw new McutrainError(`--runs must be an integer from 1 to 1000, not '${str(v.runs)}'`);
+      const runs = numberOption(v, 'runs', { integer: true, min: 1, max: 1000 })!;
+      const pixels = pixelsOption(v);
+      const port = portOptions(v);
       const manifest = readManifest(dir);
       const input = str(v.input)
-        ? readInputFile(str(v.input)!, manifest.inputs, str(v.pixels) === 'bytes' ? 'bytes' : 'shift')
+        ? readInputFile(str(v.input)!, manifest.inputs, pixels)
         : randomBytes(manifest.inputs.reduce((s, t) => s + t.bytes, 0));
-      const device = await openProjectDevice(dir, manifest, portOptions(v));
+      const device = await openProjectDevice(dir, manifest, port);
       const bar = progress('profiling');
       try {
         const profiles = [];
@@ -170,6 +165,56 @@ export const COMMANDS: Record<string, Command> = {
 
   train: TRAIN_COMMAND,
   weights: WEIGHTS_COMMAND,
+
+  reset: {
+    usage: 'reset <dir> [--port P]',
+    summary: 'restart the board (or its emulated twin) on its flashed image: learned state is lost',
+    help: [
+      'Options:',
+      '  -p, --port PATH    reset the board on this serial port (the link\'s RESET command)',
+      '  --baud N           the port\'s baud rate (default: the target\'s UART setting)',
+      'Without --port, the emulated twin starts its flashed image afresh, as at power-on.',
+    ].join('\n'),
+    options: { ...PORT_OPTIONS },
+    async run(pos, v) {
+      const dir = onePositional(pos, 'one project folder', this.usage);
+      const port = portOptions(v);
+      const manifest = readManifest(dir);
+      const target = loadTarget(manifest.target);
+      if (target.kind === 'host') {
+        throw new McutrainError(`'${dir}' targets the host: its engine runs only while one command runs, so there is nothing to reset`,
+          'every command starts the host engine afresh from its compiled-in parameters');
+      }
+      if (port.port) {
+        const device = await openProjectDevice(dir, manifest, port);
+        try {
+          await device.reset();
+        } finally {
+          await device.close();
+        }
+        console.log(`reset ${device.description}`);
+        return 0;
+      }
+      const board = qemuBoardOf(target);
+      if (!twinStatus(dir).flashed) throw new McutrainError(`no image was flashed into the emulated ${board.machine} board of '${dir}'`, `flash it: mcutrain flash ${dir}`);
+      const twin = await startTwin(dir, board);
+      console.log(`reset the emulated ${board.machine} board of '${dir}': its flashed image started afresh (QEMU pid ${twin.pid})`);
+      return 0;
+    },
+  },
+
+  stop: {
+    usage: 'stop <dir>',
+    summary: 'end the emulated twin of a board project',
+    help: 'The emulated board runs from mcutrain flash (or the first command that needs it) until this command.',
+    options: {},
+    async run(pos) {
+      const dir = onePositional(pos, 'one project folder', this.usage);
+      const stopped = await stopTwin(dir);
+      console.log(stopped ? `stopped the emulated ${stopped.machine} board of '${dir}' (QEMU pid ${stopped.pid})` : `no emulated board is running for '${dir}'`);
+      return 0;
+    },
+  },
 
   ports: {
     usage: 'ports [--json]',

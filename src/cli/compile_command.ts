@@ -1,17 +1,16 @@
 /** `mcutrain compile` (optionally with a training scheme) and `mcutrain plan` (the training memory report). */
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
-import { analyzeModel, compileModel, readModelFile, resolveScheme, type PatchMode, type TrainOptions } from '../project/compile_project.ts';
-import type { Numerics } from '../lower/numerics.ts';
+import { analyzeModel, compileModel, readModelFile, resolveScheme, type TrainOptions } from '../project/compile_project.ts';
+import { fitVerdict, requireFit } from '../project/fit.ts';
 import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
 import { formatPlanReport, lifetimeSvg, makePlanReport } from '../train/plan_report.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import type { Command } from './commands.ts';
 import { AUTO_HELP, AUTO_OPTIONS, autoScheme } from './scheme_command.ts';
-import { schemeToString } from '../train/scheme.ts';
+import { LR_RANGE, MOMENTUM_RANGE } from '../train/scheme.ts';
 import { formatBytes } from './table.ts';
-
-const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+import { numberOption, numericsOption, onePositional, PATCH_HELP, patchesOption, str, type Values } from './options.ts';
 
 const TRAIN_HELP = [
   '  --train SCHEME       compile the training engine too: an inline scheme such as',
@@ -23,8 +22,6 @@ const TRAIN_HELP = [
   '                       updates after the backward pass), to compare with the engine\'s in-place updates',
 ];
 
-const PATCH_HELP = '  --patches auto|off   run the early stage patch by patch when that lowers the arena (default: auto with --train, off without)';
-
 const TRAIN_OPTIONS = {
   patches: { type: 'string' },
   train: { type: 'string' },
@@ -34,15 +31,7 @@ const TRAIN_OPTIONS = {
   'no-reorder': { type: 'boolean' },
 } as const;
 
-function numberOption(v: string | boolean | undefined, flag: string): number | undefined {
-  const text = str(v);
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n)) throw new McutrainError(`${flag} must be a number, not '${text}'`);
-  return n;
-}
-
-function trainOptions(v: Record<string, string | boolean | undefined>): TrainOptions | undefined {
+function trainOptions(v: Values): TrainOptions | undefined {
   const scheme = str(v.train);
   if (scheme === undefined) {
     if (v['no-qas'] || v['no-reorder'] || v.momentum !== undefined || v.lr !== undefined) {
@@ -51,14 +40,9 @@ function trainOptions(v: Record<string, string | boolean | undefined>): TrainOpt
     return undefined;
   }
   return {
-    scheme, qas: v['no-qas'] ? false : undefined, momentum: numberOption(v.momentum, '--momentum'), lr: numberOption(v.lr, '--lr'),
+    scheme, qas: v['no-qas'] ? false : undefined, momentum: numberOption(v, 'momentum', MOMENTUM_RANGE), lr: numberOption(v, 'lr', LR_RANGE),
     reorder: v['no-reorder'] ? false : undefined,
   };
-}
-
-function onePositional(positionals: string[], what: string, usage: string): string {
-  if (positionals.length !== 1) throw new McutrainError(`expected ${what}, got ${positionals.length ? positionals.join(' ') : 'nothing'}`, `usage: mcutrain ${usage}`);
-  return positionals[0];
 }
 
 export const COMPILE_COMMAND: Command = {
@@ -84,18 +68,18 @@ export const COMPILE_COMMAND: Command = {
     const file = onePositional(pos, 'one model file', this.usage);
     const out = str(v.out);
     if (!out) throw new McutrainError('compile needs an output folder', 'add -o <dir>');
+    const numerics = numericsOption(v);
+    const patches = patchesOption(v);
     let train = trainOptions(v);
     if (train?.scheme === 'auto') {
-      train = { ...train, scheme: schemeToString((await autoScheme(file, v)).scheme) };
+      train = { ...train, scheme: (await autoScheme(file, v)).scheme };
       console.log('');
-    } else if (v.budget !== undefined || v.data !== undefined || v.val !== undefined) {
-      throw new McutrainError('--budget, --data and --val are for --train auto', 'add --train auto, or drop them');
+    } else {
+      const search = Object.keys(AUTO_OPTIONS).filter((k) => v[k] !== undefined).map((k) => `--${k}`);
+      if (search.length > 0) throw new McutrainError(`${search.join(', ')} ${search.length > 1 ? 'are' : 'is'} for --train auto`, 'add --train auto, or drop them');
     }
     const started = performance.now();
-    const { manifest } = compileModel({
-      modelPath: file, target: str(v.target) ?? DEFAULT_TARGET, outDir: out, numerics: str(v.numerics) as Numerics, train,
-      patches: str(v.patches) as PatchMode | undefined,
-    });
+    const { manifest, fit } = compileModel({ modelPath: file, target: str(v.target) ?? DEFAULT_TARGET, outDir: out, numerics, train, patches });
     const ms = performance.now() - started;
     console.log(`compiled ${manifest.model.file} for ${manifest.target} (${manifest.numerics} numerics) into ${out} in ${ms.toFixed(0)} ms`);
     console.log(`  operators ${manifest.ops.length}, MACs ${manifest.macs.toLocaleString('en-US')}`);
@@ -111,6 +95,7 @@ export const COMPILE_COMMAND: Command = {
         `${t.momentumBytes ? ` + ${formatBytes(t.momentumBytes)} momentum` : ''}; step arena ${formatBytes(t.trainArenaBytes)} ` +
         `(lower bound ${formatBytes(t.trainLowerBoundBytes)}), MACs forward ${t.macsForward.toLocaleString('en-US')} backward ${t.macsBackward.toLocaleString('en-US')}`);
     }
+    console.log(`  ${fit.summary}`);
     return 0;
   },
 };
@@ -133,9 +118,11 @@ export const PLAN_COMMAND: Command = {
     const train = trainOptions(v);
     if (!train) throw new McutrainError('plan needs a training scheme', 'add --train "bias:last=4" (or a scheme .json file)');
     const target = loadTarget(str(v.target) ?? DEFAULT_TARGET);
-    const analysis = analyzeModel(readModelFile(file), path.basename(file), (str(v.numerics) ?? 'tflm') as Numerics, resolveScheme(train),
-      { reorder: train.reorder, patches: str(v.patches) as PatchMode | undefined });
-    const report = makePlanReport(analysis, analysis.training!, target);
+    const numerics = numericsOption(v);
+    const subject = { bytes: readModelFile(file), name: path.basename(file), numerics, scheme: resolveScheme(train), options: { reorder: train.reorder, patches: patchesOption(v) } };
+    const analysis = analyzeModel(subject.bytes, subject.name, numerics, subject.scheme, subject.options);
+    const fit = fitVerdict(analysis, target, subject);
+    const report = makePlanReport(analysis, analysis.training!, target, fit);
     console.log(formatPlanReport(report));
     const svg = str(v.svg);
     if (svg) {
@@ -144,6 +131,7 @@ export const PLAN_COMMAND: Command = {
     }
     const json = str(v.json);
     if (json) writeFileAtomic(json, JSON.stringify(report, null, 2) + '\n');
+    requireFit(fit); // over the target's memory: the report above, then the verdict as the error (exit 1)
     return 0;
   },
 };

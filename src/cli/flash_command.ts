@@ -8,7 +8,8 @@ import type { Flasher, FlashReport } from '../flash/flasher.ts';
 import { gdbOverSerial, gdbOverTcp } from '../flash/gdb_flash.ts';
 import { stm32OverSerial } from '../flash/stm32_uart_bootloader.ts';
 import { MassStorageFlasher } from '../flash/mass_storage.ts';
-import { QemuFlasher } from '../flash/qemu_flash.ts';
+import { TwinFlasher } from '../flash/qemu_flash.ts';
+import { checkBuiltImage } from '../build/build_project.ts';
 import { formatBytes } from './table.ts';
 import { progress } from './progress.ts';
 import type { Command } from './commands.ts';
@@ -35,13 +36,14 @@ export function chooseMethod(o: FlashChoice, flashMethods: readonly string[], em
   return method as Method;
 }
 
-function makeFlasher(method: Method, o: FlashChoice, target: ReturnType<typeof mcuOf>): Flasher {
+/** `dir`: the project, whose emulated twin the qemu method flashes. */
+function makeFlasher(method: Method, o: FlashChoice, target: ReturnType<typeof mcuOf>, dir: string): Flasher {
   const need = (value: string | undefined, flag: string) => {
     if (!value) throw new McutrainError(`flashing with ${method} needs ${flag}`);
     return value;
   };
   switch (method) {
-    case 'qemu': return new QemuFlasher(target);
+    case 'qemu': return new TwinFlasher(dir, target);
     case 'gdb': return o.gdb ? gdbOverTcp(o.gdb) : gdbOverSerial(need(o.port, '--gdb host:port or --port <probe tty>'), { blackMagicProbe: true });
     case 'stm32-uart': return stm32OverSerial(need(o.port, '--port <tty wired to the bootloader USART>'));
     case 'msd':
@@ -53,14 +55,15 @@ export async function flashProject(dir: string, o: FlashChoice): Promise<FlashRe
   const manifest = readManifest(dir);
   const target = mcuOf(loadTarget(manifest.target));
   const method = chooseMethod(o, target.flashMethods ?? [], target.qemu !== undefined);
+  // The board is checked against the ELF by read-back; the ELF against the project here.
+  checkBuiltImage(dir, manifest, 'firmware.elf');
   const image = loadFirmwareImage(path.join(dir, 'firmware.elf'));
-  const flasher = makeFlasher(method, o, target);
+  const flasher = makeFlasher(method, o, target, dir);
   const bar = progress(`flashing (${method})`);
   try {
     return await flasher.flash(image, (p) => bar.update(p.done, p.total, p.phase));
   } finally {
     bar.done();
-    if (flasher instanceof QemuFlasher) await flasher.board?.transport.close().catch(() => undefined);
   }
 }
 
@@ -73,7 +76,9 @@ export const flashCommand: Command = {
     '  --gdb HOST:PORT    a GDB server: OpenOCD (3333), pyOCD, J-Link GDB server, QEMU\'s gdbstub',
     '  -p, --port PATH    the serial port of a Black Magic Probe (--method gdb) or of the STM32 ROM bootloader (--method stm32-uart)',
     '  --drive PATH       a mounted DAPLink / ST-LINK drive (msd) or RP2040 RPI-RP2 drive (uf2)',
-    'Every flash is verified (read-back or device CRC) before it is reported as done.',
+    'The firmware.elf must be the image mcutrain build made for the project (its SHA-256 is in mcutrain.json);',
+    'every flash is verified (read-back or device CRC) before it is reported as done. The emulated board',
+    'runs on after the command, keeping its state like a board, until mcutrain reset or mcutrain stop.',
   ].join('\n'),
   options: { method: { type: 'string' }, gdb: { type: 'string' }, port: { type: 'string', short: 'p' }, drive: { type: 'string' } },
   async run(pos, v) {

@@ -1,6 +1,7 @@
 /** The mcutrain command line: parses arguments and wires the stages together; no logic of its own. */
 import { parseArgs } from 'node:util';
 import { McutrainError } from '../errors.ts';
+import { fileSystemError } from '../util/fs_errors.ts';
 import { VERSION } from '../version.ts';
 import { COMMANDS } from './commands.ts';
 
@@ -38,12 +39,28 @@ export async function main(argv: string[]): Promise<number> {
   return await command.run(parsed.positionals, parsed.values as Record<string, string | boolean | undefined>);
 }
 
+/**
+ * A reader that goes away early (`mcutrain plan ... | head`) ends our output, not the run: the write
+ * error is dropped, as are later writes to the closed stream, so the command still finishes its work
+ * (files it writes, a device it closes) and exits with its own status.
+ */
+function tolerateClosedOutput(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || stream.destroyed) return;
+    throw e;
+  });
+}
+
+tolerateClosedOutput(process.stdout);
+tolerateClosedOutput(process.stderr);
+
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e: unknown) => {
-    if (e instanceof McutrainError) {
-      console.error(`mcutrain: error: ${e.message}`);
-      if (e.hint) console.error(`  hint: ${e.hint}`);
+    const error = e instanceof McutrainError ? e : fileSystemError(e);
+    if (error) {
+      console.error(`mcutrain: error: ${error.message}`);
+      if (error.hint) console.error(`  hint: ${error.hint}`);
       process.exitCode = 1;
     } else {
       console.error('mcutrain: internal error (a bug; please report it with the command you ran):');

@@ -1,19 +1,16 @@
 /** The --port / --baud options every command that talks to a device takes. */
-import { McutrainError } from '../errors.ts';
-
-type Values = Record<string, string | boolean | undefined>;
+import { numberOption, str, type Values } from './options.ts';
 
 export const PORT_OPTIONS = { port: { type: 'string', short: 'p' }, baud: { type: 'string' } } as const;
 
 export const PORT_HELP = [
   '  -p, --port PATH    a board on this serial port (see mcutrain ports); without it a board',
-  '                     project runs on its emulated twin (QEMU)',
+  '                     project runs on its emulated twin (QEMU), started if none runs; it keeps',
+  '                     its state between commands until mcutrain reset or mcutrain stop',
   '  --baud N           the port\'s baud rate (default: the target\'s UART setting)',
 ].join('\n');
 
-export function portOptions(v: Values): { port?: string; baud?: number } {
-  const text = typeof v.baud === 'string' ? v.baud : undefined;
-  const baud = text === undefined ? undefined : Number(text);
-  if (baud !== undefined && (!Number.isInteger(baud) || baud <= 0)) throw new McutrainError(`--baud must be a positive integer, not '${text}'`);
-  return { port: typeof v.port === 'string' ? v.port : undefined, baud };
+/** Also: a board without --port runs on its managed emulated twin, which outlives the command, and the user is told when one starts. */
+export function portOptions(v: Values): { port?: string; baud?: number; managedTwin: true; notify: (message: string) => void } {
+  return { port: str(v.port), baud: numberOption(v, 'baud', { integer: true, min: 1 }), managedTwin: true, notify: (message) => console.error(message) };
 }

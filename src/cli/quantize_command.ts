@@ -12,14 +12,9 @@ import { planMemory } from '../plan/plan_memory.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { formatBytes } from './table.ts';
 import { progress } from './progress.ts';
+import { warn } from './warn.ts';
 import type { Command } from './commands.ts';
-
-const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
-
-function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T {
-  if (!allowed.includes(value as T)) throw new McutrainError(`${flag} must be one of ${allowed.join(', ')}, not '${value}'`);
-  return value as T;
-}
+import { choiceOption, numberOption, str } from './options.ts';
 
 export const quantizeCommand: Command = {
   usage: 'quantize <model_float.tflite> --calib <dir> -o <model_int8.tflite>',
@@ -49,19 +44,19 @@ export const quantizeCommand: Command = {
     const out = str(v.out);
     if (!calib) throw new McutrainError('quantize needs calibration data', 'add --calib <folder> with a few hundred representative inputs');
     if (!out) throw new McutrainError('quantize needs an output file', 'add -o <model_int8.tflite>');
-    const method: RangeMethod = oneOf(str(v.method), RANGE_METHODS, '--method');
-    const io: IoType = oneOf(str(v.io), ['int8', 'float32'] as const, '--io');
-    const fullyConnected: FullyConnectedWeights = oneOf(str(v.fc), ['per-tensor', 'per-channel'] as const, '--fc');
-    const weights: WeightType = oneOf(str(v.weights), ['int8', 'int4'] as const, '--weights');
+    const method: RangeMethod = choiceOption(v, 'method', RANGE_METHODS)!;
+    const io: IoType = choiceOption(v, 'io', ['int8', 'float32'] as const)!;
+    const fullyConnected: FullyConnectedWeights = choiceOption(v, 'fc', ['per-tensor', 'per-channel'] as const)!;
+    const weights: WeightType = choiceOption(v, 'weights', ['int8', 'int4'] as const)!;
     const keepInt8 = parseKeepInt8(str(v['keep-int8']));
     if (keepInt8 > 0 && weights !== 'int4') throw new McutrainError('--keep-int8 only applies with --weights int4');
-    const limit = str(v.limit) === undefined ? undefined : Number(str(v.limit));
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new McutrainError(`--limit must be a positive integer, not '${str(v.limit)}'`);
-    const percentile = str(v.percentile) === undefined ? undefined : Number(str(v.percentile));
+    const limit = numberOption(v, 'limit', { integer: true, min: 1 });
+    const percentile = numberOption(v, 'percentile', { min: 50, max: 100 });
+    if (percentile !== undefined && method !== 'percentile') throw new McutrainError('--percentile only applies with --method percentile');
 
     const graph = importTfliteFile(pos[0]);
     const samples = readCalibrationFolder(calib, graph.inputs.map((id) => graph.tensors[id]), {
-      pixelRange: str(v['pixel-range']) ? parsePixelRange(str(v['pixel-range'])!) : DEFAULT_PIXEL_RANGE, limit,
+      pixelRange: str(v['pixel-range']) ? parsePixelRange(str(v['pixel-range'])!) : DEFAULT_PIXEL_RANGE, limit, warn,
     });
     const bar = progress('calibrating');
     const calibration = await calibrate(graph, samples, { method, percentile, onProgress: (d, t) => bar.update(d, t) });

@@ -6,38 +6,35 @@
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
 import { readLabelledFolder, type LabelledSet } from '../data/labelled.ts';
-import type { PixelMapping } from '../data/input_file.ts';
-import type { Numerics } from '../lower/numerics.ts';
-import { readModelFile, type PatchMode } from '../project/compile_project.ts';
-import { parseBytes } from '../search/budget.ts';
+import { readModelFile } from '../project/compile_project.ts';
 import { candidateCombination } from '../search/contribution.ts';
-import { chooseScheme, modelInfo, parseLayerSelection, schemeJson, type ChooseResult } from '../search/choose_scheme.ts';
+import { chooseScheme, modelInfo, parseLayerSelection, type ChooseResult } from '../search/choose_scheme.ts';
 import { combinationKey, type Combination } from '../search/search.ts';
-import { DEFAULT_TARGET } from '../targets/target.ts';
-import { DEFAULT_LR, schemeToString } from '../train/scheme.ts';
+import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
+import { DEFAULT_LR, LR_RANGE, MOMENTUM_RANGE, schemeToJson, schemeToString } from '../train/scheme.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { seededUniform } from '../util/random.ts';
 import type { Command, OptionSpec } from './commands.ts';
+import { numberOption, numericsOption, onePositional, patchesOption, pixelsOption, sizeOption, str, type Values } from './options.ts';
 import { progress } from './progress.ts';
+import { warn } from './warn.ts';
 import { formatTable } from './table.ts';
-
-type Values = Record<string, string | boolean | undefined>;
-const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
 
 const USAGE = 'scheme <model.tflite> --data <folder> --budget 256KiB [--target NAME] [-o scheme.json] [--layers last:12] [--steps 300] [--lr 0.05] [--cache file]';
 export const DEFAULT_CACHE = path.join('.mcutrain', 'scheme-cache.json');
 
 /** The options of the search, shared with `compile --train auto` (which has its own --target, --lr, --momentum, --no-qas). */
 export const AUTO_OPTIONS: OptionSpec = {
-  budget: { type: 'string' }, data: { type: 'string', short: 'd' }, val: { type: 'string' }, layers: { type: 'string', default: 'last:12' },
-  steps: { type: 'string', default: '300' }, seed: { type: 'string', default: '1' }, cache: { type: 'string', default: DEFAULT_CACHE },
-  jobs: { type: 'string' }, pixels: { type: 'string', default: 'shift' },
+  // No defaults here (autoScheme applies them), so compile can tell which were given without --train auto.
+  budget: { type: 'string' }, data: { type: 'string', short: 'd' }, val: { type: 'string' }, layers: { type: 'string' },
+  steps: { type: 'string' }, seed: { type: 'string' }, cache: { type: 'string' }, jobs: { type: 'string' }, pixels: { type: 'string' },
 };
 
 export const AUTO_HELP = [
   '  --budget SIZE        peak SRAM the scheme may take on the target: 262144, 256KiB, 256KB (1000 B), 0.25MiB',
   '  -d, --data FOLDER    fine-tuning samples as FOLDER/<class>/<files> (as mcutrain train reads them)',
-  '  --val FOLDER         held-out samples the accuracy is measured on (default: a seeded 20% of --data)',
+  '  --val FOLDER         held-out samples the accuracy is measured on, class folders named as in --data',
+  '                       (default: a seeded 20% of --data)',
   '  --layers last:N|all  weighted layers whose bias and weights are candidates (default last:12)',
   '  --steps N            samples each candidate is fine-tuned on (default 300)',
   '  --seed N             seed of the sample order and the held-out split (default 1)',
@@ -45,21 +42,6 @@ export const AUTO_HELP = [
   '  --jobs N             engines measured at once (default: the CPU count)',
   '  --pixels MODE        how .bmp pixels feed an int8 input: shift (default) or bytes',
 ];
-
-function integerOption(text: string | undefined, flag: string, min: number, max: number): number {
-  const n = Number(text);
-  if (text === undefined || text.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-    throw new McutrainError(`${flag} must be an integer from ${min} to ${max}, not '${text}'`);
-  }
-  return n;
-}
-
-function numberOption(text: string | undefined, flag: string, check: (n: number) => boolean, what: string): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || !check(n)) throw new McutrainError(`${flag} must be ${what}, not '${text}'`);
-  return n;
-}
 
 /** A seeded share of the samples held out (at least one), the rest for fine-tuning. */
 export function splitHeldOut(set: LabelledSet, fraction: number, seed: number): { train: LabelledSet; val: LabelledSet } {
@@ -77,31 +59,33 @@ const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
 /** Runs the search from the command line's values and prints the report; returns the result. */
 export async function autoScheme(modelFile: string, v: Values): Promise<ChooseResult> {
-  const budgetText = str(v.budget);
-  if (!budgetText) throw new McutrainError('choosing a scheme needs a memory budget', 'add --budget 256KiB (peak SRAM on the target)');
-  const budget = parseBytes(budgetText);
+  const budget = sizeOption(v, 'budget');
+  if (budget === undefined) throw new McutrainError('choosing a scheme needs a memory budget', 'add --budget 256KiB (peak SRAM on the target)');
   const data = str(v.data);
   if (!data) throw new McutrainError('choosing a scheme needs fine-tuning data', 'add --data <folder> (laid out as <folder>/<class>/<files>)');
-  const pixels = str(v.pixels);
-  if (pixels !== 'shift' && pixels !== 'bytes') throw new McutrainError(`--pixels must be shift or bytes, not '${pixels}'`);
-  const steps = integerOption(str(v.steps), '--steps', 1, 1_000_000);
-  const seed = integerOption(str(v.seed), '--seed', 0, 0xffffffff);
-  const jobs = str(v.jobs) === undefined ? undefined : integerOption(str(v.jobs), '--jobs', 1, 256);
-  const lr = numberOption(str(v.lr), '--lr', (n) => n >= 0, 'a number >= 0') ?? DEFAULT_LR;
-  const momentum = numberOption(str(v.momentum), '--momentum', (n) => n >= 0 && n < 1, 'a number in [0, 1)') ?? 0;
+  const pixels = pixelsOption(v);
+  const steps = numberOption(v, 'steps', { integer: true, min: 1, max: 1_000_000 }) ?? 300;
+  const seed = numberOption(v, 'seed', { integer: true, min: 0, max: 0xffffffff }) ?? 1;
+  const jobs = numberOption(v, 'jobs', { integer: true, min: 1, max: 256 });
+  const lr = numberOption(v, 'lr', LR_RANGE) ?? DEFAULT_LR;
+  const momentum = numberOption(v, 'momentum', MOMENTUM_RANGE) ?? 0;
   const layers = parseLayerSelection(str(v.layers) ?? 'last:12');
-  const target = str(v.target) ?? DEFAULT_TARGET;
+  const target = loadTarget(str(v.target) ?? DEFAULT_TARGET).name; // checked before the data is read
+  const numerics = numericsOption(v);
+  const patches = patchesOption(v);
 
   const info = modelInfo(readModelFile(modelFile), path.basename(modelFile));
-  const read = (folder: string) => readLabelledFolder(folder, info.input, { pixels: pixels as PixelMapping, classes: info.classes });
+  const read = (folder: string, labelsOf?: LabelledSet) => readLabelledFolder(folder, info.input, {
+    pixels, classes: info.classes, warn, labelsOf: labelsOf && { folder: data, classNames: labelsOf.classNames },
+  });
   const all = read(data);
-  const { train, val } = str(v.val) ? { train: all, val: read(str(v.val)!) } : splitHeldOut(all, 0.2, seed);
+  const { train, val } = str(v.val) ? { train: all, val: read(str(v.val)!, all) } : splitHeldOut(all, 0.2, seed);
 
   const bar = progress('choosing the scheme');
   let result: ChooseResult;
   try {
     result = await chooseScheme({
-      modelPath: modelFile, target, budget, train, val, layers, numerics: str(v.numerics) as Numerics | undefined, patches: str(v.patches) as PatchMode | undefined,
+      modelPath: modelFile, target, budget, train, val, layers, numerics, patches,
       hyper: { steps, lr, momentum, qas: v['no-qas'] !== true, seed }, cacheFile: str(v.cache) ?? DEFAULT_CACHE, concurrency: jobs,
       onProgress: (done, total, note) => bar.update(done, total, note),
     });
@@ -145,6 +129,7 @@ export function formatSchemeReport(r: ChooseResult, modelFile: string, trainCoun
     `  expected gain ${points(r.chosen.gain)} points (sum of the contributions); planned SRAM ${r.sram.totalBytes.toLocaleString('en-US')} B (${kib(r.sram.totalBytes)}) ` +
     `of a ${r.budget.toLocaleString('en-US')} B budget on ${r.target.name}`,
     `  arena ${kib(r.sram.arenaBytes)}, trained parameters ${kib(r.sram.paramBytes)}, momentum ${kib(r.sram.momentumBytes)}, stack ${kib(r.sram.stackBytes)}, link ${kib(r.sram.linkBytes)}`,
+    `  ${r.fit.summary}`,
     '',
     formatTable(['choice', 'gain (points)', 'SRAM alone', 'SRAM with the above'], rows, new Set([1, 2, 3])),
     '',
@@ -170,20 +155,22 @@ export const SCHEME_COMMAND: Command = {
     '  --momentum X         SGD momentum (default 0)',
     '  --no-qas             without Quantization-Aware Scaling',
     '  --numerics tflm|tflite  as for compile',
+    '  --patches auto|off   as for compile: price the schemes as they will be compiled (default auto)',
     'Each candidate (bias of the last k layers; weights of one layer at 1/8, 1/4, 1/2, 1 of its channels) is',
     'fine-tuned alone on the host engine and scored on held-out samples; the search then combines them.',
   ].join('\n'),
   options: {
     ...AUTO_OPTIONS, target: { type: 'string', short: 't', default: DEFAULT_TARGET }, out: { type: 'string', short: 'o' },
     lr: { type: 'string' }, momentum: { type: 'string' }, 'no-qas': { type: 'boolean' }, numerics: { type: 'string', default: 'tflm' },
+    patches: { type: 'string' },
   },
   async run(pos, v) {
-    if (pos.length !== 1) throw new McutrainError(`expected one model file, got ${pos.length ? pos.join(' ') : 'nothing'}`, `usage: mcutrain ${USAGE}`);
-    const r = await autoScheme(pos[0], v);
+    const model = onePositional(pos, 'one model file', USAGE);
+    const r = await autoScheme(model, v);
     const out = str(v.out);
     if (out) {
-      writeFileAtomic(out, schemeJson(r.scheme));
-      console.log(`\nwrote ${out}; compile with: mcutrain compile ${pos[0]} --train ${out} --target ${r.target.name} -o <dir>`);
+      writeFileAtomic(out, schemeToJson(r.scheme));
+      console.log(`\nwrote ${out}; compile with: mcutrain compile ${model} --train ${out} --target ${r.target.name} -o <dir>`);
     }
     return 0;
   },

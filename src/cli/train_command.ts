@@ -8,7 +8,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
 import { readLabelledFolder, type LabelledSet } from '../data/labelled.ts';
-import type { PixelMapping } from '../data/input_file.ts';
 import { withConstantData } from '../export/apply_weights.ts';
 import { writeTflite } from '../export/write_tflite.ts';
 import { importTflite } from '../import/import_tflite.ts';
@@ -16,11 +15,15 @@ import type { Graph } from '../ir/graph.ts';
 import { openProjectDevice } from '../link/connect.ts';
 import type { Device, TrainInfo } from '../link/device.ts';
 import { PROJECT_MODEL_FILE, readManifest, type ProjectManifest, type TrainingInfo } from '../project/manifest.ts';
+import { loadTarget } from '../targets/target.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { seededUniform } from '../util/random.ts';
 import type { Command } from './commands.ts';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
+import { numberOption, pixelsOption } from './options.ts';
+import { LR_RANGE, MOMENTUM_RANGE } from '../train/scheme.ts';
 import { progress } from './progress.ts';
+import { warn } from './warn.ts';
 import { formatBytes, formatTable } from './table.ts';
 
 const TRAIN_USAGE = 'train <dir> --data <folder> [--val <folder>] [--epochs 1] [--lr 0.05] [--momentum 0] [--seed 1] [--json file] [-o tuned.tflite]';
@@ -33,13 +36,6 @@ function onePositional(positionals: string[], usage: string): string {
     throw new McutrainError(`expected one project folder, got ${positionals.length ? positionals.join(' ') : 'nothing'}`, `usage: mcutrain ${usage}`);
   }
   return positionals[0];
-}
-
-function numberOption(text: string | undefined, flag: string, check: (n: number) => boolean, what: string): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || !check(value)) throw new McutrainError(`${flag} must be ${what}, not '${text}'`, `usage: mcutrain ${TRAIN_USAGE}`);
-  return value;
 }
 
 function trainingOf(manifest: ProjectManifest, dir: string): TrainingInfo {
@@ -169,7 +165,8 @@ export const TRAIN_COMMAND: Command = {
     'Options:',
     '  -d, --data FOLDER   training samples as FOLDER/<class>/<files> (.bmp, .npy or raw .bin); class',
     '                      folders named 0, 1, ... are those labels, other names are sorted into 0..k-1',
-    '  --val FOLDER        validation samples, same layout; evaluated (no update) after every epoch',
+    '  --val FOLDER        validation samples, same layout, class folders named as in --data; evaluated',
+    '                      (no update) after every epoch',
     '  --epochs N          passes over the training samples (default 1)',
     '  --lr X              learning rate (default: the one compiled in, see mcutrain.json)',
     '  --momentum X        SGD momentum in [0, 1) (default: the one compiled in; needs momentum buffers)',
@@ -178,8 +175,8 @@ export const TRAIN_COMMAND: Command = {
     '  --json FILE         also write every step\'s loss and the per-epoch figures as JSON',
     '  -o, --out FILE      at the end, save the trained model as a .tflite (as mcutrain weights does)',
     PORT_HELP,
-    'Training changes the parameters in the device\'s SRAM: a board keeps them until it is reset (save',
-    'them with mcutrain weights), a host engine only while this command runs (use -o).',
+    'Training changes the parameters in the device\'s SRAM: a board, or its emulated twin, keeps them until',
+    'it is reset (save them with mcutrain weights); the host engine\'s state ends with this command (use -o).',
   ].join('\n'),
   options: {
     data: { type: 'string', short: 'd' }, val: { type: 'string' }, epochs: { type: 'string', default: '1' }, lr: { type: 'string' },
@@ -190,12 +187,11 @@ export const TRAIN_COMMAND: Command = {
     const dir = onePositional(pos, TRAIN_USAGE);
     const data = str(v.data);
     if (!data) throw new McutrainError('train needs training data', 'add --data <folder> (laid out as <folder>/<class>/<files>)');
-    const epochs = numberOption(str(v.epochs), '--epochs', (n) => Number.isInteger(n) && n >= 1 && n <= 100_000, 'an integer from 1 to 100000')!;
-    const seed = numberOption(str(v.seed), '--seed', (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff, 'an integer from 0 to 4294967295')!;
-    const lrOption = numberOption(str(v.lr), '--lr', (n) => n >= 0, 'a number >= 0');
-    const momentumOption = numberOption(str(v.momentum), '--momentum', (n) => n >= 0 && n < 1, 'a number in [0, 1)');
-    const pixels = str(v.pixels);
-    if (pixels !== 'shift' && pixels !== 'bytes') throw new McutrainError(`--pixels must be shift or bytes, not '${pixels}'`);
+    const epochs = numberOption(v, 'epochs', { integer: true, min: 1, max: 100_000 })!;
+    const seed = numberOption(v, 'seed', { integer: true, min: 0, max: 0xffffffff })!;
+    const lrOption = numberOption(v, 'lr', LR_RANGE);
+    const momentumOption = numberOption(v, 'momentum', MOMENTUM_RANGE);
+    const pixels = pixelsOption(v);
 
     const manifest = readManifest(dir);
     const training = trainingOf(manifest, dir);
@@ -204,9 +200,9 @@ export const TRAIN_COMMAND: Command = {
     }
     const lr = lrOption ?? training.lr;
     const momentum = momentumOption ?? training.momentum;
-    const opts = { pixels: pixels as PixelMapping, classes: training.classes };
+    const opts = { pixels, classes: training.classes, warn };
     const train = readLabelledFolder(data, manifest.inputs[0], opts);
-    const val = str(v.val) ? readLabelledFolder(str(v.val)!, manifest.inputs[0], opts) : undefined;
+    const val = str(v.val) ? readLabelledFolder(str(v.val)!, manifest.inputs[0], { ...opts, labelsOf: { folder: data, classNames: train.classNames } }) : undefined;
     const out = str(v.out);
     const original = out ? loadProjectModel(dir, manifest) : undefined;
 
@@ -273,10 +269,19 @@ export const TRAIN_COMMAND: Command = {
         epochs: epochReports, steps,
       }, null, 2));
     }
-    if (!out) console.log(`the trained parameters are in the device's SRAM; save them with: mcutrain weights ${dir} -o tuned.tflite`);
+    if (!out) console.log(keepingNote(dir, manifest, Boolean(portOptions(v).port)));
     return 0;
   },
 };
+
+/** Where what was learned is now, and how to keep it: a board (or its twin) holds it until reset; a host engine has ended. */
+function keepingNote(dir: string, manifest: ProjectManifest, onPort: boolean): string {
+  if (loadTarget(manifest.target).kind === 'host') {
+    return `the host engine's state ended with this command, and what it learned with it; to keep it, train with -o: mcutrain train ${dir} --data <folder> -o tuned.tflite`;
+  }
+  return `the trained parameters are in the ${onPort ? 'board' : 'emulated board'}'s SRAM until it is reset; save them with: mcutrain weights ${dir} -o tuned.tflite` +
+    (onPort ? '' : ` (the emulated board runs on until mcutrain stop ${dir})`);
+}
 
 export const WEIGHTS_COMMAND: Command = {
   usage: WEIGHTS_USAGE,
@@ -285,6 +290,8 @@ export const WEIGHTS_COMMAND: Command = {
     'Options:',
     '  -o, --out FILE   the .tflite to write: the project\'s model with the trained weights and biases',
     PORT_HELP,
+    'Refused for a device that has run no training step since it was flashed or reset, and for a host',
+    'project, whose engine\'s state ends with each command (save with mcutrain train -o instead).',
   ].join('\n'),
   options: { out: { type: 'string', short: 'o' }, ...PORT_OPTIONS },
   async run(pos, v) {
@@ -294,9 +301,17 @@ export const WEIGHTS_COMMAND: Command = {
     const manifest = readManifest(dir);
     const training = trainingOf(manifest, dir);
     const original = loadProjectModel(dir, manifest);
+    if (loadTarget(manifest.target).kind === 'host') {
+      throw new McutrainError(`'${dir}' targets the host: its engine keeps what it learns only while one command runs, so there are no trained weights to read`,
+        `train and save in one command: mcutrain train ${dir} --data <folder> -o tuned.tflite`);
+    }
     const device = await openProjectDevice(dir, manifest, portOptions(v));
     try {
-      await checkDevice(device, training, dir);
+      const info = await checkDevice(device, training, dir);
+      if (info.steps === 0) {
+        throw new McutrainError(`${device.description} has run no training step since it was flashed or reset: it holds the parameters compiled in, nothing learned`,
+          `train it first (mcutrain train ${dir} --data <folder>), or train and save in one command with -o tuned.tflite`);
+      }
       await saveWeights(device, training, dir, original, out);
     } finally {
       await device.close();

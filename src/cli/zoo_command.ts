@@ -11,20 +11,7 @@ import { formatBytes, formatTable } from './table.ts';
 
 const USAGE = 'zoo list | zoo <name> [--input 128x128x3] [--classes 10] [--seed 1] [--width W] [--float] -o <model.tflite>';
 
-const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
-
-function integerOption(text: string | undefined, flag: string): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text.trim())) throw new McutrainError(`${flag} must be a non-negative integer, not '${text}'`, `usage: mcutrain ${USAGE}`);
-  return Number(text);
-}
-
-function numberOption(text: string | undefined, flag: string): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value)) throw new McutrainError(`${flag} must be a number, not '${text}'`, `usage: mcutrain ${USAGE}`);
-  return value;
-}
+import { numberOption, str } from './options.ts';
 
 function listZoo(): string {
   const rows = ZOO.map((e) => [
@@ -71,9 +58,9 @@ export const ZOO_COMMAND: Command = {
     const inputText = str(v.input);
     const graph = await buildZooModel(entry.name, {
       input: inputText === undefined ? undefined : parseInputSize(inputText),
-      classes: integerOption(str(v.classes), '--classes'),
-      seed: integerOption(str(v.seed), '--seed'),
-      width: numberOption(str(v.width), '--width'),
+      classes: numberOption(v, 'classes', { integer: true, min: 1 }),
+      seed: numberOption(v, 'seed', { integer: true, min: 0, max: 0xffffffff }),
+      width: numberOption(v, 'width'),
       int8,
     });
     const bytes = writeTflite(graph);

@@ -7,8 +7,9 @@
  *         or a stack of samples along the first axis
  *   .bin  raw little-endian float32 values of one sample (all inputs, concatenated), or raw uint8
  *         pixels of one sample of a single-input model
- * Files starting with '.' are skipped (.DS_Store and the like); any other file is an error naming it,
- * as is a folder with no samples.
+ * A file's content decides over its name (a PNG named .bin is still a PNG). Images in other formats
+ * (.png, .jpg, ...) are refused by name; other files (a README, .DS_Store) are not samples: they are
+ * skipped and counted in a warning. A folder with no samples is an error, one with few gets a warning.
  *
  * The pixel range is the float input range the model was trained on: [0, 1] for Keras models fed
  * image / 255 (the MLPerf Tiny models, and what their int8 versions' input quantization says), [-1, 1]
@@ -20,6 +21,7 @@ import { McutrainError } from '../errors.ts';
 import { elementCount, type Tensor } from '../ir/graph.ts';
 import { decodeBmp } from './bmp.ts';
 import { parseNpy } from './npy.ts';
+import { otherImageByName, SAMPLE_EXTENSIONS, sampleFormat, skippedNote } from './sample_format.ts';
 
 export type PixelRange = readonly [min: number, max: number];
 export const DEFAULT_PIXEL_RANGE: PixelRange = [0, 1];
@@ -29,12 +31,19 @@ export interface CalibrationReadOptions {
   pixelRange?: PixelRange;
   /** Read at most this many samples (files in name order). */
   limit?: number;
+  /** Told about skipped files and a small sample count (the CLI prints it on stderr). */
+  warn?: (message: string) => void;
 }
+
+/**
+ * Fewer samples than this get a warning: activation ranges are the extremes seen over the samples,
+ * and a handful of inputs rarely reaches the values the model meets in use, so those get clipped.
+ */
+export const FEW_CALIBRATION_SAMPLES = 50;
 
 /** One calibration sample: a Float32Array per model input. */
 export type Sample = Float32Array[];
 
-const SAMPLE_TYPES = ['.bmp', '.npy', '.bin'];
 
 /** Parses "0,1" / "-1,1" / "0,255" (the CLI's --pixel-range). */
 export function parsePixelRange(text: string): PixelRange {
@@ -56,33 +65,39 @@ export function readCalibrationFolder(folder: string, inputs: readonly Tensor[],
   }
   if (!stat.isDirectory()) throw new McutrainError(`'${folder}' is not a folder`, 'pass a folder of sample inputs (.bmp, .npy or .bin files)');
   checkInputs(inputs);
-  const files = listSampleFiles(folder);
+  const skipped: string[] = [];
+  const files = listSampleFiles(folder, '', skipped);
+  if (skipped.length > 0) options.warn?.(`skipped ${skippedNote(skipped)} in '${folder}' that ${skipped.length === 1 ? 'is' : 'are'} not ${SAMPLE_EXTENSIONS.join(', ')} samples`);
   if (files.length === 0) {
-    throw new McutrainError(`calibration folder '${folder}' holds no samples`, `put representative inputs in it as ${SAMPLE_TYPES.join(', ')} files (a few hundred is typical)`);
+    throw new McutrainError(`calibration folder '${folder}' holds no samples`, `put representative inputs in it as ${SAMPLE_EXTENSIONS.join(', ')} files (a few hundred is typical)`);
   }
   const samples: Sample[] = [];
   for (const file of files) {
     if (options.limit !== undefined && samples.length >= options.limit) break;
     samples.push(...readSampleFile(file, inputs, options.pixelRange ?? DEFAULT_PIXEL_RANGE));
   }
-  return options.limit !== undefined ? samples.slice(0, options.limit) : samples;
+  const taken = options.limit !== undefined ? samples.slice(0, options.limit) : samples;
+  if (taken.length < FEW_CALIBRATION_SAMPLES) {
+    options.warn?.(`only ${taken.length} calibration sample${taken.length === 1 ? '' : 's'}: activation ranges are the extremes seen over the samples, ` +
+      `and so few rarely reach the values the model meets in use, which are then clipped (use ${FEW_CALIBRATION_SAMPLES} or more; a few hundred is typical)`);
+  }
+  return taken;
 }
 
-function listSampleFiles(folder: string): string[] {
+/** Sample files under `folder` in name order; files that are not samples go to `skipped`. */
+function listSampleFiles(root: string, under: string, skipped: string[]): string[] {
   const out: string[] = [];
+  const folder = path.join(root, under);
   const names = readdirSync(folder).filter((n) => !n.startsWith('.')).sort();
   for (const name of names) {
     const file = path.join(folder, name);
     if (statSync(file).isDirectory()) {
-      out.push(...listSampleFiles(file));
-      continue;
+      out.push(...listSampleFiles(root, path.join(under, name), skipped));
+    } else if (SAMPLE_EXTENSIONS.includes(path.extname(name).toLowerCase()) || otherImageByName(name)) {
+      out.push(file); // images we cannot read are refused by name when read
+    } else {
+      skipped.push(path.join(under, name));
     }
-    const ext = path.extname(name).toLowerCase();
-    if (!SAMPLE_TYPES.includes(ext)) {
-      throw new McutrainError(`calibration file '${file}' has an unknown type '${ext || '(no extension)'}'`,
-        `calibration samples are ${SAMPLE_TYPES.join(', ')} files; convert images to 8-bit or 24-bit .bmp, or remove the file`);
-    }
-    out.push(file);
   }
   return out;
 }
@@ -103,7 +118,7 @@ function describe(inputs: readonly Tensor[]): string {
 /** The samples in one file (one, or several for a stacked .npy). */
 export function readSampleFile(file: string, inputs: readonly Tensor[], pixelRange: PixelRange = DEFAULT_PIXEL_RANGE): Sample[] {
   const bytes = new Uint8Array(readFileSync(file));
-  const ext = path.extname(file).toLowerCase();
+  const format = sampleFormat(file, bytes);
   const counts = inputs.map((t) => elementCount(t.shape));
   const total = counts.reduce((a, b) => a + b, 0);
   const single = (why: string) => {
@@ -112,11 +127,11 @@ export function readSampleFile(file: string, inputs: readonly Tensor[], pixelRan
         'give each sample as one .bin file of float32 values, all inputs concatenated');
     }
   };
-  if (ext === '.bmp') {
+  if (format === 'bmp') {
     single('an image');
     return [imageSample(bytes, file, inputs[0], pixelRange)];
   }
-  if (ext === '.npy') {
+  if (format === 'npy') {
     single('a .npy array');
     const arr = parseNpy(bytes, file);
     const count = elementCount(arr.shape);
@@ -136,7 +151,7 @@ export function readSampleFile(file: string, inputs: readonly Tensor[], pixelRan
     const n = count / total;
     return Array.from({ length: n }, (_, i) => [values.slice(i * total, (i + 1) * total)]);
   }
-  // .bin
+  // raw values
   if (bytes.length === total * 4) {
     const values = new Float32Array(bytes.slice().buffer);
     let at = 0;

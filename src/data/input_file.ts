@@ -6,26 +6,28 @@
  * data holds: its generate_cc_arrays script writes the image's bytes into an int8 array).
  * A grayscale image fed to a 3-channel input is replicated per channel.
  */
-import { readFileSync, existsSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import { McutrainError } from '../errors.ts';
 import type { IoTensorInfo } from '../project/manifest.ts';
 import { decodeBmp } from './bmp.ts';
 import { parseNpy } from './npy.ts';
+import { sampleFormat } from './sample_format.ts';
 
 export type PixelMapping = 'shift' | 'bytes';
 
 export function readInputFile(file: string, inputs: IoTensorInfo[], pixels: PixelMapping = 'shift'): Uint8Array {
-  if (!existsSync(file)) throw new McutrainError(`input file '${file}' does not exist`, 'check the path');
+  const stat = statSync(file, { throwIfNoEntry: false });
+  if (!stat) throw new McutrainError(`input file '${file}' does not exist`, 'check the path');
+  if (stat.isDirectory()) throw new McutrainError(`'${file}' is a folder; one inference takes one input file`, 'pass one .bin, .npy or .bmp file');
   const bytes = new Uint8Array(readFileSync(file));
   const total = inputs.reduce((s, t) => s + t.bytes, 0);
-  const ext = path.extname(file).toLowerCase();
+  const format = sampleFormat(file, bytes);
   const describe = inputs.map((t) => `${t.name} ${t.dtype}[${t.shape.join(',')}]`).join(', ');
-  if (ext === '.bmp') {
+  if (format === 'bmp') {
     if (inputs.length !== 1) throw new McutrainError(`an image can feed only a model with one input; this one has ${inputs.length}`, 'pass the inputs as one .bin file');
     return imageToInput(bytes, file, inputs[0], pixels);
   }
-  if (ext === '.npy') {
+  if (format === 'npy') {
     const arr = parseNpy(bytes, file);
     if (arr.data.byteLength !== total) {
       throw new McutrainError(`${file} holds ${arr.data.byteLength} bytes (${arr.dtype}[${arr.shape.join(',')}]); the model expects ${total} (${describe})`, 'save the array with the input tensor\'s type and shape');

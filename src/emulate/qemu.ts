@@ -51,14 +51,20 @@ export interface QemuExit {
   signal: NodeJS.Signals | null;
 }
 
-export interface QemuSession {
+/** A connection to an emulated board's UART0, and what tells why it ended. */
+export interface QemuConnection {
   /** The board's UART0: what the firmware sends arrives here, and what is written here it receives. */
   readonly stream: Duplex;
+  /** QEMU's stdout and stderr so far (the last 16 KiB): its own messages and semihosting output. */
+  readonly output: string;
+  /** How QEMU ended, if it ends within `ms` (undefined if it still runs then). */
+  exitWithin(ms: number): Promise<QemuExit | undefined>;
+}
+
+export interface QemuSession extends QemuConnection {
   readonly process: ChildProcess;
   /** Resolves when QEMU has exited: a semihosting exit (mt_platform_exit), a crash, or stop(). */
   readonly exited: Promise<QemuExit>;
-  /** QEMU's stdout and stderr so far (the last 16 KiB): its own messages and semihosting output. */
-  readonly output: string;
   /** Disconnects and ends QEMU (SIGTERM, then SIGKILL after 5 s); resolves with how it ended. */
   stop(): Promise<QemuExit>;
 }
@@ -77,23 +83,33 @@ export function qemuBoardOf(target: { name: string; qemu?: unknown }): QemuBoard
   return { machine: q.machine, icountShift: q.icountShift!, extraArgs: extra };
 }
 
-/** Debugger options for the command line (see QemuOptions). */
+/** Debugger and UART options for the command line (see QemuOptions). */
 export interface QemuDebug {
   gdbPort?: number;
+  /** The gdbstub on this unix socket instead of a TCP port (only its owner can reach it). */
+  gdbSocket?: string;
   halted?: boolean;
+  /**
+   * The guest starts only once a client is connected to the UART (default). Off for a board that
+   * runs on its own between connections (src/emulate/twin.ts); what it sends while nobody listens is lost.
+   */
+  waitForUart?: boolean;
 }
+
+/** QEMU option syntax doubles commas. */
+const optionPath = (p: string) => p.replace(/,/g, ',,');
 
 /** The qemu-system-arm command line for a board, with its UART0 on the unix socket `socketPath`. */
 export function qemuArgs(board: QemuBoard, kernel: string, socketPath: string, debug: QemuDebug = {}): string[] {
-  const chardevPath = socketPath.replace(/,/g, ',,'); // QEMU option syntax doubles commas
   return [
     '-machine', board.machine,
     '-nodefaults', '-display', 'none', '-monitor', 'none',
-    '-chardev', `socket,id=uart0,path=${chardevPath},server=on,wait=on`,
+    '-chardev', `socket,id=uart0,path=${optionPath(socketPath)},server=on,wait=${debug.waitForUart === false ? 'off' : 'on'}`,
     '-serial', 'chardev:uart0',
     '-semihosting-config', 'enable=on,target=native',
     '-icount', `shift=${board.icountShift}`,
     ...(debug.gdbPort !== undefined ? ['-gdb', `tcp:127.0.0.1:${debug.gdbPort}`] : []),
+    ...(debug.gdbSocket !== undefined ? ['-gdb', `unix:path=${optionPath(debug.gdbSocket)},server=on,wait=off`] : []),
     ...(debug.halted ? ['-S'] : []),
     ...board.extraArgs,
     '-kernel', kernel,
@@ -175,26 +191,32 @@ export async function startQemu(opts: QemuOptions): Promise<QemuSession> {
     process: child,
     exited,
     get output() { return output; },
+    exitWithin: (ms) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<undefined>((resolve) => { timer = setTimeout(resolve, ms, undefined); });
+      return Promise.race([exited, late]).finally(() => clearTimeout(timer));
+    },
     stop,
   };
 }
 
 export function describeQemuExit(exit: QemuExit): string {
-  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+  return exit.signal ? `signal ${exit.signal}` : exit.code !== null ? `exit code ${exit.code}` : 'exit status unknown';
 }
 
-function tail(output: string): string {
+export function tail(output: string): string {
   const text = output.trim();
   return text ? `; its output:\n${text}` : '';
 }
 
 /** Unix socket paths are limited to ~100 bytes; a long $TMPDIR falls back to /tmp. */
-function socketDirRoot(): string {
+export function socketDirRoot(): string {
   const dir = tmpdir();
   return dir.length <= 60 ? dir : '/tmp';
 }
 
-async function connectWhenListening(socketPath: string, gone: () => boolean, timeoutMs: number): Promise<net.Socket> {
+/** Connects to QEMU's unix socket once it listens; never settles if `gone()` turns true first (the caller reports the exit). */
+export async function connectWhenListening(socketPath: string, gone: () => boolean, timeoutMs: number): Promise<net.Socket> {
   const deadline = Date.now() + timeoutMs;
   let lastError = 'the socket never appeared';
   while (Date.now() < deadline) {

@@ -5,16 +5,15 @@
  */
 import { McutrainError } from '../errors.ts';
 import { TransportEvents, type Transport } from '../link/transport.ts';
-import { describeQemuExit, startQemu, type QemuExit, type QemuOptions, type QemuSession } from './qemu.ts';
+import { describeQemuExit, startQemu, type QemuConnection, type QemuExit, type QemuOptions, type QemuSession } from './qemu.ts';
 
-export class QemuTransport implements Transport {
-  readonly description: string;
+export class QemuTransport<S extends QemuConnection = QemuSession> implements Transport {
   private readonly events = new TransportEvents();
   private closing = false;
   private deathError: McutrainError | undefined;
 
-  private constructor(readonly session: QemuSession, machine: string, kernel: string) {
-    this.description = `emulated ${machine} board (QEMU, ${kernel})`;
+  /** `end` ends the connection (and, for a private QEMU, QEMU itself). */
+  constructor(readonly session: S, readonly description: string, private readonly end: () => Promise<unknown>) {
     session.stream.on('data', (chunk: Buffer) => {
       const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       this.events.data(bytes);
@@ -30,13 +29,15 @@ export class QemuTransport implements Transport {
     };
     session.stream.on('close', () => died(async () => {
       // Its UART closes when QEMU exits; give the exit a moment to be seen, so the message says why.
-      const exit = await Promise.race([session.exited, new Promise<undefined>((r) => setTimeout(r, 1000, undefined))]);
+      const exit = await session.exitWithin(1000);
       return exit ? this.exitMessage(exit) : `${this.description} closed its UART`;
     }));
   }
 
+  /** A private QEMU on `opts.kernel`, which ends when the transport is closed. */
   static async start(opts: QemuOptions): Promise<QemuTransport> {
-    return new QemuTransport(await startQemu(opts), opts.machine, opts.kernel);
+    const session = await startQemu(opts);
+    return new QemuTransport(session, `emulated ${opts.machine} board (QEMU, ${opts.kernel})`, () => session.stop());
   }
 
   write(bytes: Uint8Array): Promise<void> {
@@ -58,11 +59,12 @@ export class QemuTransport implements Transport {
     this.events.onClose(listener);
   }
 
-  /** Ends the emulation. Rejects if QEMU had already ended on its own. */
+  /** Ends the connection (a private QEMU with it). Rejects if QEMU had already ended on its own. */
   async close(): Promise<void> {
-    if (this.deathError) throw this.deathError;
+    const died = this.deathError;
     this.closing = true;
-    await this.session.stop();
+    await this.end(); // also after a death: the twin's lock is released, a private QEMU that only closed its UART is ended
+    if (died) throw died;
   }
 
   private exitMessage(exit: QemuExit): string {

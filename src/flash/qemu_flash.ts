@@ -6,9 +6,10 @@
  */
 import net from 'node:net';
 import { McutrainError } from '../errors.ts';
-import { describeQemuExit, qemuBoardOf } from '../emulate/qemu.ts';
+import { connectWhenListening, describeQemuExit, qemuBoardOf } from '../emulate/qemu.ts';
 import { QemuTransport } from '../emulate/qemu_transport.ts';
-import { openTcp } from './byte_stream.ts';
+import { startTwin, stopTwin, twinFiles } from '../emulate/twin.ts';
+import { openTcp, StreamTransport } from './byte_stream.ts';
 import { hex8 } from '../elf/elf.ts';
 import { checkReadBack, imageCrc32, progressOf, type Flasher, type FlashReport, type ProgressCallback } from './flasher.ts';
 import { GdbRemote } from './gdb_rsp.ts';
@@ -103,6 +104,48 @@ export class QemuFlasher implements Flasher {
       throw new McutrainError(`the image to flash is not the contents of ${image.source}, which is what QEMU loads`);
     }
     return this.board.report;
+  }
+}
+
+/**
+ * The `qemu` method for a project: the image goes into the project's emulated twin
+ * (src/emulate/twin.ts), started afresh on it, halted, read back through its gdbstub and then let go;
+ * the twin runs on after the command, as a flashed board does.
+ */
+export class TwinFlasher implements Flasher {
+  readonly name = 'qemu';
+
+  constructor(private readonly projectDir: string, private readonly target: { name: string; qemu?: unknown },
+    private readonly opts: Pick<QemuFlashOptions, 'binary' | 'timeoutMs'> = {}) {}
+
+  async flash(image: FirmwareImage, progress?: ProgressCallback): Promise<FlashReport> {
+    const board = qemuBoardOf(this.target);
+    if (image.entry === undefined) throw new McutrainError(`the qemu method loads an ELF file; '${image.source}' is not one`, 'flash firmware.elf');
+    const started = Date.now();
+    const twin = await startTwin(this.projectDir, board, { image: image.source, halted: true, binary: this.opts.binary });
+    let gdb: GdbRemote | undefined;
+    try {
+      const description = `emulated ${board.machine} board's gdbstub`;
+      const socket = await connectWhenListening(twinFiles(this.projectDir).gdb, () => false, 10_000);
+      gdb = await GdbRemote.connect(new StreamTransport(socket, description, async () => { socket.destroy(); }), { timeoutMs: this.opts.timeoutMs });
+      const verification = await verifyByReadBack(gdb, image, progress);
+      await gdb.detach();
+      await gdb.close();
+      return {
+        method: 'qemu',
+        device: `emulated ${board.machine} board (QEMU pid ${twin.pid})`,
+        bytesWritten: imageBytes(image),
+        segments: image.segments.length,
+        elapsedMs: Date.now() - started,
+        verification,
+        notes: ['loaded by QEMU (-kernel); started',
+          `the emulated board keeps running, and keeps what it learns, until mcutrain reset ${this.projectDir} or mcutrain stop ${this.projectDir}`],
+      };
+    } catch (error) {
+      await gdb?.close().catch(() => undefined);
+      await stopTwin(this.projectDir);
+      throw error;
+    }
   }
 }
 

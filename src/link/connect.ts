@@ -1,11 +1,11 @@
 /**
  * Opening the device that runs a generated project: the host build (spawned, over its stdin/stdout),
- * a board on a serial port, or, with no port, the board's emulated twin (QEMU, over the emulated UART). The HELLO reply is
- * checked against the project's mcutrain.json, so a host never drives firmware built from another
+ * a board on a serial port, or, with no port, the board's emulated twin (QEMU, over the emulated UART).
+ * An image started here must be the one `mcutrain build` recorded, and every path ends in the HELLO
+ * check against the project's mcutrain.json, so a host never drives firmware built from another
  * model or another build.
  */
 import path from 'node:path';
-import { existsSync } from 'node:fs';
 import { McutrainError } from '../errors.ts';
 import type { ProjectManifest } from '../project/manifest.ts';
 import { Device, type DeviceOptions } from './device.ts';
@@ -13,7 +13,9 @@ import { HostTransport } from './host_transport.ts';
 import { SerialTransport } from './serial_transport.ts';
 import type { Transport } from './transport.ts';
 import { QemuTransport } from '../emulate/qemu_transport.ts';
-import { qemuBoardOf } from '../emulate/qemu.ts';
+import { qemuBoardOf, type QemuBoard } from '../emulate/qemu.ts';
+import { connectTwin, startTwin, twinStatus, type TwinTransport } from '../emulate/twin.ts';
+import { checkBuiltImage, imageFile } from '../build/build_project.ts';
 import { loadTarget } from '../targets/target.ts';
 
 export interface OpenOptions extends DeviceOptions {
@@ -22,6 +24,14 @@ export interface OpenOptions extends DeviceOptions {
   /** A real board on this serial port (already flashed); without it a board target runs on its emulated twin. */
   port?: string;
   baud?: number;
+  /**
+   * Run a board without a port on its managed emulated twin, which outlives the device and keeps its
+   * state like a board (src/emulate/twin.ts), as the CLI does. Default: a private QEMU that ends
+   * when the device is closed.
+   */
+  managedTwin?: boolean;
+  /** Told what happened on the way that the user should know (e.g. an emulated board was started). */
+  notify?: (message: string) => void;
 }
 
 export async function openProjectDevice(dir: string, manifest: ProjectManifest, opts: OpenOptions = {}): Promise<Device> {
@@ -44,13 +54,36 @@ export async function openProjectDevice(dir: string, manifest: ProjectManifest, 
 async function openTransport(dir: string, manifest: ProjectManifest, opts: OpenOptions): Promise<Transport> {
   const target = loadTarget(manifest.target);
   if (opts.port && target.kind === 'mcu') return SerialTransport.open(opts.port, { baud: opts.baud ?? target.uart?.baud });
-  const artifact = path.join(dir, target.kind === 'host' ? (opts.sanitized ? 'engine-sanitized' : 'engine') : 'firmware.elf');
-  if (!existsSync(artifact)) {
-    throw new McutrainError(`'${dir}' has not been built (no ${path.basename(artifact)})`, `run: mcutrain build ${dir}${opts.sanitized ? ' --sanitize' : ''}`);
-  }
   if (target.kind === 'host') {
     if (opts.port) throw new McutrainError(`project '${dir}' targets the host; --port is for boards`, 'drop --port, or compile for a board');
-    return HostTransport.start(artifact);
+    const file = imageFile('host', opts.sanitized);
+    checkBuiltImage(dir, manifest, file, false); // a host engine built by hand (make) has no record; one that has must match
+    return HostTransport.start(path.join(dir, file));
   }
-  return QemuTransport.start({ ...qemuBoardOf(target), kernel: artifact });
+  const board = qemuBoardOf(target);
+  if (opts.managedTwin) return openTwin(dir, manifest, board, opts.notify);
+  checkBuiltImage(dir, manifest, 'firmware.elf');
+  return QemuTransport.start({ ...board, kernel: path.join(dir, 'firmware.elf') });
+}
+
+/**
+ * The project's running twin; with none running, one started on the project's firmware.elf (as if
+ * flashed), and the user told. A twin running an image other than the one built now is refused, as
+ * a board still holding old firmware would be.
+ */
+export async function openTwin(dir: string, manifest: ProjectManifest, board: QemuBoard, notify: (message: string) => void = () => undefined): Promise<TwinTransport> {
+  const status = twinStatus(dir);
+  let running = status.running;
+  if (!running) {
+    checkBuiltImage(dir, manifest, 'firmware.elf');
+    running = await startTwin(dir, board, { image: path.join(dir, 'firmware.elf') });
+    notify(`${status.died ? `the emulated ${board.machine} board of '${dir}' had stopped: ${status.died}\n` : ''}` +
+      `started the emulated ${board.machine} board of '${dir}' with its firmware.elf (QEMU pid ${running.pid}); ` +
+      `like a board, it keeps its state until mcutrain reset ${dir} or mcutrain stop ${dir}`);
+  } else if (running.imageSha256 !== manifest.images?.['firmware.elf']) {
+    throw new McutrainError(`the emulated ${board.machine} board of '${dir}' runs an image other than its firmware.elf built now ` +
+      `(SHA-256 ${running.imageSha256.slice(0, 16)}; built ${(manifest.images?.['firmware.elf'] ?? 'none recorded').slice(0, 16)})`,
+      `flash the new one: mcutrain flash ${dir}`);
+  }
+  return connectTwin(dir, running);
 }

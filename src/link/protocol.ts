@@ -131,6 +131,8 @@ export interface TrainInfo {
   /** Sizes of the READ_PARAMS / WRITE_PARAMS spaces. */
   paramBytes: number;
   momentumBytes: number;
+  /** TRAIN_STEP updates applied since the device booted (a board's reset): 0 = parameters as compiled in. */
+  steps: number;
 }
 
 /** Reads a reply payload; running past its end means the device sent something malformed. */
@@ -269,9 +271,10 @@ export function parseTrainInfo(payload: Uint8Array): TrainInfo {
     const name = r.str(`param ${i} name`);
     params.push({ name, dtype, bytes, momentumFloats });
   }
+  const steps = r.u32('steps');
   r.end();
   return {
-    classes, inputBytes, lr, momentum, params,
+    classes, inputBytes, lr, momentum, params, steps,
     paramBytes: params.reduce((s, p) => s + p.bytes, 0),
     momentumBytes: params.reduce((s, p) => s + 4 * p.momentumFloats, 0),
   };

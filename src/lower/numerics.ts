@@ -8,9 +8,16 @@
  *   tflm    TensorFlow Lite Micro's reference kernels (the default: what a microcontroller runs)
  *   tflite  the TensorFlow Lite interpreter (to reproduce a phone's or a PC's outputs exactly)
  */
+import { oneOf } from '../util/option_values.ts';
+
 export type Numerics = 'tflm' | 'tflite';
 export const NUMERICS: readonly Numerics[] = ['tflm', 'tflite'];
 export const DEFAULT_NUMERICS: Numerics = 'tflm';
+
+/** The numerics named by `value` (undefined: the default); anything else fails, naming the choices. */
+export function parseNumerics(value: unknown, what = 'numerics'): Numerics {
+  return value === undefined ? DEFAULT_NUMERICS : oneOf(value, NUMERICS, what);
+}
 
 /** The rounding of firmware/include/mcutrain/kernels/common.h (MT_ROUND_*). */
 export type Rounding = 'MT_ROUND_DOUBLE' | 'MT_ROUND_SINGLE';

@@ -12,6 +12,21 @@
 import { elementCount, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
 import type { KernelArg, KernelCall } from '../lower/kernel_call.ts';
 import { constantValues } from '../ir/tensor_data.ts';
+import { oneOf } from '../util/option_values.ts';
+
+/**
+ * Patch-based execution of the early stage: 'auto' uses it when it lowers the arena (the larger of the
+ * inference and training schedules), 'off' never. The default is 'auto' with a training scheme (the
+ * forward pass must not dominate the training step's memory) and 'off' for inference only, whose
+ * figures stay comparable with TensorFlow Lite Micro's.
+ */
+export type PatchMode = 'auto' | 'off';
+export const PATCH_MODES: readonly PatchMode[] = ['auto', 'off'];
+
+/** The patch mode named by `value` (undefined: the default for `training`); anything else fails, naming the choices. */
+export function parsePatchMode(value: unknown, training: boolean, what = 'patches'): PatchMode {
+  return value === undefined ? (training ? 'auto' : 'off') : oneOf(value, PATCH_MODES, what);
+}
 
 /** Operators whose output window depends on a window of their input only. */
 const LOCAL_KINDS: ReadonlySet<string> = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'PAD', 'ADD', 'AVERAGE_POOL_2D', 'MAX_POOL_2D']);

@@ -11,10 +11,10 @@ import type { Graph } from '../ir/graph.ts';
 import { tensorBytes } from '../ir/graph.ts';
 import { lowerGraph } from '../lower/lower.ts';
 import type { KernelCall } from '../lower/kernel_call.ts';
-import { DEFAULT_NUMERICS, NUMERICS, type Numerics } from '../lower/numerics.ts';
+import { parseNumerics, type Numerics } from '../lower/numerics.ts';
 import { planMemory, type MemoryPlan } from '../plan/plan_memory.ts';
 import { emitC, linkReceiveBytes } from '../codegen/emit_c.ts';
-import { bestPatchedSchedule, type PatchedSchedule, type PatchStage } from '../plan/patch_stage.ts';
+import { bestPatchedSchedule, parsePatchMode, type PatchedSchedule, type PatchMode, type PatchStage } from '../plan/patch_stage.ts';
 import { flashConstBytes } from '../plan/flash.ts';
 import { loadTarget, type Target } from '../targets/target.ts';
 import { replaceDirAtomic } from '../util/fs_atomic.ts';
@@ -22,8 +22,9 @@ import { McutrainError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { isProjectDir, MANIFEST_FILE, PROJECT_MODEL_FILE, type IoTensorInfo, type ProjectManifest, type TrainingInfo } from './manifest.ts';
 import { analyzeTraining, type TrainingAnalysis, type TrainingAnalysisOptions } from '../train/analyze_training.ts';
-import { parseScheme, schemeToString, type TrainingScheme } from '../train/scheme.ts';
-import { requireFits, sramBudget, type SramBudget } from '../train/memory_report.ts';
+import { parseScheme, validateScheme, type TrainingScheme } from '../train/scheme.ts';
+import { sramBudget, type SramBudget } from '../train/memory_report.ts';
+import { fitVerdict, requireFit, type FitVerdict } from './fit.ts';
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
 
@@ -41,22 +42,17 @@ export interface Analysis {
   patches?: PatchStage;
 }
 
-/**
- * Patch-based execution of the early stage: 'auto' uses it when it lowers the arena (the larger of the
- * inference and training schedules), 'off' never. The default is 'auto' with a training scheme (the
- * forward pass must not dominate the training step's memory) and 'off' for inference only, whose
- * figures stay comparable with TensorFlow Lite Micro's.
- */
-export type PatchMode = 'auto' | 'off';
-export const PATCH_MODES: readonly PatchMode[] = ['auto', 'off'];
+export type { PatchMode } from '../plan/patch_stage.ts';
 
 export interface AnalyzeOptions extends TrainingAnalysisOptions {
   patches?: PatchMode;
 }
 
 /** Import, lower and plan (and, with a scheme, derive and plan the training step): everything needed to report on a model or to emit it. */
-export function analyzeModel(bytes: Uint8Array, name: string, numerics: Numerics = DEFAULT_NUMERICS, scheme?: TrainingScheme,
+export function analyzeModel(bytes: Uint8Array, name: string, numericsName?: Numerics, scheme?: TrainingScheme,
   options: AnalyzeOptions = {}): Analysis {
+  const numerics = parseNumerics(numericsName);
+  const patches = parsePatchMode(options.patches, scheme !== undefined);
   const graph = importTflite(bytes, name);
   const calls = lowerGraph(graph, { numerics });
   const planInference = (p: PatchedSchedule | null) => planMemory(p?.graph ?? graph, p?.schedule ?? calls, { liveIn: graph.inputs, liveOut: graph.outputs });
@@ -68,7 +64,7 @@ export function analyzeModel(bytes: Uint8Array, name: string, numerics: Numerics
   };
   const arena = (a: Analysis) => Math.max(a.plan.arenaBytes, a.training?.plan.arenaBytes ?? 0);
   const whole = analyse(null);
-  if ((options.patches ?? (scheme ? 'auto' : 'off')) === 'off') return whole;
+  if (patches === 'off') return whole;
   // Only a frozen stage can run as patches: no backward call may differentiate one of its operators or
   // read one of its activations (they never exist whole), except its output.
   const backward = whole.training?.backwardCalls ?? [];
@@ -91,15 +87,15 @@ export function analyzeModel(bytes: Uint8Array, name: string, numerics: Numerics
   return cache.get(best) ?? analyse(best);
 }
 
-/** The SRAM a training build of `a` takes on `target` (arena, trained parameters, momentum, stack, link buffers). */
-export function trainingSram(a: Analysis, target: Target): SramBudget {
-  if (!a.training) throw new Error('trainingSram needs an analysis with a training scheme');
+/** The SRAM a build of `a` takes on `target`, as planned: arena, trained parameters, momentum, stack, link buffers, operator ticks. */
+export function buildSram(a: Analysis, target: Target): SramBudget {
   return sramBudget(a.plan, a.training, target, linkReceiveBytes(a.graph, a.training) + 4 * a.calls.length);
 }
 
 /** How to train, for compileModel: a scheme (inline or a .json path) with optional overrides. */
 export interface TrainOptions {
-  scheme: string;
+  /** Inline, JSON text, a .json path, or the scheme itself. */
+  scheme: string | TrainingScheme;
   qas?: boolean;
   momentum?: number;
   lr?: number;
@@ -107,14 +103,15 @@ export interface TrainOptions {
   reorder?: boolean;
 }
 
+/** The scheme with the overrides applied, checked by the scheme's one validator. */
 export function resolveScheme(train: TrainOptions): TrainingScheme {
-  const scheme = parseScheme(train.scheme);
-  return parseScheme(schemeToString({
+  const scheme = typeof train.scheme === 'string' ? parseScheme(train.scheme) : train.scheme;
+  return validateScheme({
     ...scheme,
     qas: train.qas ?? scheme.qas,
     momentum: train.momentum ?? scheme.momentum,
     lr: train.lr ?? scheme.lr,
-  }));
+  });
 }
 
 export function readModelFile(file: string): Uint8Array {
@@ -141,13 +138,14 @@ export interface CompileOptions {
 export interface CompileResult {
   manifest: ProjectManifest;
   analysis: Analysis;
+  /** How the build fits the target (compileModel refuses one that does not). */
+  fit: FitVerdict;
   outDir: string;
 }
 
 export function compileModel(opts: CompileOptions): CompileResult {
   const target = loadTarget(opts.target);
-  const numerics = opts.numerics ?? DEFAULT_NUMERICS;
-  if (!NUMERICS.includes(numerics)) throw new McutrainError(`unknown numerics '${numerics}'`, `choose one of: ${NUMERICS.join(', ')}`);
+  const numerics = parseNumerics(opts.numerics);
   const bytes = readModelFile(opts.modelPath);
   const name = path.basename(opts.modelPath);
   if (opts.train?.reorder === false) {
@@ -157,7 +155,8 @@ export function compileModel(opts: CompileOptions): CompileResult {
   const scheme = opts.train ? resolveScheme(opts.train) : undefined;
   const analysis = analyzeModel(bytes, name, numerics, scheme, { patches: opts.patches });
   const training = analysis.training;
-  if (training) requireFits(trainingSram(analysis, target), training, target, (step) => trainingCallName(training, step));
+  const fit = fitVerdict(analysis, target, { bytes, name, numerics, scheme, options: { patches: opts.patches } });
+  requireFit(fit);
   const sha256 = createHash('sha256').update(bytes).digest();
   const patchKey = analysis.patches ? `${analysis.patches.ops.length}x${analysis.patches.grid}` : '';
   const buildKey = `${target.name}\0${numerics}\0${VERSION}\0${training?.schemeText ?? ''}\0${patchKey}`;
@@ -173,7 +172,7 @@ export function compileModel(opts: CompileOptions): CompileResult {
     copyRuntime(tmp, target);
     writeFileSync(path.join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
   });
-  return { manifest, analysis, outDir: opts.outDir };
+  return { manifest, analysis, fit, outDir: opts.outDir };
 }
 
 /** The generated project carries its own copy of the runtime, so it builds anywhere without mcutrain. */

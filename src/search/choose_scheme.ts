@@ -8,8 +8,11 @@ import { McutrainError } from '../errors.ts';
 import { tensorBytes } from '../ir/graph.ts';
 import { importTflite } from '../import/import_tflite.ts';
 import type { LabelledSet } from '../data/labelled.ts';
-import { DEFAULT_NUMERICS, type Numerics } from '../lower/numerics.ts';
-import { analyzeModel, readModelFile, trainingSram, type PatchMode } from '../project/compile_project.ts';
+import { DEFAULT_NUMERICS, parseNumerics, type Numerics } from '../lower/numerics.ts';
+import { parsePatchMode } from '../plan/patch_stage.ts';
+import { inRange } from '../util/option_values.ts';
+import { analyzeModel, readModelFile, buildSram, type PatchMode } from '../project/compile_project.ts';
+import { fitVerdict, type FitVerdict } from '../project/fit.ts';
 import type { IoTensorInfo } from '../project/manifest.ts';
 import { loadTarget, mcuOf, type Target } from '../targets/target.ts';
 import type { SramBudget } from '../train/memory_report.ts';
@@ -83,6 +86,8 @@ export interface ChooseResult {
   chosen: Point;
   /** The planner's SRAM breakdown of the chosen scheme. */
   sram: SramBudget;
+  /** How the chosen scheme fits the target (the verdict compile gives). */
+  fit: FitVerdict;
   budget: number;
   target: Target;
   baseline: number;
@@ -102,14 +107,17 @@ export interface ChooseResult {
 /** The planner's SRAM of a scheme on a target, from one analyzeModel (no build). */
 export function plannedSram(bytes: Uint8Array, name: string, target: Target, scheme: TrainingScheme, numerics: Numerics = DEFAULT_NUMERICS,
   patches?: PatchMode): SramBudget {
-  return trainingSram(analyzeModel(bytes, name, numerics, scheme, { patches }), target);
+  return buildSram(analyzeModel(bytes, name, numerics, scheme, { patches }), target);
 }
 
 export async function chooseScheme(opts: ChooseOptions): Promise<ChooseResult> {
   const bytes = readModelFile(opts.modelPath);
   const name = path.basename(opts.modelPath);
   const target = loadTarget(opts.target);
-  const numerics = opts.numerics ?? DEFAULT_NUMERICS;
+  // The options are checked before the slow part starts, as the command line checks its flags.
+  const numerics = parseNumerics(opts.numerics);
+  parsePatchMode(opts.patches, true);
+  if (!inRange(opts.budget, { integer: true, min: 1 })) throw new McutrainError(`the budget must be a whole number of bytes above 0, not ${opts.budget}`);
   const sramCapacity = target.kind === 'mcu' ? mcuOf(target).sram.bytes : Infinity;
   const budget = Math.min(opts.budget, sramCapacity);
   const info = modelInfo(bytes, name);
@@ -170,17 +178,10 @@ export async function chooseScheme(opts: ChooseOptions): Promise<ChooseResult> {
       `took ${least.key}, the least bad. Try more --steps, another --lr, or more data`;
   }
   const scheme = schemeOf(chosen.combination);
+  const subject = { bytes, name, numerics, scheme, options: { patches: opts.patches } };
+  const fit = fitVerdict(analyzeModel(bytes, name, numerics, scheme, subject.options), target, subject);
   return {
-    scheme, chosen, sram: plannedSram(bytes, name, target, scheme, numerics, opts.patches), budget, target, baseline: contributions.baseline,
+    scheme, chosen, sram: fit.sram, fit, budget, target, baseline: contributions.baseline,
     candidates: rows, skipped, front: search.front, evaluations: search.evaluations, exhaustive: search.exhaustive, contributions, sramOf: memoryOf, warning,
   };
-}
-
-/** The scheme as the JSON parseScheme reads (bias, weights, qas, momentum, lr). */
-export function schemeJson(s: TrainingScheme): string {
-  return JSON.stringify({
-    ...(s.biasLast > 0 ? { bias: { last: s.biasLast } } : {}),
-    ...(s.weights.length > 0 ? { weights: s.weights.map((w) => ({ layer: w.layer, fraction: w.fraction })) } : {}),
-    qas: s.qas, momentum: s.momentum, lr: s.lr,
-  }, null, 2) + '\n';
 }

@@ -1,14 +1,14 @@
 /**
  * What a training build occupies in SRAM and why: the arena (the larger of the inference and training
  * schedules), the trained parameters (moved out of Flash), the optimizer state, the stack and the
- * link's buffers; and which buffers are live at the training peak. A build that cannot fit its target
- * fails here, at compile time, with these numbers.
+ * link's buffers; and which buffers are live at the training peak. Whether that fits the target is
+ * src/project/fit.ts's verdict.
  */
-import { McutrainError } from '../errors.ts';
 import type { Graph } from '../ir/graph.ts';
 import type { MemoryPlan } from '../plan/plan_memory.ts';
 import { ARENA_ALIGN } from '../plan/plan_memory.ts';
 import { mcuOf, type Target } from '../targets/target.ts';
+import type { BoardFields } from '../targets/board_view.ts';
 import type { TrainingAnalysis } from './analyze_training.ts';
 
 export interface SramBudget {
@@ -41,24 +41,17 @@ export function buffersAtPeak(graph: Graph, plan: MemoryPlan, callName: (step: n
     .sort((a, b) => b.bytes - a.bytes);
 }
 
-export function sramBudget(inference: MemoryPlan, ta: TrainingAnalysis, target: Target, linkBytes: number): SramBudget {
-  const arenaBytes = Math.max(inference.arenaBytes, ta.plan.arenaBytes);
-  const stackBytes = target.kind === 'mcu' ? mcuOf(target).stackBytes : 0;
-  const totalBytes = arenaBytes + ta.paramBytes + ta.momentumBytes + stackBytes + linkBytes;
-  return { arenaBytes, paramBytes: ta.paramBytes, momentumBytes: ta.momentumBytes, stackBytes, linkBytes, totalBytes };
+/** The stack's bytes in the SRAM region; a board with a memory of its own for it (the STM32H7's DTCM) has none there. */
+export function stackInSram(target: Target): number {
+  return target.kind === 'mcu' && !(target as BoardFields).stackSram ? mcuOf(target).stackBytes : 0;
 }
 
-/** Fails when the training build cannot fit the target's SRAM, naming the largest costs. */
-export function requireFits(budget: SramBudget, ta: TrainingAnalysis, target: Target, callName: (step: number) => string): void {
-  if (target.kind !== 'mcu') return;
-  const sram = mcuOf(target).sram.bytes;
-  if (budget.totalBytes <= sram) return;
-  const top = buffersAtPeak(ta.graph, ta.plan, callName).slice(0, 5)
-    .map((b) => `${b.label} ${b.bytes} B (steps ${b.firstStep}..${b.lastStep})`).join('; ');
-  throw new McutrainError(
-    `the training scheme needs ${budget.totalBytes} B of SRAM but ${target.name} has ${sram} B ` +
-    `(arena ${budget.arenaBytes} B with training peak ${ta.plan.arenaBytes} B at step ${ta.plan.peakStep}, lower bound ${ta.plan.lowerBoundBytes} B; ` +
-    `trained parameters ${budget.paramBytes} B; momentum ${budget.momentumBytes} B; stack ${budget.stackBytes} B; link buffers ${budget.linkBytes} B). ` +
-    `Largest buffers at the peak: ${top}`,
-    'train fewer or later layers (fewer weights, smaller channel fractions), drop momentum, or choose a board with more SRAM');
+/** The SRAM of a build: inference only when `ta` is undefined. */
+export function sramBudget(inference: MemoryPlan, ta: TrainingAnalysis | undefined, target: Target, linkBytes: number): SramBudget {
+  const arenaBytes = Math.max(inference.arenaBytes, ta?.plan.arenaBytes ?? 0);
+  const paramBytes = ta?.paramBytes ?? 0;
+  const momentumBytes = ta?.momentumBytes ?? 0;
+  const stackBytes = stackInSram(target);
+  const totalBytes = arenaBytes + paramBytes + momentumBytes + stackBytes + linkBytes;
+  return { arenaBytes, paramBytes, momentumBytes, stackBytes, linkBytes, totalBytes };
 }

@@ -4,7 +4,8 @@
  * (time across, arena offset down: every buffer a rectangle where it lives).
  */
 import type { Analysis } from '../project/compile_project.ts';
-import { trainingCallName, trainingSram } from '../project/compile_project.ts';
+import { trainingCallName } from '../project/compile_project.ts';
+import { fitVerdict, type FitVerdict } from '../project/fit.ts';
 import { flashConstBytes } from '../plan/flash.ts';
 import { ARENA_ALIGN } from '../plan/plan_memory.ts';
 import type { Target } from '../targets/target.ts';
@@ -18,6 +19,8 @@ export interface PlanReport {
   /** False: the conventional order (gradients buffered, updates after the backward pass), planned for comparison. */
   reorder: boolean;
   sram: SramBudget;
+  /** Whether it fits the target, and what would make it fit (src/project/fit.ts). */
+  fit: FitVerdict;
   /** Training schedule: arena, lower bound (most bytes live at once), their ratio. */
   trainArenaBytes: number;
   trainLowerBoundBytes: number;
@@ -35,7 +38,7 @@ export interface PlanReport {
   peak: { step: number; call: string; buffers: PeakBuffer[] };
 }
 
-export function makePlanReport(a: Analysis, t: TrainingAnalysis, target: Target): PlanReport {
+export function makePlanReport(a: Analysis, t: TrainingAnalysis, target: Target, fit: FitVerdict = fitVerdict(a, target)): PlanReport {
   const name = (step: number) => trainingCallName(t, step);
   const layerIndex = new Map(t.tg.weightedLayers.map((op, i) => [op.id, i]));
   return {
@@ -43,7 +46,8 @@ export function makePlanReport(a: Analysis, t: TrainingAnalysis, target: Target)
     target: target.name,
     scheme: t.schemeText,
     reorder: t.reorder,
-    sram: trainingSram(a, target),
+    sram: fit.sram,
+    fit,
     trainArenaBytes: t.plan.arenaBytes,
     trainLowerBoundBytes: t.plan.lowerBoundBytes,
     arenaToLowerBound: t.plan.lowerBoundBytes > 0 ? t.plan.arenaBytes / t.plan.lowerBoundBytes : 1,
@@ -93,6 +97,8 @@ export function formatPlanReport(r: PlanReport): string {
     '',
     `Peak at step ${r.peak.step} (${r.peak.call}):`,
     ...r.peak.buffers.slice(0, 8).map((b) => `  ${String(b.bytes).padStart(8)} B  ${b.label}  (steps ${b.firstStep}..${b.lastStep})`),
+    '',
+    `Verdict: ${r.fit.summary}`,
   ];
   return lines.join('\n');
 }

@@ -1,14 +1,17 @@
 /**
  * The training scheme: what Sparse Update trains, how (SGD, momentum, QAS), in two spellings:
- *   inline  "bias:last=8,weights:layers=21,24@0.25,qas=off,momentum=0.9,lr=0.05"
+ *   inline  "bias:last=8,weights:layers=21@1/4,24@1,qas=off,momentum=0.9,lr=0.05"
  *   JSON    { "bias": { "last": 8 }, "weights": [{ "layer": 21, "fraction": 0.25 }, { "layer": 24 }],
  *             "qas": false, "momentum": 0.9, "lr": 0.05 }
+ * In the inline list a fraction applies to the layers since the previous one: "21,24@1/4" is both
+ * layers at a quarter, "3@1/2,7" is layer 3 at half and 7 whole.
  * Layers are weighted layers (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED) counted from 0 in execution
  * order; a negative index counts from the end (-1 = the classifier). A fraction trains the first
  * fraction of the layer's output channels (1/8, 1/4, 1/2 or 1).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { McutrainError } from '../errors.ts';
+import { inRange, type NumberRange } from '../util/option_values.ts';
 
 export const CHANNEL_FRACTIONS = [0.125, 0.25, 0.5, 1] as const;
 
@@ -30,68 +33,78 @@ export interface TrainingScheme {
 }
 
 export const DEFAULT_LR = 0.05;
+/** The values a learning rate and a momentum may take, wherever they are given (scheme, flag, API). */
+export const LR_RANGE: NumberRange = { min: 0 };
+export const MOMENTUM_RANGE: NumberRange = { min: 0, below: 1 };
 
-const HINT = 'write a scheme like "bias:last=8,weights:layers=21,24@0.25" or a JSON file (docs/training.md)';
+const HINT = 'write a scheme like "bias:last=8,weights:layers=21,24@1/4" or a JSON file (docs/training.md)';
 
-/** A scheme from its inline form, or from a .json file when `text` names one. */
+/** A scheme from its inline form, its JSON text, or a .json file when `text` names one. */
 export function parseScheme(text: string): TrainingScheme {
   const trimmed = text.trim();
   if (trimmed.endsWith('.json') || (existsSync(trimmed) && !trimmed.includes(':'))) {
     if (!existsSync(trimmed)) throw new McutrainError(`training scheme file '${trimmed}' does not exist`, HINT);
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(trimmed, 'utf8'));
-    } catch (e) {
-      throw new McutrainError(`training scheme file '${trimmed}' is not valid JSON (${(e as Error).message})`, HINT);
-    }
-    return schemeFromJson(json, trimmed);
+    return schemeFromJson(readJson(readFileSync(trimmed, 'utf8'), `training scheme file '${trimmed}'`), trimmed);
   }
-  if (trimmed.startsWith('{')) {
-    try {
-      return schemeFromJson(JSON.parse(trimmed), 'the scheme');
-    } catch (e) {
-      if (e instanceof McutrainError) throw e;
-      throw new McutrainError(`the training scheme is not valid JSON (${(e as Error).message})`, HINT);
-    }
-  }
-  return parseInlineScheme(trimmed);
+  if (trimmed.startsWith('{')) return schemeFromJson(readJson(trimmed, 'the training scheme'), 'the scheme');
+  return schemeFromJson(inlineToJson(trimmed), 'the training scheme');
 }
 
-function parseInlineScheme(text: string): TrainingScheme {
-  const scheme: TrainingScheme = { biasLast: 0, weights: [], qas: true, momentum: 0, lr: DEFAULT_LR };
-  // Split on commas that start a new key=value or key:... part; "layers=21,24@0.25" keeps its list.
+function readJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new McutrainError(`${what} is not valid JSON (${(e as Error).message})`, HINT);
+  }
+}
+
+/** The JSON spelling of a scheme (what a scheme .json file holds). */
+interface SchemeJson {
+  bias?: { last: unknown };
+  weights?: { layer: unknown; fraction?: unknown }[];
+  qas?: unknown;
+  momentum?: unknown;
+  lr?: unknown;
+}
+
+/**
+ * The inline form rewritten as its JSON, so both spellings share one reader (schemeFromJson).
+ * "layers=21,24@1/4" puts both layers at a quarter: a fraction closes the group of layers before it;
+ * "3@1/2,7" is layer 3 at half and layer 7 whole.
+ */
+function inlineToJson(text: string): SchemeJson {
+  const json: SchemeJson = {};
+  // Split on commas that start a new key=value or key:... part; "layers=21,24@1/4" keeps its list.
   const parts = text.split(/,(?=\s*(?:bias|weights|qas|momentum|lr)\b)/).map((p) => p.trim()).filter((p) => p !== '');
   if (parts.length === 0) throw new McutrainError('the training scheme is empty', HINT);
   for (const part of parts) {
     let m: RegExpMatchArray | null;
-    if ((m = part.match(/^bias:last=(\d+)$/))) {
-      scheme.biasLast = Number(m[1]);
+    if ((m = part.match(/^bias:last=(.+)$/))) {
+      json.bias = { last: inlineNumber(m[1], 'bias:last') };
     } else if ((m = part.match(/^weights:layers=(.+)$/))) {
-      scheme.weights.push(...parseLayerList(m[1]));
+      json.weights = [...(json.weights ?? []), ...inlineLayerList(m[1])];
     } else if ((m = part.match(/^qas=(on|off|true|false)$/))) {
-      scheme.qas = m[1] === 'on' || m[1] === 'true';
+      json.qas = m[1] === 'on' || m[1] === 'true';
     } else if ((m = part.match(/^momentum=(.+)$/))) {
-      scheme.momentum = parseNumber(m[1], 'momentum');
+      json.momentum = inlineNumber(m[1], 'momentum');
     } else if ((m = part.match(/^lr=(.+)$/))) {
-      scheme.lr = parseNumber(m[1], 'lr');
+      json.lr = inlineNumber(m[1], 'lr');
     } else {
       throw new McutrainError(`cannot read '${part}' in the training scheme`, HINT);
     }
   }
-  return validateScheme(scheme);
+  return json;
 }
 
-/** "21,24@0.25" -> layers 21 and 24 at a quarter of their channels; "3@0.5,7" -> 3 at half, 7 whole. */
-function parseLayerList(text: string): WeightUpdate[] {
-  const groups = text.split(',').map((s) => s.trim());
-  const out: WeightUpdate[] = [];
-  let pending: number[] = [];
-  for (const g of groups) {
-    const [layerText, fractionText] = g.split('@');
-    pending.push(parseInteger(layerText, 'layer'));
+function inlineLayerList(text: string): { layer: unknown; fraction: unknown }[] {
+  const out: { layer: unknown; fraction: unknown }[] = [];
+  let pending: unknown[] = [];
+  for (const group of text.split(',')) {
+    const [layerText, fractionText, extra] = group.split('@');
+    if (extra !== undefined) throw new McutrainError(`cannot read '${group.trim()}' in the training scheme's layers`, HINT);
+    pending.push(inlineNumber(layerText, 'layer'));
     if (fractionText !== undefined) {
-      const fraction = parseFraction(fractionText);
-      out.push(...pending.map((layer) => ({ layer, fraction })));
+      out.push(...pending.map((layer) => ({ layer, fraction: fractionText.trim() })));
       pending = [];
     }
   }
@@ -99,52 +112,69 @@ function parseLayerList(text: string): WeightUpdate[] {
   return out;
 }
 
-function parseFraction(text: string): number {
+function inlineNumber(text: string, what: string): number {
   const t = text.trim();
-  const m = t.match(/^1\/(\d+)$/);
-  const value = m ? 1 / Number(m[1]) : Number(t);
-  return value;
-}
-
-function parseInteger(text: string, what: string): number {
-  const v = Number(text.trim());
-  if (!Number.isInteger(v)) throw new McutrainError(`${what} '${text.trim()}' in the training scheme is not an integer`, HINT);
+  const v = t === '' ? NaN : Number(t);
+  if (!Number.isFinite(v)) throw new McutrainError(`${what} '${t}' in the training scheme is not a number`, HINT);
   return v;
 }
 
-function parseNumber(text: string, what: string): number {
-  const v = Number(text.trim());
-  if (!Number.isFinite(v)) throw new McutrainError(`${what} '${text.trim()}' in the training scheme is not a number`, HINT);
-  return v;
-}
-
-function schemeFromJson(json: unknown, source: string): TrainingScheme {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new McutrainError(`${source} must hold a JSON object`, HINT);
+/** A fraction as a number (0.25) or as text ("1/4", "0.25"). */
+function fractionOf(value: unknown, layer: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string') {
+    const m = value.trim().match(/^1\/(\d+)$/);
+    const v = m ? 1 / Number(m[1]) : value.trim() === '' ? NaN : Number(value);
+    if (Number.isFinite(v)) return v;
   }
-  const o = json as Record<string, unknown>;
-  const known = new Set(['bias', 'weights', 'qas', 'momentum', 'lr']);
-  const unknown = Object.keys(o).filter((k) => !known.has(k));
-  if (unknown.length > 0) throw new McutrainError(`${source} has unknown field(s) ${unknown.join(', ')}`, `use ${[...known].join(', ')}`);
-  const bias = o.bias as { last?: unknown } | undefined;
-  const weights = (o.weights ?? []) as unknown;
+  throw new McutrainError(`channel fraction ${JSON.stringify(value)} of layer ${String(layer)} is not one of 1/8, 1/4, 1/2, 1`, HINT);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function onlyFields(o: Record<string, unknown>, known: string[], where: string): void {
+  const unknown = Object.keys(o).filter((k) => !known.includes(k));
+  if (unknown.length > 0) throw new McutrainError(`${where} has unknown field(s) ${unknown.join(', ')}`, `use ${known.join(', ')}`);
+}
+
+/** The one reader of a scheme's fields (both spellings come through here), then the one validator. */
+function schemeFromJson(json: unknown, source: string): TrainingScheme {
+  if (!isObject(json)) throw new McutrainError(`${source} must hold a JSON object`, HINT);
+  onlyFields(json, ['bias', 'weights', 'qas', 'momentum', 'lr'], source);
+  const number = (v: unknown, what: string, fallback: number): number => {
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number') throw new McutrainError(`${source}: ${what} must be a number, not ${JSON.stringify(v)}`, HINT);
+    return v;
+  };
+  const { bias, weights = [], qas = true } = json;
+  if (bias !== undefined && !isObject(bias)) throw new McutrainError(`${source}: "bias" must be { "last": K }`, HINT);
+  if (bias) onlyFields(bias, ['last'], `${source}: "bias"`);
   if (!Array.isArray(weights)) throw new McutrainError(`${source}: "weights" must be a list of { "layer", "fraction" }`, HINT);
+  if (typeof qas !== 'boolean') throw new McutrainError(`${source}: "qas" must be true or false, not ${JSON.stringify(qas)}`, HINT);
   return validateScheme({
-    biasLast: bias === undefined ? 0 : Number(bias.last),
-    weights: weights.map((w) => {
-      const e = w as { layer?: unknown; fraction?: unknown };
-      return { layer: Number(e.layer), fraction: e.fraction === undefined ? 1 : typeof e.fraction === 'string' ? parseFraction(e.fraction) : Number(e.fraction) };
+    biasLast: number(bias?.last, 'bias.last', 0),
+    weights: weights.map((w: unknown) => {
+      if (!isObject(w)) throw new McutrainError(`${source}: each entry of "weights" must be { "layer", "fraction" }, not ${JSON.stringify(w)}`, HINT);
+      onlyFields(w, ['layer', 'fraction'], `${source}: a "weights" entry`);
+      if (w.layer === undefined) throw new McutrainError(`${source}: the "weights" entry ${JSON.stringify(w)} has no "layer"`, HINT);
+      return { layer: number(w.layer, 'a weights layer', NaN), fraction: w.fraction === undefined ? 1 : fractionOf(w.fraction, w.layer) };
     }),
-    qas: o.qas === undefined ? true : o.qas === true,
-    momentum: o.momentum === undefined ? 0 : Number(o.momentum),
-    lr: o.lr === undefined ? DEFAULT_LR : Number(o.lr),
+    qas,
+    momentum: number(json.momentum, 'momentum', 0),
+    lr: number(json.lr, 'lr', DEFAULT_LR),
   });
 }
 
-function validateScheme(s: TrainingScheme): TrainingScheme {
+/** The one check of a scheme's values, whatever spelling or override it came from; returns a copy. */
+export function validateScheme(s: TrainingScheme): TrainingScheme {
   if (!Number.isInteger(s.biasLast) || s.biasLast < 0) throw new McutrainError(`bias:last=${s.biasLast} must be a whole number >= 0`, HINT);
+  const seen = new Set<number>();
   for (const w of s.weights) {
     if (!Number.isInteger(w.layer)) throw new McutrainError(`weights layer ${w.layer} is not an integer`, HINT);
+    if (seen.has(w.layer)) throw new McutrainError(`the scheme names the weights of layer ${w.layer} twice`, 'list each layer once');
+    seen.add(w.layer);
     if (!CHANNEL_FRACTIONS.includes(w.fraction as (typeof CHANNEL_FRACTIONS)[number])) {
       throw new McutrainError(`channel fraction ${w.fraction} of layer ${w.layer} is not one of 1/8, 1/4, 1/2, 1`, HINT);
     }
@@ -152,18 +182,38 @@ function validateScheme(s: TrainingScheme): TrainingScheme {
   if (s.biasLast === 0 && s.weights.length === 0) {
     throw new McutrainError('the training scheme trains nothing', 'name biases (bias:last=K) or weights (weights:layers=...)');
   }
-  if (!(s.momentum >= 0 && s.momentum < 1)) throw new McutrainError(`momentum ${s.momentum} must lie in [0, 1)`, HINT);
-  if (!(s.lr >= 0 && Number.isFinite(s.lr))) throw new McutrainError(`learning rate ${s.lr} must be a finite number >= 0`, HINT);
-  return s;
+  if (typeof s.qas !== 'boolean') throw new McutrainError(`qas must be on or off, not ${String(s.qas)}`, HINT);
+  if (!inRange(s.momentum, MOMENTUM_RANGE)) throw new McutrainError(`momentum ${s.momentum} must lie in [0, 1)`, HINT);
+  if (!inRange(s.lr, LR_RANGE)) throw new McutrainError(`learning rate ${s.lr} must be a finite number >= 0`, HINT);
+  return { biasLast: s.biasLast, weights: s.weights.map((w) => ({ layer: w.layer, fraction: w.fraction })), qas: s.qas, momentum: s.momentum, lr: s.lr };
 }
 
-/** The inline spelling of a scheme (what mcutrain.json records). */
+const fractionText = (f: number) => (f === 1 ? '1' : `1/${1 / f}`);
+
+/**
+ * The inline spelling of a scheme (what mcutrain.json records and `mcutrain scheme` prints). Every
+ * group of layers ends with its fraction, "1" included ("2@1,6,8@1/4"), so no layer can take the
+ * fraction of the group after it.
+ */
 export function schemeToString(s: TrainingScheme): string {
   const parts: string[] = [];
   if (s.biasLast > 0) parts.push(`bias:last=${s.biasLast}`);
-  if (s.weights.length > 0) parts.push(`weights:layers=${s.weights.map((w) => (w.fraction === 1 ? `${w.layer}` : `${w.layer}@1/${1 / w.fraction}`)).join(',')}`);
+  if (s.weights.length > 0) {
+    const groups = s.weights.map((w, i) => (s.weights[i + 1]?.fraction === w.fraction ? `${w.layer}` : `${w.layer}@${fractionText(w.fraction)}`));
+    parts.push(`weights:layers=${groups.join(',')}`);
+  }
   parts.push(`qas=${s.qas ? 'on' : 'off'}`);
   if (s.momentum !== 0) parts.push(`momentum=${s.momentum}`);
   parts.push(`lr=${s.lr}`);
   return parts.join(',');
+}
+
+/** The JSON spelling of a scheme (what `mcutrain scheme -o` writes; parseScheme reads it back exactly). */
+export function schemeToJson(s: TrainingScheme): string {
+  const json: SchemeJson = {
+    ...(s.biasLast > 0 ? { bias: { last: s.biasLast } } : {}),
+    ...(s.weights.length > 0 ? { weights: s.weights.map((w) => ({ layer: w.layer, fraction: w.fraction })) } : {}),
+    qas: s.qas, momentum: s.momentum, lr: s.lr,
+  };
+  return JSON.stringify(json, null, 2) + '\n';
 }

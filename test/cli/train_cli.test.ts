@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/npy.ts';
@@ -113,7 +113,7 @@ describe('mcutrain train / weights: arguments and projects', () => {
       [['train', project, '--data', 'd', '--lr=-1'], /--lr must be a number >= 0, not '-1'/],
       [['train', project, '--data', 'd', '--momentum', '1'], /--momentum must be a number in \[0, 1\), not '1'/],
       [['train', project, '--data', 'd', '--seed', '1.5'], /--seed must be an integer/],
-      [['train', project, '--data', 'd', '--pixels', 'rgb'], /--pixels must be shift or bytes, not 'rgb'/],
+      [['train', project, '--data', 'd', '--pixels', 'rgb'], /--pixels must be one of shift, bytes, not 'rgb'/],
       [['train', project, '--data', 'd', '--bogus'], /Unknown option '--bogus'/],
       [['weights', project], /weights needs an output file[\s\S]*hint: add -o <tuned.tflite>/],
       [['weights', 'a', 'b', '-o', 'x'], /expected one project folder, got a b/],
@@ -209,17 +209,14 @@ describe('mcutrain train / weights on the fake training engine', () => {
     expect(r.out).toMatch(/0\s+0\s+fc\/bias\s+bias\s+int32\s+12\s+7/); // bytes of [1, 2, 3] -> [108, -192, 308] that differ
   });
 
-  it('weights reads the parameters of a fresh engine into a copy of the model', () => {
-    const out = path.join(root, 'fresh.tflite');
-    const r = cli('weights', project, '-o', out);
-    expect(r.err).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.out).toMatch(/0\s+0\s+fc\/weights\s+weights\s+int8\s+6000\s+6000/); // the model has 1s, the fake starts at 0
-    const graph = importTflite(new Uint8Array(readFileSync(out)), 'fresh.tflite');
-    expect(graph.tensors[weightsId].data!.every((b) => b === 0)).toBe(true);
-    expect(Array.from(new Int32Array(graph.tensors[biasId].data!.slice().buffer))).toEqual(BIAS0);
-    const original = importTflite(new Uint8Array(readFileSync(path.join(project, 'model.tflite'))), 'model.tflite');
-    expect(graph.operators).toEqual(original.operators);
-    expect(graph.tensors.map((t) => t.name)).toEqual(original.tensors.map((t) => t.name));
+  it('weights refuses a host project: its engine\'s state ends with each command', () => {
+    const r = cli('weights', project, '-o', path.join(root, 'fresh.tflite'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/targets the host: its engine keeps what it learns only while one command runs/);
+    expect(r.err).toMatch(/hint: train and save in one command: mcutrain train .* -o tuned\.tflite/);
+    expect(existsSync(path.join(root, 'fresh.tflite'))).toBe(false);
+    const train = cli('train', project, '--data', path.join(root, 'train'));
+    expect(train.code).toBe(0);
+    expect(train.out).toMatch(/the host engine's state ended with this command[\s\S]*train with -o/);
   });
 });

@@ -1,36 +1,16 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { McutrainError } from '../../src/errors.ts';
 import { readLabelledFolder } from '../../src/data/labelled.ts';
 import { encodeNpy } from '../../src/data/npy.ts';
 import type { IoTensorInfo } from '../../src/project/manifest.ts';
 import { tempDir } from '../helpers/paths.ts';
+import { errorOf, tree } from './helpers.ts';
 
 const INPUT: IoTensorInfo = { name: 'image', dtype: 'int8', shape: [1, 2, 2, 1], bytes: 4, scale: 0.5, zeroPoint: 0 };
 const OPTS = { pixels: 'shift' as const, classes: 3 };
 
-/** Writes files: { 'cat/a.npy': bytes, ... }. */
-function tree(files: Record<string, Uint8Array>): string {
-  const root = tempDir('labelled');
-  for (const [name, bytes] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
-    writeFileSync(path.join(root, name), bytes);
-  }
-  return root;
-}
-
 const npy = (...values: number[]) => encodeNpy('int8', [1, 2, 2, 1], new Uint8Array(Int8Array.from(values).buffer));
-
-function error(f: () => unknown): McutrainError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(McutrainError);
-    return e as McutrainError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('readLabelledFolder', () => {
   it('takes integer folder names as labels, reading .npy and raw files in sorted order', () => {
@@ -52,27 +32,27 @@ describe('readLabelledFolder', () => {
 
   it('says what is wrong with the folder', () => {
     const missing = path.join(tempDir('labelled'), 'nope');
-    expect(error(() => readLabelledFolder(missing, INPUT, OPTS)).message).toMatch(/data folder '.*nope' does not exist/);
+    expect(errorOf(() => readLabelledFolder(missing, INPUT, OPTS)).message).toMatch(/data folder '.*nope' does not exist/);
     const flat = tree({ 'a.npy': npy(1, 2, 3, 4) });
-    const e = error(() => readLabelledFolder(flat, INPUT, OPTS));
+    const e = errorOf(() => readLabelledFolder(flat, INPUT, OPTS));
     expect(e.message).toMatch(/has no class folders/);
     expect(e.hint).toMatch(/<folder>\/<class>\/<files>/);
-    expect(error(() => readLabelledFolder(tree({ '3/a.npy': npy(1, 2, 3, 4) }), INPUT, OPTS)).message)
+    expect(errorOf(() => readLabelledFolder(tree({ '3/a.npy': npy(1, 2, 3, 4) }), INPUT, OPTS)).message)
       .toMatch(/class folder '3' is label 3, but the model has 3 classes \(labels 0 to 2\)/);
-    expect(error(() => readLabelledFolder(tree({ 'a/x.npy': npy(0, 0, 0, 0), 'b/x.npy': npy(0, 0, 0, 0), 'c/x.npy': npy(0, 0, 0, 0), 'd/x.npy': npy(0, 0, 0, 0) }), INPUT, OPTS)).message)
+    expect(errorOf(() => readLabelledFolder(tree({ 'a/x.npy': npy(0, 0, 0, 0), 'b/x.npy': npy(0, 0, 0, 0), 'c/x.npy': npy(0, 0, 0, 0), 'd/x.npy': npy(0, 0, 0, 0) }), INPUT, OPTS)).message)
       .toMatch(/4 class folders \(labels 0 to 3\) are given, but the model has 3 classes/);
-    expect(error(() => readLabelledFolder(tree({ '1/x.npy': npy(0, 0, 0, 0), '01/x.npy': npy(0, 0, 0, 0) }), INPUT, OPTS)).message)
+    expect(errorOf(() => readLabelledFolder(tree({ '1/x.npy': npy(0, 0, 0, 0), '01/x.npy': npy(0, 0, 0, 0) }), INPUT, OPTS)).message)
       .toMatch(/class folders '01' and '1' .* are both label 1/);
     mkdirSync(path.join(flat, 'empty'));
-    expect(error(() => readLabelledFolder(flat, INPUT, OPTS)).message).toMatch(/hold no files/);
+    expect(errorOf(() => readLabelledFolder(flat, INPUT, OPTS)).message).toMatch(/hold no files/);
   });
 
   it('names a file it cannot read', () => {
     const root = tree({ '0/good.npy': npy(1, 2, 3, 4), '1/short.bin': Uint8Array.of(1, 2), '1/zz.npy': Uint8Array.of(1) });
-    expect(error(() => readLabelledFolder(root, INPUT, OPTS)).message).toMatch(/short\.bin holds 2 bytes; the model expects 4/);
+    expect(errorOf(() => readLabelledFolder(root, INPUT, OPTS)).message).toMatch(/short\.bin holds 2 bytes; the model expects 4/);
     const broken = tree({ '0/bad.npy': new TextEncoder().encode('not numpy at all') });
-    expect(error(() => readLabelledFolder(broken, INPUT, OPTS)).message).toMatch(/bad\.npy/);
+    expect(errorOf(() => readLabelledFolder(broken, INPUT, OPTS)).message).toMatch(/bad\.npy/);
     const wrongType = tree({ '0/f.npy': encodeNpy('float32', [1], new Uint8Array(4)) });
-    expect(error(() => readLabelledFolder(wrongType, INPUT, OPTS)).message).toMatch(/f\.npy holds float32 values; the model input is int8/);
+    expect(errorOf(() => readLabelledFolder(wrongType, INPUT, OPTS)).message).toMatch(/f\.npy holds float32 values; the model input is int8/);
   });
 });

@@ -1,6 +1,9 @@
-/** A model that does not fit the board fails at build time, naming the region and the overflow. */
+/**
+ * A model that does not fit the board: compile refuses it when its constants alone overflow Flash (the
+ * fit verdict), and the build fails, naming the region and the overflow, when the code tips it over.
+ */
 import { describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Graph } from '../../src/ir/graph.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
@@ -26,12 +29,22 @@ function fcModel(inputs: number, outputs: number): Graph {
 }
 
 describe('a model too big for the board', () => {
-  it('fails the build on the STM32F746G-DISCO (1 MB Flash) with the overflow in bytes', async () => {
+  it('is refused by compile on the STM32F746G-DISCO (1 MB Flash) when its constants alone overflow Flash', () => {
     const dir = tempDir('toobig');
     const file = path.join(dir, 'big.tflite');
     writeFileSync(file, writeTflite(fcModel(1024, 1200))); // 1.2 MB of weights
     const out = path.join(dir, 'project');
-    compileModel({ modelPath: file, target: 'stm32f746g-disco', outDir: out });
+    expect(() => compileModel({ modelPath: file, target: 'stm32f746g-disco', outDir: out }))
+      .toThrow(/does not fit stm32f746g-disco: the inference build needs \d+ B of constants in Flash but stm32f746g-disco has 1048576 B/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('fails the build with the overflow in bytes when the constants fit but the code does not', async () => {
+    const dir = tempDir('toobig');
+    const file = path.join(dir, 'big.tflite');
+    writeFileSync(file, writeTflite(fcModel(1024, 1010))); // 1,038,280 B of constants: 10 KB short of 1 MB, less than the code
+    const out = path.join(dir, 'project');
+    expect(compileModel({ modelPath: file, target: 'stm32f746g-disco', outDir: out }).fit.fits).toBe(true);
     await expect(buildProjectAsync(out)).rejects.toThrow(/does not fit the board: it overflows Flash \(1048576 B\) by \d+ bytes/);
   });
 });

@@ -65,7 +65,7 @@ describe('training link (real C server, fake training engine)', () => {
         { name: 'fc/weights', dtype: 'int8', bytes: W_BYTES, momentumFloats: W_MOMENTUM },
         { name: 'fc/bias', dtype: 'int32', bytes: 12, momentumFloats: 3 },
       ],
-      paramBytes: PARAM_BYTES, momentumBytes: MOMENTUM_BYTES,
+      paramBytes: PARAM_BYTES, momentumBytes: MOMENTUM_BYTES, steps: 0,
     });
     await finish(host, device);
   });

@@ -83,11 +83,11 @@ describe('readCalibrationFolder', () => {
     expect(() => readCalibrationFolder(path.join(dir, 'nope'), [image([1, 2])])).toThrow(/does not exist/);
   });
 
-  it('fails on an unknown file type, naming the file', () => {
+  it('fails on an image it cannot decode, naming the file', () => {
     const dir = folder({ 'a.bin': new Uint8Array(4), 'photo.png': new Uint8Array(8) });
     const e = errorOf(() => readCalibrationFolder(dir, [image([1, 2, 2, 1])]));
-    expect(e.message).toContain(`'${path.join(dir, 'photo.png')}' has an unknown type '.png'`);
-    expect(e.hint).toMatch(/convert images to 8-bit or 24-bit \.bmp/);
+    expect(e.message).toContain(`${path.join(dir, 'photo.png')} is a PNG image; mcutrain reads images only as uncompressed BMP`);
+    expect(e.hint).toMatch(/convert it to an 8- or 24-bit \.bmp/);
   });
 
   it('fails on samples of the wrong size, naming the file and both sizes', () => {

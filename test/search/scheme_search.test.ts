@@ -10,7 +10,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readLabelledFolder, type LabelledSet } from '../../src/data/labelled.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
-import { analyzeModel, trainingSram } from '../../src/project/compile_project.ts';
+import { analyzeModel, buildSram } from '../../src/project/compile_project.ts';
 import { calibrate } from '../../src/quantize/calibrate.ts';
 import { quantizeGraph } from '../../src/quantize/quantize_graph.ts';
 import { chooseScheme, modelInfo, plannedSram, type ChooseOptions } from '../../src/search/choose_scheme.ts';
@@ -71,7 +71,7 @@ beforeAll(async () => {
 });
 
 /** SRAM of a scheme on the target, straight from analyzeModel. */
-const sram = (scheme: string) => trainingSram(analyzeModel(new Uint8Array(readFileSync(modelPath)), 'tiny.tflite', 'tflm', parseScheme(scheme)), loadTarget(TARGET)).totalBytes;
+const sram = (scheme: string) => buildSram(analyzeModel(new Uint8Array(readFileSync(modelPath)), 'tiny.tflite', 'tflm', parseScheme(scheme)), loadTarget(TARGET)).totalBytes;
 
 describe('chooseScheme on a tiny model', () => {
   it('measures the candidates that fit, and picks a scheme within the budget at the planner\'s SRAM', async () => {

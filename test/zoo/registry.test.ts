@@ -148,7 +148,7 @@ describe('mcutrain zoo', () => {
     await expectRejection(ZOO_COMMAND.run(['vgg16'], { out: file }), /unknown zoo model 'vgg16'/);
     await expectRejection(ZOO_COMMAND.run(['resnet-8'], {}), /needs an output file/);
     await expectRejection(ZOO_COMMAND.run([], { out: file }), /expected 'list' or one model name/);
-    await expectRejection(ZOO_COMMAND.run(['resnet-8'], { out: file, classes: 'ten' }), /--classes must be a non-negative integer/);
+    await expectRejection(ZOO_COMMAND.run(['resnet-8'], { out: file, classes: 'ten' }), /--classes must be an integer >= 1, not 'ten'/);
     await expectRejection(ZOO_COMMAND.run(['resnet-8'], { out: file, input: '2x2x3' }), /too small/);
     await expectRejection(ZOO_COMMAND.run(['resnet-8'], { out: file, width: 'wide' }), /--width must be a number/);
     expect(existsSync(path.dirname(file)) ? readdirSync(path.dirname(file)) : []).toEqual([]);

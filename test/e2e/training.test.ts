@@ -16,7 +16,7 @@ import { openProjectDevice } from '../../src/link/connect.ts';
 import type { Device } from '../../src/link/device.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { readInputFile } from '../../src/data/input_file.ts';
-import type { ProjectManifest, TrainParamInfo } from '../../src/project/manifest.ts';
+import { readManifest, type ProjectManifest, type TrainParamInfo } from '../../src/project/manifest.ts';
 import { cosineSimilarity, floatGradients, relativeError } from '../oracle/float_gradients.ts';
 import { model, tempDir } from '../helpers/paths.ts';
 import { randomBytes, rng } from '../helpers/random.ts';
@@ -38,9 +38,9 @@ let board: Built;
 
 async function build(name: string, target: string, sanitized: boolean): Promise<Built> {
   const dir = path.join(work, name);
-  const { manifest } = compileModel({ modelPath: model(VWW), target, outDir: dir, train: TRAIN });
+  compileModel({ modelPath: model(VWW), target, outDir: dir, train: TRAIN });
   await buildProjectAsync(dir, { sanitize: sanitized });
-  return { dir, manifest, sanitized };
+  return { dir, manifest: readManifest(dir), sanitized }; // as built: with the image's hash, which a board device checks
 }
 
 /** A fresh engine (its own process, or QEMU boot) on a shared build. */

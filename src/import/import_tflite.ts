@@ -21,10 +21,15 @@ import {
   QUANTIZATION_DETAILS_NAMES, QuantizationParametersTable, ReducerOptionsTable, SoftmaxOptionsTable, SubGraphTable,
   TENSOR_TYPE_NAMES, TensorTable, TFLITE_FILE_IDENTIFIER, TFLITE_SCHEMA_VERSION, type TensorTypeName,
 } from './tflite_schema.ts';
+import { validateGraph } from './validate_graph.ts';
 
+/** BuiltinOperator 127: in deprecated_builtin_code it means "the code is too large for this byte; see builtin_code". */
+const PLACEHOLDER_FOR_GREATER_OP_CODES = 127;
 const CORRUPT_HINT = 'the file is truncated or damaged: copy it again, or re-export it with the TensorFlow Lite converter';
 /** No real microcontroller model has a tensor near this size; beyond it a shape is corrupt or the model is not for an MCU. */
 const MAX_TENSOR_BYTES = 2 ** 31;
+/** Error messages show at most this many dimensions of a shape (a damaged one can claim thousands). */
+const MAX_DIMS_SHOWN = 8;
 
 type ModelT = Table<keyof typeof ModelTable.slots>;
 type OperatorT = Table<keyof typeof OperatorTable.slots>;
@@ -57,8 +62,9 @@ export function importTflite(bytes: Uint8Array, name?: string, options: ReaderOp
   }
   const reader = new FlatBufferReader(bytes, options);
   const hasIdentifier = reader.fileIdentifier() === TFLITE_FILE_IDENTIFIER;
+  let graph: Graph;
   try {
-    return readGraph(reader, label, name, hasIdentifier);
+    graph = readGraph(reader, label, name, hasIdentifier);
   } catch (error) {
     if (!(error instanceof FlatBufferError)) throw error;
     // The identifier is optional in FlatBuffers, so a file without it gets a chance to parse; if it
@@ -66,6 +72,8 @@ export function importTflite(bytes: Uint8Array, name?: string, options: ReaderOp
     if (!hasIdentifier) throw notTflite(label, bytes, `it has no '${TFLITE_FILE_IDENTIFIER}' identifier and does not parse as one (${error.message})`);
     throw new McutrainError(`'${label}' is truncated or corrupt: ${error.message}`, CORRUPT_HINT);
   }
+  validateGraph(graph, label);
+  return graph;
 }
 
 function readGraph(reader: FlatBufferReader, label: string, name: string | undefined, hasIdentifier: boolean): Graph {
@@ -105,8 +113,9 @@ function readTensor(t: Table<keyof typeof TensorTable.slots>, id: number, model:
   const typeCode = t.int8('type');
   const typeName = TENSOR_TYPE_NAMES[typeCode];
   const dtype = typeName && DTYPE_OF[typeName];
+  if (!typeName) throw new FlatBufferError(`${t.where}.type`, `${label} has element type code ${typeCode}, which is not a TFLite TensorType`);
   if (!dtype) {
-    throw new McutrainError(`${label} has element type ${typeName ?? `code ${typeCode}`}, which mcutrain does not support`,
+    throw new McutrainError(`${label} has element type ${typeName}, which mcutrain does not support`,
       `supported element types: ${Object.keys(DTYPE_OF).join(', ')}`);
   }
   if (t.has('sparsity')) {
@@ -117,22 +126,39 @@ function readTensor(t: Table<keyof typeof TensorTable.slots>, id: number, model:
     throw new McutrainError(`${label} keeps its data in an external file, which mcutrain does not support`,
       're-export the model with all weights embedded in the .tflite file');
   }
-  const shape = t.int32s('shape');
-  if (shape.some((d) => d < 0)) {
-    throw new McutrainError(`${label} has a dynamic shape [${shape.join(', ')}]`,
-      'give the model a fixed input shape (including batch size 1) before converting it');
-  }
+  const shape = readShape(t, label, dtype);
   const bytes = elementCount(shape) * DTYPE_BYTES[dtype];
-  if (bytes > MAX_TENSOR_BYTES) {
-    throw new McutrainError(`${label} has shape [${shape.join(', ')}] (${bytes} bytes), far too large for a microcontroller`,
-      'check the model\'s input size; the file may also be corrupt');
-  }
   const tensor: Tensor = { id, name, dtype, shape };
   const quant = readQuantization(t.table('quantization', QuantizationParametersTable), shape, label);
   if (quant) tensor.quant = quant;
   const data = readConstantData(model, t.uint32('buffer'), `${t.where}.buffer`, label, Math.ceil(bytes));
   if (data) tensor.data = data;
   return tensor;
+}
+
+/**
+ * The tensor's shape, told apart three ways when it is unusable: -1 is how a converter marks a dynamic
+ * dimension; any other negative value, or one dimension that alone exceeds any memory, is not something a
+ * converter writes, so the file is damaged (typically the shape vector points into other data).
+ */
+function readShape(t: Table<keyof typeof TensorTable.slots>, label: string, dtype: DType): number[] {
+  const shape = t.int32s('shape');
+  const shown = `[${shape.slice(0, MAX_DIMS_SHOWN).join(', ')}${shape.length > MAX_DIMS_SHOWN ? `, ... (${shape.length} dimensions)` : ''}]`;
+  const absurd = shape.findIndex((d) => d < -1 || d * DTYPE_BYTES[dtype] > MAX_TENSOR_BYTES);
+  if (absurd >= 0) {
+    throw new FlatBufferError(`${t.where}.shape`,
+      `${label} has shape ${shown}, whose dimension ${absurd} = ${shape[absurd]} is not a size any model has`);
+  }
+  if (shape.some((d) => d === -1)) {
+    throw new McutrainError(`${label} has a dynamic shape ${shown}`,
+      'give the model a fixed input shape (including batch size 1) before converting it');
+  }
+  const bytes = elementCount(shape) * DTYPE_BYTES[dtype];
+  if (bytes > MAX_TENSOR_BYTES) {
+    throw new McutrainError(`${label} has shape ${shown} (${bytes} bytes), far too large for a microcontroller`,
+      'check the model\'s input size; the file may also be corrupt');
+  }
+  return shape;
 }
 
 function readQuantization(q: Table<keyof typeof QuantizationParametersTable.slots> | undefined, shape: number[], label: string): Quantization | undefined {
@@ -195,9 +221,25 @@ function readConstantData(model: ModelT, index: number, where: string, label: st
 
 interface OperatorCode { code: number; customName?: string }
 
+/**
+ * The operator's code as the schema defines it: max(builtin_code, deprecated_builtin_code). Converters
+ * write deprecated_builtin_code = min(code, 127) (or leave it 0) and, since TF 2.4, the real code in
+ * builtin_code; files from before then have only the byte. Anything else (a negative code, the byte
+ * saying "look in builtin_code" when builtin_code is missing, the two disagreeing) is damage, and is
+ * named as such rather than passed on as an operator called PLACEHOLDER_FOR_GREATER_OP_CODES.
+ */
 function readOperatorCode(t: Table<keyof typeof OperatorCodeTable.slots>): OperatorCode {
-  // Old files only set the byte field; new ones saturate it at 127 and put the real code in builtin_code.
-  const code = Math.max(t.int8('deprecated_builtin_code'), t.int32('builtin_code'));
+  const deprecated = t.int8('deprecated_builtin_code');
+  const builtin = t.int32('builtin_code');
+  const fields = `deprecated_builtin_code = ${deprecated}, builtin_code = ${t.has('builtin_code') ? builtin : 'absent'}`;
+  if (deprecated < 0 || builtin < 0) throw new FlatBufferError(t.where, `negative operator code (${fields})`);
+  if (deprecated === PLACEHOLDER_FOR_GREATER_OP_CODES && builtin === 0) {
+    throw new FlatBufferError(t.where, `deprecated_builtin_code is ${deprecated} (PLACEHOLDER_FOR_GREATER_OP_CODES: the code is in builtin_code), but builtin_code is absent`);
+  }
+  if (builtin !== 0 && deprecated !== 0 && deprecated !== Math.min(builtin, PLACEHOLDER_FOR_GREATER_OP_CODES)) {
+    throw new FlatBufferError(t.where, `the two operator code fields disagree (${fields}: ${builtinOperatorLabel(deprecated)} or ${builtinOperatorLabel(builtin)})`);
+  }
+  const code = Math.max(deprecated, builtin);
   return code === BuiltinOperator.CUSTOM ? { code, customName: t.string('custom_code') ?? '' } : { code };
 }
 
@@ -374,16 +416,23 @@ function readOperators(
 
 /** One error naming every operator the importer has no kind for, so the user sees the whole list at once. */
 function rejectUnsupported(kinds: { opcode: OperatorCode; kind?: OpKind }[]): void {
-  const unsupported = kinds.flatMap(({ opcode, kind }, id) => {
-    if (kind) return [];
+  // Grouped by operator, so a model with fifty LSTMs says so in one entry.
+  const where = new Map<string, number[]>();
+  kinds.forEach(({ opcode, kind }, id) => {
+    if (kind) return;
     const what = opcode.customName !== undefined ? `custom operator '${opcode.customName}'` : builtinOperatorLabel(opcode.code);
-    return [`${what} at operator ${id}`];
+    const ids = where.get(what);
+    if (ids) ids.push(id);
+    else where.set(what, [id]);
   });
-  if (unsupported.length === 0) return;
+  if (where.size === 0) return;
+  const count = [...where.values()].reduce((n, ids) => n + ids.length, 0);
+  const listed = [...where].map(([what, ids]) => ids.length === 1 ? `${what} at operator ${ids[0]}`
+    : `${what} at operators ${ids.slice(0, 4).join(', ')}${ids.length > 4 ? ` and ${ids.length - 4} more` : ''}`);
+  const shown = listed.slice(0, 8).join(', ') + (listed.length > 8 ? `, and ${listed.length - 8} more kinds` : '');
   const custom = kinds.some(({ opcode, kind }) => !kind && opcode.customName !== undefined);
-  const shown = unsupported.slice(0, 8).join(', ') + (unsupported.length > 8 ? `, and ${unsupported.length - 8} more` : '');
   throw new McutrainError(
-    `the model uses ${unsupported.length === 1 ? 'an operator' : `${unsupported.length} operators`} mcutrain does not support: ${shown}`,
+    `the model uses ${count === 1 ? 'an operator' : `${count} operators`} mcutrain does not support: ${shown}`,
     `supported operators: ${Object.keys(OPERATOR_SPECS).join(', ')}. ` +
       (custom ? 'Custom operators cannot be compiled: convert without custom ops / Select TF ops. ' : '') +
       'Re-export the model using builtin ops only, or replace those layers with supported ones.',

@@ -17,13 +17,12 @@ import { wellFormedProblems } from './graph_checks.ts';
 import { seededUniform } from '../../src/util/random.ts';
 import { nextTurn } from '../../src/util/event_loop.ts';
 import { cpuMark } from '../helpers/cpu_time.ts';
+import { boundaryCuts, mutateBytes, spansRead, structureBytes } from '../fuzz/model_mutants.ts';
 
 const MODELS = fileURLToPath(new URL('../../../shared/models/', import.meta.url));
 const SEED = 20240611;
 const RANDOM_CUTS_PER_MODEL = 100;
 const MUTANTS_PER_MODEL = 2000;
-/** How much of each range read counts as structure; the rest of a long range is tensor data. */
-const STRUCTURE_BYTES_PER_SPAN = 24;
 /** No single import may take more CPU than this (the slowest clean import takes ~10 ms once warm); CPU, so a loaded machine does not fail it. */
 const MAX_MS_PER_CASE = 1000;
 
@@ -49,42 +48,6 @@ function runCase(tally: Tally, bytes: Uint8Array, file: string, what: string): v
   if (ms > MAX_MS_PER_CASE) tally.failures.push(`${file} ${what}: took ${ms.toFixed(0)} ms`);
 }
 
-/** Byte ranges the importer reads on a clean import of `bytes`. */
-function spansRead(bytes: Uint8Array, file: string): [number, number][] {
-  const spans: [number, number][] = [];
-  importTflite(bytes, file, { onSpan: (start, end) => spans.push([start, end]) });
-  return spans;
-}
-
-function mutate(original: Uint8Array, structure: number[], random: () => number): { bytes: Uint8Array; what: string } {
-  const bytes = original.slice();
-  const edits: string[] = [];
-  const count = 1 + Math.floor(random() * 4);
-  for (let i = 0; i < count; i++) {
-    const pick = random();
-    const pos = pick < 0.85 ? structure[Math.floor(random() * structure.length)] : Math.floor(random() * bytes.length);
-    const kind = random();
-    if (kind < 0.15) {
-      // Rewrite a whole aligned word with a small number: a short offset or length pointing somewhere plausible.
-      const word = pos & ~3;
-      if (word + 4 <= bytes.length) new DataView(bytes.buffer).setUint32(word, Math.floor(random() * 256), true);
-      edits.push(`word @${word}=${word + 4 <= bytes.length ? new DataView(bytes.buffer).getUint32(word, true) : 'n/a'}`);
-    } else if (kind < 0.55) {
-      const bit = Math.floor(random() * 8);
-      bytes[pos] ^= 1 << bit;
-      edits.push(`flip bit ${bit} @${pos}`);
-    } else if (kind < 0.8) {
-      bytes[pos] = Math.floor(random() * 256);
-      edits.push(`byte @${pos}=${bytes[pos]}`);
-    } else {
-      // Extreme values are the classic way to break length and offset arithmetic.
-      bytes[pos] = kind < 0.9 ? 0xff : 0x00;
-      edits.push(`byte @${pos}=${bytes[pos]}`);
-    }
-  }
-  return { bytes, what: edits.join(', ') };
-}
-
 describe('importer fuzzing', () => {
   const files = readdirSync(MODELS).filter((f) => f.endsWith('.tflite')).sort();
 
@@ -100,20 +63,16 @@ describe('importer fuzzing', () => {
       const original = new Uint8Array(readFileSync(join(MODELS, file)));
       const spans = spansRead(original, file);
 
-      const cuts = new Set<number>();
-      for (const [start, end] of spans) for (const at of [start, end]) for (const d of [-1, 0, 1]) cuts.add(at + d);
+      const cuts = new Set(boundaryCuts(spans, original.length));
       for (let i = 0; i < RANDOM_CUTS_PER_MODEL; i++) cuts.add(Math.floor(random() * original.length));
-      for (const length of [...cuts].filter((n) => n >= 0 && n < original.length).sort((a, b) => a - b)) {
+      for (const length of [...cuts].sort((a, b) => a - b)) {
         runCase(truncations, original.subarray(0, length), file, `truncated to ${length} bytes`);
         if (truncations.cases % 100 === 0) await nextTurn();
       }
 
-      const structure = [...new Set(spans.flatMap(([start, end]) => {
-        const stop = Math.min(end, start + STRUCTURE_BYTES_PER_SPAN);
-        return Array.from({ length: stop - start }, (_, i) => start + i);
-      }))];
+      const structure = structureBytes(spans);
       for (let i = 0; i < MUTANTS_PER_MODEL; i++) {
-        const { bytes, what } = mutate(original, structure, random);
+        const { bytes, what } = mutateBytes(original, structure, random);
         runCase(mutations, bytes, file, `mutant ${i} (${what})`);
         if (i % 100 === 0) await nextTurn();
       }

@@ -13,7 +13,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { buildProject } from '../src/build/build_project.ts';
+import { buildProjectAsync } from '../src/build/build_project.ts';
+import { nextTurn } from '../src/util/event_loop.ts';
 import { writeTflite } from '../src/export/write_tflite.ts';
 import type { Graph } from '../src/ir/graph.ts';
 import { bytesOf, readFloat32 } from '../src/ir/tensor_data.ts';
@@ -180,6 +181,7 @@ export async function trainMnist(train: readonly Digit[], opts: TrainOptions): P
       loss!.dispose();
       x.dispose();
       y.dispose();
+      await nextTurn();
     }
     opts.onEpoch?.(epoch, lossSum / batches);
   }
@@ -268,7 +270,7 @@ export async function runQuantizedOnEngine(graph: Graph, calibration: readonly D
   const { manifest } = compileModel({ modelPath: file, target: 'host', outDir: dir });
   const compileMs = performance.now() - t;
   t = performance.now();
-  buildProject(dir);
+  await buildProjectAsync(dir);
   const buildMs = performance.now() - t;
 
   const input = manifest.inputs[0];

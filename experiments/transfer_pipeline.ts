@@ -10,7 +10,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { buildProject } from '../src/build/build_project.ts';
+import { buildProjectAsync } from '../src/build/build_project.ts';
+import { nextTurn } from '../src/util/event_loop.ts';
 import { writeTflite } from '../src/export/write_tflite.ts';
 import type { Graph } from '../src/ir/graph.ts';
 import { Device } from '../src/link/device.ts';
@@ -162,6 +163,7 @@ export async function pretrain(graph: Graph, digits: readonly Digit[], opts: Pre
       batches++;
       loss!.dispose();
       x.dispose();
+      await nextTurn();
     }
     opts.onEpoch?.(epoch, lossSum / batches);
   }
@@ -195,18 +197,19 @@ export const finalMeanLoss = (losses: readonly number[], from = 0.75): number =>
 };
 
 /** (a) Float SGD, batch 1, on the scheme's tensors of a fresh copy of the float graph. */
-export function fineTuneFloat(graph: Graph, scheme: TrainingScheme, order: readonly Digit[], test: readonly Digit[], lr: number): FineTuneResult {
+export async function fineTuneFloat(graph: Graph, scheme: TrainingScheme, order: readonly Digit[], test: readonly Digit[], lr: number): Promise<FineTuneResult> {
   const started = performance.now();
   const model = new TrainableGraph(graph);
   try {
     const params = model.sparseParameters(scheme);
     const before = evaluateFloat(model, test);
-    const stepLosses = order.map((d) => {
+    const stepLosses: number[] = [];
+    for (const d of order) {
       const x = batchTensor([d]);
-      const loss = sgdStep(model, params, x, [d.label], lr);
+      stepLosses.push(sgdStep(model, params, x, [d.label], lr));
       x.dispose();
-      return loss;
-    });
+      await nextTurn();
+    }
     const after = evaluateFloat(model, test);
     return { lr, before, after, stepLosses, finalMeanLoss: finalMeanLoss(stepLosses), ms: performance.now() - started };
   } finally {
@@ -250,7 +253,7 @@ export async function openTrainingEngine(model: string, scheme: string, qas: boo
   const { manifest } = compileModel({ modelPath: model, target: 'host', outDir: dir, train: { scheme, qas, momentum: 0 }, patches });
   const t = manifest.training;
   if (!t) throw new Error('compileModel wrote no training section in mcutrain.json: it does not take the `train` option yet');
-  buildProject(dir);
+  await buildProjectAsync(dir);
   const device = await openProjectDevice(dir, manifest, { timeoutMs: 30_000 });
   const input = manifest.inputs[0];
   return {
@@ -308,7 +311,7 @@ export async function fineTuneEngine(engine: TrainingEngine, order: readonly Dig
 /** Accuracy of the int8 model on each set of digits, on the inference-only engine (there before the training engine is). */
 export async function int8InferenceAccuracy(model: string, sets: readonly (readonly Digit[])[], dir: string): Promise<number[]> {
   const { manifest } = compileModel({ modelPath: model, target: 'host', outDir: dir });
-  buildProject(dir);
+  await buildProjectAsync(dir);
   const device = await openProjectDevice(dir, manifest, { timeoutMs: 30_000 });
   try {
     const accuracies: number[] = [];

@@ -39,6 +39,9 @@ export class SerialTransport implements Transport {
   private closing = false;
   private released: Promise<void> | undefined;
   private deathError: McutrainError | undefined;
+  /** Fails each write serialport has not called back yet. A write issued while serialport closes the port
+   * after a hangup waits for an 'open' that never comes, so the port's death or close settles it here. */
+  private readonly unsettledWrites = new Set<(error: McutrainError) => void>();
 
   private constructor(private readonly port: SerialPort, readonly path: string, readonly baud: number, sharedWith: PortHolder[]) {
     const others = sharedWith.map(describeHolder).join(', ');
@@ -99,7 +102,13 @@ export class SerialTransport implements Transport {
     if (this.deathError) return Promise.reject(this.deathError);
     if (this.closing) return Promise.reject(this.closedError());
     return new Promise((resolve, reject) => {
+      const abandon = (error: McutrainError) => {
+        this.unsettledWrites.delete(abandon);
+        reject(error);
+      };
+      this.unsettledWrites.add(abandon);
       this.port.write(Buffer.from(bytes), (error) => {
+        if (!this.unsettledWrites.delete(abandon)) return; // already failed by the port's death or close
         if (!error) return resolve();
         // Let the 'error' event that follows a disconnect arrive first: its error says what happened.
         setImmediate(() => reject(this.deathError ?? (this.closing ? this.closedError()
@@ -124,6 +133,7 @@ export class SerialTransport implements Transport {
     this.closing = true;
     this.released ??= this.release();
     await this.released;
+    for (const abandon of [...this.unsettledWrites]) abandon(this.deathError ?? this.closedError());
     if (this.deathError) throw this.deathError;
   }
 
@@ -152,6 +162,7 @@ export class SerialTransport implements Transport {
       'reconnect the board (check the cable), make sure it shows up again (a listing of serial ports names it), and run the command again');
     // serialport closes the port itself after a disconnect; make sure it is released in any case.
     this.released ??= this.release().catch(() => undefined);
+    for (const abandon of [...this.unsettledWrites]) abandon(this.deathError);
     this.events.died(this.deathError);
   }
 }

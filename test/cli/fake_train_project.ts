@@ -4,7 +4,7 @@
  * its host engine (ASan/UBSan), and labelled .npy sample folders. (The fake's step: loss = label +
  * sum(sample)/1024 + bias[label]; an update adds 1 to weights[label] and bias[label].)
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,16 +13,13 @@ import { writeTflite } from '../../src/export/write_tflite.ts';
 import type { ProjectManifest } from '../../src/project/manifest.ts';
 import { GraphBuilder } from '../lower/graph_builder.ts';
 import { REPO, tempDir } from '../helpers/paths.ts';
+import { buildFakeEngine } from '../link/fake_engine.ts';
 
 export function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [path.join(REPO, 'bin/mcutrain.js'), ...args], { encoding: 'utf8', cwd: REPO });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-export const FIRMWARE = path.join(REPO, 'firmware');
-export const SOURCES = ['link/link.c', 'link/crc32.c', 'platform/host/main.c', 'test/fake_model.c'].map((f) => path.join(FIRMWARE, f));
-export const FLAGS = ['-std=c99', '-Wall', '-Wextra', '-Werror', '-O2', `-I${path.join(FIRMWARE, 'include')}`,
-  '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
 export const SAMPLE = 16;
 export const BIAS0 = [100, -200, 300];
 
@@ -71,15 +68,16 @@ export function manifestFor(sha256: string, training = true): ProjectManifest {
   };
 }
 
-export function buildEngine(dir: string, sha256: string, defines: string[] = []): void {
+/** The fake as the project's host engine, built off the event loop (ASan/UBSan). */
+export function buildEngine(dir: string, sha256: string, defines: string[] = []): Promise<void> {
   const hash = `{${sha256.slice(0, 16).match(/../g)!.map((h) => `0x${h}`).join(',')}}`;
-  execFileSync('gcc', [...FLAGS, `-DFAKE_MODEL_HASH=${hash}`, ...defines, ...SOURCES, '-o', path.join(dir, 'engine')], { stdio: 'pipe' });
+  return buildFakeEngine(path.join(dir, 'engine'), [`-DFAKE_MODEL_HASH=${hash}`, ...defines]);
 }
 
 export const lossOf = (s: { sum: number; label: number }, bias: number) => Math.fround(Math.fround(s.label + s.sum / 1024) + bias);
 
 /** The project in `root`/project, with 4 training and 2 validation samples per class in `root`/train and `root`/val. */
-export function makeProject(name: string) {
+export async function makeProject(name: string) {
   const root = tempDir(name);
   const project = path.join(root, 'project');
   mkdirSync(project);
@@ -87,7 +85,7 @@ export function makeProject(name: string) {
   const sha = createHash('sha256').update(model).digest('hex');
   writeFileSync(path.join(project, 'model.tflite'), model);
   writeFileSync(path.join(project, 'mcutrain.json'), JSON.stringify(manifestFor(sha), null, 2));
-  buildEngine(project, sha);
+  await buildEngine(project, sha);
   /** Samples of the training set in the order readLabelledFolder gives them, with their labels. */
   const trainSet: { sum: number; label: number }[] = [];
   const valSet: { sum: number; label: number }[] = [];

@@ -18,8 +18,8 @@ let project: string;
 let trainSet: { sum: number; label: number }[] = [];
 let valSet: { sum: number; label: number }[] = [];
 
-beforeAll(() => {
-  ({ root, project, trainSet, valSet } = makeProject('train-cli'));
+beforeAll(async () => {
+  ({ root, project, trainSet, valSet } = await makeProject('train-cli'));
 });
 
 describe('mcutrain train / weights: arguments and projects', () => {
@@ -83,10 +83,10 @@ describe('mcutrain train / weights: arguments and projects', () => {
     expect(cli('weights', copy, '-o', path.join(root, 'x.tflite')).err).toMatch(/model\.tflite is not the model '.*copy' was compiled from/);
   });
 
-  it('refuses firmware built without training', () => {
+  it('refuses firmware built without training', async () => {
     const old = path.join(root, 'old-firmware');
     cpSync(project, old, { recursive: true });
-    buildEngine(old, JSON.parse(readFileSync(path.join(old, 'mcutrain.json'), 'utf8')).model.sha256, ['-DFAKE_NO_TRAIN']);
+    await buildEngine(old, JSON.parse(readFileSync(path.join(old, 'mcutrain.json'), 'utf8')).model.sha256, ['-DFAKE_NO_TRAIN']);
     const r = cli('train', old, '--data', path.join(root, 'train'));
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/runs firmware built without training, but '.*old-firmware' was compiled with it/);

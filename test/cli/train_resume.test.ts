@@ -12,8 +12,8 @@ import { BIAS0, biasId, cli, makeProject } from './fake_train_project.ts';
 let root: string;
 let project: string;
 
-beforeAll(() => {
-  ({ root, project } = makeProject('train-resume'));
+beforeAll(async () => {
+  ({ root, project } = await makeProject('train-resume'));
 });
 
 const biasOf = (file: string) => Array.from(new Int32Array(importTflite(new Uint8Array(readFileSync(file)), 'x').tensors[biasId].data!.slice().buffer));

@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { compileModel } from '../../src/project/compile_project.ts';
-import { buildProject } from '../../src/build/build_project.ts';
+import { readManifest } from '../../src/project/manifest.ts';
+import { buildProjectAsync } from '../../src/build/build_project.ts';
 import { openProjectDevice } from '../../src/link/connect.ts';
 import { loadInterpreter } from '../oracle/tflite_interpreter.ts';
 import { model, tempDir } from '../helpers/paths.ts';
@@ -27,11 +28,12 @@ describe.each(MODELS)('%s on the emulated Cortex-M7', (file) => {
     };
     // Interpreter numerics on the board vs the interpreter.
     const boardDir = path.join(work, `${file}-an500`);
-    const { manifest } = compileModel({ modelPath: model(file), target: 'mps2-an500', outDir: boardDir, numerics: 'tflite' });
-    buildProject(boardDir);
+    compileModel({ modelPath: model(file), target: 'mps2-an500', outDir: boardDir, numerics: 'tflite' });
+    await buildProjectAsync(boardDir);
+    const manifest = readManifest(boardDir); // as built: with the image's hash, which a board device checks
     const samples = inputsFor(manifest.inputs.reduce((s, t) => s + t.bytes, 0));
     const oracle = await loadInterpreter(oracleBytes(file));
-    const board = await openProjectDevice(boardDir, manifest, { timeoutMs: 30_000 });
+    const board = await openProjectDevice(boardDir, manifest, { timeoutMs: 120_000 });
     try {
       for (const x of samples) {
         let o = 0;
@@ -47,9 +49,9 @@ describe.each(MODELS)('%s on the emulated Cortex-M7', (file) => {
     // TFLM numerics: the board and the host build run the same C, so they agree exactly.
     const tflm = await Promise.all(['mps2-an500', 'host'].map(async (target) => {
       const dir = path.join(work, `${file}-${target}-tflm`);
-      const m = compileModel({ modelPath: model(file), target, outDir: dir }).manifest;
-      buildProject(dir);
-      const device = await openProjectDevice(dir, m, { timeoutMs: 30_000 });
+      compileModel({ modelPath: model(file), target, outDir: dir });
+      await buildProjectAsync(dir);
+      const device = await openProjectDevice(dir, readManifest(dir), { timeoutMs: 120_000 });
       try {
         const outs = [];
         for (const x of samples) outs.push(Array.from(await device.infer(x)));

@@ -11,7 +11,7 @@ import { execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildProject, fileSha256 } from '../../src/build/build_project.ts';
+import { buildProjectAsync, fileSha256 } from '../../src/build/build_project.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { openProjectDevice } from '../../src/link/connect.ts';
 import { twinFiles } from '../../src/emulate/twin.ts';
@@ -57,9 +57,9 @@ function manifestOf(dir: string): ProjectManifest {
   return JSON.parse(readFileSync(path.join(dir, 'mcutrain.json'), 'utf8')) as ProjectManifest;
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   compileModel({ modelPath: model('micro_speech_int8.tflite'), target: 'mps2-an500', outDir: project, train: { scheme: 'weights:layers=-1,bias:last=1' } });
-  buildProject(project);
+  await buildProjectAsync(project);
   const next = rng(0x7417);
   const bytes = manifestOf(project).training!.inputBytes;
   for (let label = 0; label < 4; label++) {
@@ -167,7 +167,7 @@ describe('an image other than the one mcutrain build made', () => {
   it('is refused by flash and by the commands that would start it, until the project is built again', async () => {
     const tampered = path.join(work, 'tampered');
     cpSync(project, tampered, { recursive: true });
-    buildProject(tampered); // in its own folder: every object up to date for make
+    await buildProjectAsync(tampered); // in its own folder: every object up to date for make
     const elf = path.join(tampered, 'firmware.elf');
     const bytes = readFileSync(elf);
     bytes[bytes.length - 100] ^= 0x5a; // a byte of the symbol table: the loaded image is the same, the file is not
@@ -199,7 +199,7 @@ describe('an image other than the one mcutrain build made', () => {
   it('a host engine that differs from the one built is refused too', async () => {
     const host = path.join(work, 'host');
     compileModel({ modelPath: model('hello_world_int8.tflite'), target: 'host', outDir: host });
-    buildProject(host);
+    await buildProjectAsync(host);
     const input = path.join(work, 'x.bin');
     writeFileSync(input, new Uint8Array([10]));
     expect((await cli('infer', host, '--input', input)).code).toBe(0);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { compileModel } from '../../src/project/compile_project.ts';
-import { buildProject } from '../../src/build/build_project.ts';
+import { buildProjectAsync } from '../../src/build/build_project.ts';
 import { openProjectDevice } from '../../src/link/connect.ts';
 import type { Device } from '../../src/link/device.ts';
 import { readInputFile } from '../../src/data/input_file.ts';
@@ -37,8 +37,8 @@ describe.each(ORACLE_MODELS)('$file: generated engine vs TFLite interpreter', ({
   beforeAll(async () => {
     const dir = path.join(work, file.replace(/\W/g, '_'));
     manifest = compileModel({ modelPath: model(file), target: 'host', outDir: dir, numerics: 'tflite' }).manifest;
-    buildProject(dir, { sanitize: true });
-    device = await openProjectDevice(dir, manifest, { sanitized: true, timeoutMs: 20_000 });
+    await buildProjectAsync(dir, { sanitize: true });
+    device = await openProjectDevice(dir, manifest, { sanitized: true, timeoutMs: 120_000 });
     oracle = await loadInterpreter(oracleBytes(file), { expect: { inputs: manifest.inputs, outputs: manifest.outputs } });
   });
   afterAll(async () => {
@@ -66,8 +66,8 @@ describe('person_detect_int8.tflite with TFLM numerics (TFLM reference test expe
   it('scores person higher on person.bmp and no-person higher on no_person.bmp', async () => {
     const dir = path.join(work, 'person_detect');
     const { manifest } = compileModel({ modelPath: model('person_detect_int8.tflite'), target: 'host', outDir: dir });
-    buildProject(dir, { sanitize: true });
-    const device = await openProjectDevice(dir, manifest, { sanitized: true, timeoutMs: 20_000 });
+    await buildProjectAsync(dir, { sanitize: true });
+    const device = await openProjectDevice(dir, manifest, { sanitized: true, timeoutMs: 120_000 });
     try {
       const scores = async (img: string) => new Int8Array((await device.infer(readInputFile(model(img), manifest.inputs, 'bytes'))).buffer);
       const person = await scores('person.bmp');

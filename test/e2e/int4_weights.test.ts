@@ -7,7 +7,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildProject } from '../../src/build/build_project.ts';
+import { buildProjectAsync } from '../../src/build/build_project.ts';
 import { withConstantData } from '../../src/export/apply_weights.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
@@ -77,8 +77,8 @@ describe('ds-cnn with weights in [-7, 7]: int4 engine vs int8 engine', () => {
       writeFileSync(file, writeTflite(graph));
       const dir = path.join(work, name);
       const { manifest, analysis } = compileModel({ modelPath: file, target: 'host', outDir: dir });
-      buildProject(dir, { sanitize: true });
-      const device = await openProjectDevice(dir, manifest, { sanitized: true, timeoutMs: 20_000 });
+      await buildProjectAsync(dir, { sanitize: true });
+      const device = await openProjectDevice(dir, manifest, { sanitized: true, timeoutMs: 120_000 });
       engines.push({ device, inputBytes: manifest.inputs[0].bytes, constBytes: manifest.constBytes, kernels: analysis.calls.map((c) => c.fn ?? '') });
     }
   }, 240_000);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Graph } from '../../src/ir/graph.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
-import { buildProject } from '../../src/build/build_project.ts';
+import { buildProjectAsync } from '../../src/build/build_project.ts';
 import { tempDir } from '../helpers/paths.ts';
 
 /** One int8 FULLY_CONNECTED layer with `inputs x outputs` weights. */
@@ -39,12 +39,12 @@ describe('a model too big for the board', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('fails the build with the overflow in bytes when the constants fit but the code does not', () => {
+  it('fails the build with the overflow in bytes when the constants fit but the code does not', async () => {
     const dir = tempDir('toobig');
     const file = path.join(dir, 'big.tflite');
     writeFileSync(file, writeTflite(fcModel(1024, 1010))); // 1,038,280 B of constants: 10 KB short of 1 MB, less than the code
     const out = path.join(dir, 'project');
     expect(compileModel({ modelPath: file, target: 'stm32f746g-disco', outDir: out }).fit.fits).toBe(true);
-    expect(() => buildProject(out)).toThrow(/does not fit the board: it overflows Flash \(1048576 B\) by \d+ bytes/);
+    await expect(buildProjectAsync(out)).rejects.toThrow(/does not fit the board: it overflows Flash \(1048576 B\) by \d+ bytes/);
   });
 });

@@ -5,18 +5,18 @@
  * - the host build (ASan/UBSan) and the emulated Cortex-M7 give the same losses and weights, bit for bit;
  * - the learned weights written back into the .tflite reproduce the trained device's inference exactly.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { withConstantData } from '../../src/export/apply_weights.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import path from 'node:path';
 import { compileModel, type TrainOptions } from '../../src/project/compile_project.ts';
-import { buildProject } from '../../src/build/build_project.ts';
+import { buildProjectAsync } from '../../src/build/build_project.ts';
 import { openProjectDevice } from '../../src/link/connect.ts';
 import type { Device } from '../../src/link/device.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { readInputFile } from '../../src/data/input_file.ts';
-import type { ProjectManifest, TrainParamInfo } from '../../src/project/manifest.ts';
+import { readManifest, type ProjectManifest, type TrainParamInfo } from '../../src/project/manifest.ts';
 import { cosineSimilarity, floatGradients, relativeError } from '../oracle/float_gradients.ts';
 import { model, tempDir } from '../helpers/paths.ts';
 import { randomBytes, rng } from '../helpers/random.ts';
@@ -25,14 +25,31 @@ const work = tempDir('train');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const VWW = 'vww96_int8.tflite';
+/** One scheme for every test, so each engine is built once: momentum, for the gradient test to read. */
+const TRAIN: TrainOptions = { scheme: 'weights:layers=-1,-2@1/4,-3@1/2,bias:last=4,momentum=0.5', lr: 0.02 };
+/** Budgets only a hang exhausts: a sanitized build of vww96 alone takes about a minute on a loaded 2-core machine. */
+const BUILD_BUDGET_MS = 20 * 60_000;
+const TEST_BUDGET_MS = 15 * 60_000;
+const REPLY_TIMEOUT_MS = 5 * 60_000;
 
-async function project(name: string, target: string, train: TrainOptions, sanitized = target === 'host'): Promise<{ dir: string; manifest: ProjectManifest; device: Device }> {
+interface Built { dir: string; manifest: ProjectManifest; sanitized: boolean }
+let host: Built;
+let board: Built;
+
+async function build(name: string, target: string, sanitized: boolean): Promise<Built> {
   const dir = path.join(work, name);
-  const { manifest } = compileModel({ modelPath: model(VWW), target, outDir: dir, train });
-  buildProject(dir, { sanitize: sanitized });
-  const device = await openProjectDevice(dir, manifest, { timeoutMs: 60_000, sanitized });
-  return { dir, manifest, device };
+  compileModel({ modelPath: model(VWW), target, outDir: dir, train: TRAIN });
+  await buildProjectAsync(dir, { sanitize: sanitized });
+  return { dir, manifest: readManifest(dir), sanitized }; // as built: with the image's hash, which a board device checks
 }
+
+/** A fresh engine (its own process, or QEMU boot) on a shared build. */
+const open = (b: Built) => openProjectDevice(b.dir, b.manifest, { timeoutMs: REPLY_TIMEOUT_MS, sanitized: b.sanitized });
+
+// The host build (ASan/UBSan) and the emulated Cortex-M7's, concurrently and off the test worker's event loop.
+beforeAll(async () => {
+  [host, board] = await Promise.all([build('host', 'host', true), build('an500', 'mps2-an500', false)]);
+}, BUILD_BUDGET_MS);
 
 /** The real gradient of each element of a trained tensor, from the QAS-scaled one the momentum buffer holds after one step. */
 function realGradient(p: TrainParamInfo, scaled: Float32Array, weightScales: number[], inputScale: number, opKind: string): Float32Array {
@@ -57,8 +74,8 @@ function trainedPart(p: TrainParamInfo, full: Float32Array, opKind: string): Flo
 
 describe('training engine on vww96_int8', () => {
   it('computes the gradients float autodiff computes, per trained tensor', async () => {
-    const scheme = 'weights:layers=-1,-2@1/4,-3@1/2,bias:last=4,momentum=0.5';
-    const { manifest, device } = await project('grad-host', 'host', { scheme });
+    const { manifest } = host;
+    const device = await open(host);
     const graph = importTflite(new Uint8Array(readFileSync(model(VWW))), VWW);
     const t = manifest.training!;
     const logits = graph.tensors.find((x) => x.name === t.logits)!;
@@ -96,12 +113,14 @@ describe('training engine on vww96_int8', () => {
     } finally {
       await device.close();
     }
-  });
+  }, TEST_BUDGET_MS);
 
   it('lowers the loss on real images, and gives the same losses and weights on the host and the emulated Cortex-M7', async () => {
-    const train: TrainOptions = { scheme: 'weights:layers=-1,-2@1/8,bias:last=3', lr: 0.02 };
-    const host = await project('real-host', 'host', train);
-    const board = await project('real-an500', 'mps2-an500', train, false);
+    const hostDevice = await open(host);
+    const boardDevice = await open(board).catch(async (e: unknown) => {
+      await hostDevice.close();
+      throw e;
+    });
     const images = ['person.bmp', 'no_person.bmp'].map((f) => readInputFile(model(f), host.manifest.inputs, 'bytes'));
     const labels = [1, 0];
     try {
@@ -112,8 +131,8 @@ describe('training engine on vww96_int8', () => {
         const after = await Promise.all(images.map((x, i) => d.evaluate(x, labels[i])));
         return { before: before.map((r) => r.loss), losses, after: after.map((r) => r.loss), params: Array.from(await d.readParams('params')) };
       };
-      const h = await run(host.device);
-      const b = await run(board.device);
+      const h = await run(hostDevice);
+      const b = await run(boardDevice);
       const sum = (v: number[]) => v.reduce((s, x) => s + x, 0);
       console.log(`loss before ${h.before.map((x) => x.toFixed(4)).join(', ')}, after ${h.after.map((x) => x.toFixed(4)).join(', ')}`);
       expect(sum(h.after)).toBeLessThan(sum(h.before));
@@ -131,16 +150,16 @@ describe('training engine on vww96_int8', () => {
       writeFileSync(tuned, writeTflite(graph));
       const dir = path.join(work, 'tuned-host');
       const { manifest } = compileModel({ modelPath: tuned, target: 'host', outDir: dir });
-      buildProject(dir);
-      const plain = await openProjectDevice(dir, manifest, { timeoutMs: 60_000 });
+      await buildProjectAsync(dir);
+      const plain = await openProjectDevice(dir, manifest, { timeoutMs: REPLY_TIMEOUT_MS });
       try {
-        for (const x of images) expect(Array.from(await plain.infer(x))).toEqual(Array.from(await host.device.infer(x)));
+        for (const x of images) expect(Array.from(await plain.infer(x))).toEqual(Array.from(await hostDevice.infer(x)));
       } finally {
         await plain.close();
       }
     } finally {
-      await host.device.close();
-      await board.device.close();
+      await hostDevice.close();
+      await boardDevice.close();
     }
-  });
+  }, TEST_BUDGET_MS);
 });

@@ -4,15 +4,15 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { compileModel } from '../../src/project/compile_project.ts';
-import { buildProject } from '../../src/build/build_project.ts';
+import { buildProjectAsync } from '../../src/build/build_project.ts';
 import { memoryUsage, readElfSections } from '../../src/elf/elf.ts';
 import { model, tempDir } from '../helpers/paths.ts';
 
 describe('ELF sections of a built firmware', () => {
-  it('match arm-none-eabi-size section by section, and sum to the build report', () => {
+  it('match arm-none-eabi-size section by section, and sum to the build report', async () => {
     const dir = path.join(tempDir('elf'), 'p');
     compileModel({ modelPath: model('micro_speech_int8.tflite'), target: 'mps2-an500', outDir: dir });
-    const built = buildProject(dir);
+    const built = await buildProjectAsync(dir);
     const elf = path.join(dir, 'firmware.elf');
     const ours = readElfSections(new Uint8Array(readFileSync(elf)), elf);
     const size = spawnSync('arm-none-eabi-size', ['-A', elf], { encoding: 'utf8' }).stdout;

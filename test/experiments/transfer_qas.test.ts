@@ -44,7 +44,7 @@ describe('transfer 0-4 -> 5-9 with a sparse scheme (reduced experiments/transfer
     order = shuffled(data.fineTune, SEED + 7);
     tflite = path.join(work, 'transfer_int8.tflite');
     await quantizeToFile(floatGraph, data.pretrain.slice(0, QUICK.calibration), tflite);
-    floatRun = fineTuneFloat(floatGraph, scheme, order, data.targetTest, QUICK.lrGrid.float[0]);
+    floatRun = await fineTuneFloat(floatGraph, scheme, order, data.targetTest, QUICK.lrGrid.float[0]);
   }, 300_000);
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -25,9 +25,9 @@ export async function ptyPair(): Promise<PtyPair> {
     child.once('exit', (code) => reject(new Error(`socat exited with ${code}: ${stderr}`)));
   });
   failed.catch(() => undefined);
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 60_000; // only a socat that never makes them reaches it
   while (!(existsSync(a) && existsSync(b))) {
-    if (Date.now() > deadline) throw new Error(`socat made no pty pair within 5 s: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`socat made no pty pair within 60 s: ${stderr}`);
     await Promise.race([failed, new Promise((r) => setTimeout(r, 20))]);
   }
   return {

@@ -57,7 +57,7 @@ class Reader {
     subscribe((chunk) => { this.buffered = Buffer.concat([this.buffered, chunk]); });
   }
 
-  async read(n: number, timeoutMs = 10_000): Promise<Buffer> {
+  async read(n: number, timeoutMs = 60_000): Promise<Buffer> { // only a hang reaches it
     const deadline = Date.now() + timeoutMs;
     while (this.buffered.length < n) {
       if (Date.now() > deadline) throw new Error(`timed out with ${this.buffered.length} of ${n} bytes: '${this.buffered.toString('latin1')}'`);
@@ -105,7 +105,7 @@ async function bareBoard(): Promise<BareBoard> {
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
   const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 60_000; // only a QEMU that never starts reaches it
   let uart: net.Socket | undefined;
   while (!uart) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`QEMU did not open its UART: ${stderr}`);

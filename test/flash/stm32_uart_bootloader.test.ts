@@ -93,7 +93,7 @@ describe('stm32-uart flash method over a pty pair', () => {
     const small = makeImage([{ address: 0x08000000, bytes: bytes(64, 8) }], 'small.bin');
     await flasher({ go: false }).flash(small);
     // It now waits for a command: the first 0x7F goes unanswered, the second makes a bad complement.
-    const again = await flasher({ go: false, timeoutMs: 300 }).flash(small);
+    const again = await flasher({ go: false }).flash(small);
     expect(again.notes[0]).toMatch(/^bootloader v3\.1 \(already synced\)/);
     expect(fake.events).toContain('nack complement of 0x7f');
   });
@@ -139,12 +139,10 @@ describe('stm32-uart flash method over a pty pair', () => {
 
   it('a board that never answers: a timeout naming the port', async () => {
     await bootloader({ silent: true });
-    const started = Date.now();
     const error = await flasher({ timeoutMs: 200 }).flash(image()).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(McutrainError);
     expect((error as McutrainError).message).toBe(`no answer from the STM32 bootloader on STM32 bootloader port on ${pty.a} at 115200 baud to the sync byte 0x7F (3 tries, 200 ms each)`);
     expect((error as McutrainError).hint).toMatch(/BOOT0/);
-    expect(Date.now() - started).toBeLessThan(3000);
   });
 
   it('a port that does not exist', async () => {

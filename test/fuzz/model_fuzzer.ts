@@ -20,6 +20,7 @@ import { seededUniform } from '../../src/util/random.ts';
 import { loadInterpreter, OracleError } from '../oracle/tflite_interpreter.ts';
 import { fixRank1QuantizedDimension } from '../oracle/quantized_dimension_patch.ts';
 import { asBytes, asOracleArray, concat } from '../helpers/oracle_io.ts';
+import { nextTurn } from '../../src/util/event_loop.ts';
 import { model } from '../helpers/paths.ts';
 import { randomBytes } from '../helpers/random.ts';
 import { modelLayout, mutateModel, MUTATION_KINDS, type ModelLayout, type Mutant, type MutationKind } from './model_mutants.ts';
@@ -101,6 +102,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzFigures> {
   const kinds = MUTATION_KINDS.flatMap((k) => Array<MutationKind>(KIND_WEIGHTS[k] ?? 1).fill(k));
 
   for (let i = 0; figures.tried < opts.mutants; i++) {
+    await nextTurn(); // imports and compiles are synchronous: let a test worker's event loop turn between mutants
     const layout = layouts[i % layouts.length];
     const mutant = mutateModel(layout, kinds[Math.floor(random() * kinds.length)], random);
     if (!mutant) continue;

@@ -2,7 +2,7 @@
  * The real C link server (firmware/link) with the host platform, built around a hand-written test
  * model (firmware/test/fake_model.c) with -Werror and ASan/UBSan, driven through the TS Device.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,24 +11,25 @@ import { McutrainError } from '../../src/errors.ts';
 import { Device } from '../../src/link/device.ts';
 import { HostTransport } from '../../src/link/host_transport.ts';
 import { Command } from '../../src/link/protocol.ts';
-import { buildFakeEngine, finish, FIRMWARE, openTampered, WARNINGS } from './fake_engine.ts';
+import { buildFakeEngine, expectResentAfterTimeouts, finish, FIRMWARE, openTampered, WARNINGS } from './fake_engine.ts';
+import { run, runOk } from '../helpers/run.ts';
 
 const IN_BYTES = 1024;
 
 let dir: string;
 let engine: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'mcutrain-link-'));
   engine = path.join(dir, 'engine');
-  buildFakeEngine(engine);
+  await buildFakeEngine(engine);
 });
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const open = (timeoutMs = 2000) => openTampered(engine, timeoutMs);
+const open = (timeoutMs?: number) => openTampered(engine, timeoutMs);
 
 function pattern(seed: number): Uint8Array {
   const bytes = new Uint8Array(IN_BYTES);
@@ -112,7 +113,7 @@ describe('host link (real C server, fake model)', () => {
     expect(invocationsOf(await device.infer(pattern(1)))).toBe(1);
     tamper.loseNextReply = true;
     const retried = await device.infer(pattern(2));
-    expect(device.stats).toMatchObject({ timeouts: 1, resends: 1 });
+    expectResentAfterTimeouts(device);
     expect(Array.from(retried)).toEqual(expected(pattern(2), 2)); // ran once, not twice
     expect(invocationsOf(await device.infer(pattern(3)))).toBe(3);
     await finish(host, device);
@@ -122,8 +123,8 @@ describe('host link (real C server, fake model)', () => {
     const { host, tamper, device } = await open(600);
     await device.hello();
     tamper.damageNextWrite = (frame) => new Uint8Array([...frame.subarray(0, 100), ...frame.subarray(101)]);
-    expect(Array.from(await device.infer(pattern(4)))).toEqual(expected(pattern(4), 1));
-    expect(device.stats).toMatchObject({ timeouts: 1, resends: 1 });
+    expect(Array.from(await device.infer(pattern(4)))).toEqual(expected(pattern(4), 1)); // ran once
+    expectResentAfterTimeouts(device);
     await finish(host, device);
   });
 
@@ -153,11 +154,11 @@ describe('host link (real C server, fake model)', () => {
     await finish(host, device);
   });
 
-  it('exits 0 at the end of its input', () => {
-    const run = spawnSync(engine, [], { input: Buffer.alloc(0) });
-    expect(run.status).toBe(0);
-    expect(run.stdout.length).toBe(0);
-    expect(run.stderr.toString()).toBe('');
+  it('exits 0 at the end of its input', async () => {
+    const r = await run(engine, []);
+    expect(r.code).toBe(0);
+    expect(r.out.length).toBe(0);
+    expect(r.err).toBe('');
   });
 
   it('reports a missing engine and one that dies, with its stderr', async () => {
@@ -167,7 +168,7 @@ describe('host link (real C server, fake model)', () => {
     writeFileSync(dying, '#!/bin/sh\necho "engine: arena allocation failed" >&2\nexit 3\n');
     chmodSync(dying, 0o755);
     const host = await HostTransport.start(dying);
-    const device = new Device(host, { timeoutMs: 5000 });
+    const device = new Device(host, { timeoutMs: 600_000 }); // only the engine's exit may end the request
     const e = await rejection(device.hello());
     expect(e.message).toMatch(/dying\.sh exited while in use \(exit code 3\); its stderr:\nengine: arena allocation failed/);
     await expect(rejection(device.close())).resolves.toBeInstanceOf(McutrainError);
@@ -175,19 +176,18 @@ describe('host link (real C server, fake model)', () => {
 });
 
 describe('link build hygiene', () => {
-  it('compiles without sanitizers at -O2 -Werror', () => {
-    buildFakeEngine(path.join(dir, 'engine-plain'), [], false);
+  it('compiles without sanitizers at -O2 -Werror', async () => {
+    await buildFakeEngine(path.join(dir, 'engine-plain'), [], false);
   });
 
   const arm = spawnSync('arm-none-eabi-gcc', ['--version']).status === 0;
-  it.skipIf(!arm)('builds for Cortex-M without malloc or stdio', () => {
-    const objects = ['link/link.c', 'link/crc32.c'].map((src) => {
+  it.skipIf(!arm)('builds for Cortex-M without malloc or stdio', async () => {
+    const objects = await Promise.all(['link/link.c', 'link/crc32.c'].map(async (src) => {
       const obj = path.join(dir, path.basename(src, '.c') + '.o');
-      execFileSync('arm-none-eabi-gcc', [...WARNINGS, '-mcpu=cortex-m0plus', '-mthumb', '-ffreestanding', '-c',
-        path.join(FIRMWARE, src), '-o', obj], { stdio: 'pipe' });
+      await runOk('arm-none-eabi-gcc', [...WARNINGS, '-mcpu=cortex-m0plus', '-mthumb', '-ffreestanding', '-c', path.join(FIRMWARE, src), '-o', obj]);
       return obj;
-    });
-    const undefinedSymbols = execFileSync('arm-none-eabi-nm', ['-u', ...objects]).toString();
+    }));
+    const undefinedSymbols = (await runOk('arm-none-eabi-nm', ['-u', ...objects])).out;
     expect(undefinedSymbols).not.toMatch(/\b(malloc|calloc|realloc|free|printf|fprintf|sprintf|snprintf|puts|putchar|fwrite)\b/);
     expect(undefinedSymbols).toMatch(/mt_model_invoke/);
   });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { McutrainError } from '../../src/errors.ts';
 import { Command, encodeReadParams, encodeSample, encodeSetHyper, encodeWriteParams } from '../../src/link/protocol.ts';
-import { buildFakeEngine, finish, openTampered } from './fake_engine.ts';
+import { buildFakeEngine, expectResentAfterTimeouts, finish, openTampered } from './fake_engine.ts';
 
 
 const SAMPLE_BYTES = 16;
@@ -22,12 +22,12 @@ const MOMENTUM_BYTES = 4 * (W_MOMENTUM + 3);
 let dir: string;
 const engines: Record<'train' | 'noTrain' | 'noMomentum', string> = { train: '', noTrain: '', noMomentum: '' };
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'mcutrain-train-link-'));
   const variants: [keyof typeof engines, string[]][] = [['train', []], ['noTrain', ['-DFAKE_NO_TRAIN']], ['noMomentum', ['-DFAKE_NO_MOMENTUM']]];
   for (const [name, defines] of variants) {
     engines[name] = path.join(dir, name);
-    buildFakeEngine(engines[name], defines);
+    await buildFakeEngine(engines[name], defines);
   }
 });
 
@@ -35,7 +35,7 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const open = (engine = engines.train, timeoutMs = 2000) => openTampered(engine, timeoutMs);
+const open = (engine = engines.train, timeoutMs?: number) => openTampered(engine, timeoutMs);
 
 async function rejection(p: Promise<unknown>): Promise<McutrainError> {
   const error = await p.then(() => undefined, (e: unknown) => e);
@@ -216,7 +216,7 @@ describe('training link (real C server, fake training engine)', () => {
     await device.trainInfo();
     tamper.loseNextReply = true;
     const retried = await device.trainStep(s, 2);
-    expect(device.stats).toMatchObject({ timeouts: 1, resends: 1 });
+    expectResentAfterTimeouts(device);
     expect(retried.loss).toBe(expectedLoss(s, 2, 300)); // the reply of the one run
     expect(int32s((await device.readParams('params')).subarray(W_BYTES))).toEqual([100, -200, 301]);
     expect((await device.trainStep(s, 2)).loss).toBe(expectedLoss(s, 2, 301));

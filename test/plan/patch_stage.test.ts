@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { analyzeModel, compileModel } from '../../src/project/compile_project.ts';
-import { buildProject } from '../../src/build/build_project.ts';
+import { buildProjectAsync } from '../../src/build/build_project.ts';
 import { openProjectDevice } from '../../src/link/connect.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { lowerGraph } from '../../src/lower/lower.ts';
@@ -26,7 +26,7 @@ const VWW = model('vww96_int8.tflite');
 async function outputs(file: string, patches: 'auto' | 'off', samples: Uint8Array[]): Promise<{ arena: number; grid?: number; outs: number[][] }> {
   const dir = path.join(work, `${path.basename(file)}-${patches}`);
   const { manifest } = compileModel({ modelPath: file, target: 'host', outDir: dir, patches });
-  buildProject(dir, { sanitize: true });
+  await buildProjectAsync(dir, { sanitize: true });
   const device = await openProjectDevice(dir, manifest, { sanitized: true, timeoutMs: 60_000 });
   try {
     const outs = [];

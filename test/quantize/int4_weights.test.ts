@@ -6,7 +6,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildProject } from '../../src/build/build_project.ts';
+import { buildProjectAsync } from '../../src/build/build_project.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import { importTfliteFile } from '../../src/import/import_tflite.ts';
 import type { Graph } from '../../src/ir/graph.ts';
@@ -49,8 +49,8 @@ describe('vww96: int4 frozen layers vs int8', () => {
       writeFileSync(file, writeTflite(graphs[name]));
       const dir = path.join(work, name);
       const { manifest } = compileModel({ modelPath: file, target: 'host', outDir: dir });
-      buildProject(dir, { sanitize: false });
-      engines[name] = { device: await openProjectDevice(dir, manifest, { sanitized: false, timeoutMs: 20_000 }), constBytes: manifest.constBytes };
+      await buildProjectAsync(dir, { sanitize: false });
+      engines[name] = { device: await openProjectDevice(dir, manifest, { sanitized: false, timeoutMs: 120_000 }), constBytes: manifest.constBytes };
     }
   }, 300_000);
   afterAll(async () => {

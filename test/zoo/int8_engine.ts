@@ -6,7 +6,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildProject } from '../../src/build/build_project.ts';
+import { buildProjectAsync } from '../../src/build/build_project.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import type { Graph } from '../../src/ir/graph.ts';
 import { openProjectDevice } from '../../src/link/connect.ts';
@@ -42,8 +42,8 @@ export function describeInt8Engine(names: string[], { sanitize }: { sanitize: bo
       writeFileSync(file, bytes);
       const dir = path.join(work, name);
       manifest = compileModel({ modelPath: file, target: 'host', outDir: dir, numerics: 'tflite' }).manifest;
-      buildProject(dir, { sanitize });
-      device = await openProjectDevice(dir, manifest, { sanitized: sanitize, timeoutMs: 20_000 });
+      await buildProjectAsync(dir, { sanitize });
+      device = await openProjectDevice(dir, manifest, { sanitized: sanitize, timeoutMs: 120_000 });
       oracle = await loadInterpreter(bytes, { expect: { inputs: manifest.inputs, outputs: manifest.outputs } });
     });
     afterAll(async () => {

@@ -25,7 +25,7 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'mcutrain-faults-'));
   try {
     const engine = path.join(dir, 'engine');
-    buildFakeEngine(engine);
+    await buildFakeEngine(engine);
     const host = async (): Promise<Target> => {
       const t = await HostTransport.start(engine);
       return { transport: t, stderr: () => t.stderr };

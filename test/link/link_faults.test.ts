@@ -20,10 +20,10 @@ import { cleanTraining, FAKE, plusOne, runFuzz, runLossy, type Target } from './
 let dir: string;
 let engine: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'mcutrain-link-faults-'));
   engine = path.join(dir, 'engine');
-  buildFakeEngine(engine);
+  await buildFakeEngine(engine);
 });
 
 afterAll(() => {

@@ -64,7 +64,7 @@ function windowSums(input: number[], [n, h, w, c]: Shape4): number[] {
 const int8s = (rand: (lo: number, hi: number) => number, n: number) => Array.from({ length: n }, () => rand(-128, 127));
 
 describe('mean kernel', () => {
-  it('passes its C self-test (hand-worked means on both paths)', () => {
+  it('passes its C self-test (hand-worked means in all three modes)', () => {
     expect(harness.run([])).toContain('PASS mean');
   });
 

@@ -1,8 +1,9 @@
 /**
  * Which int8 arithmetic the engine reproduces. TFLite Micro's reference kernels and the TFLite
- * interpreter agree on every operator here except in how CONV_2D and FULLY_CONNECTED round their
- * requantization: TFLM rounds twice (the gemmlowp primitives, its default build), while the
- * interpreter runs those two through its GEMM library (ruy), which rounds the 64-bit product once.
+ * interpreter agree on every operator here except MEAN (ops/mean.ts) and in how CONV_2D and
+ * FULLY_CONNECTED round their requantization: TFLM rounds twice (the gemmlowp primitives, its
+ * default build), while the interpreter runs those two through its GEMM library (ruy), which rounds
+ * the 64-bit product once.
  * Measured on the reference models' operators in isolation: single rounding matches the interpreter
  * on every output, double rounding differs by one on about 0.2-0.5% of them (docs/semantics.md).
  *   tflm    TensorFlow Lite Micro's reference kernels (the default: what a microcontroller runs)

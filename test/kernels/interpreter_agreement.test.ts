@@ -8,8 +8,7 @@
  * the test pins down how far apart they may be:
  *  - SOFTMAX: the interpreter's optimized int8 softmax agrees with TFLM's gemmlowp fixed point
  *    except near rounding ties, by one step at most (about 1 output in 70,000 in our sampling).
- *  - MEAN with keep_dims (optimized_integer_ops::Mean: float bias, no centering) and MEAN between
- *    different quantizations (older float QuantizedMeanOrSum): one step at most.
+ *  - MEAN: the kernel follows either; here it is lowered in tflite numerics and must agree bit for bit.
  *  - QUANTIZE from float32: TFLM divides x / scale in float32, the interpreter in double; they
  *    differ by one step where the float32 quotient rounds onto (or off) a halfway point.
  */
@@ -53,7 +52,7 @@ function lower(graph: Graph): KernelCall {
   const op = graph.operators[0];
   switch (op.kind) {
     case 'SOFTMAX': return lowerSoftmax(graph, op);
-    case 'MEAN': return lowerMean(graph, op);
+    case 'MEAN': return lowerMean(graph, op, { numerics: 'tflite' });
     case 'PAD': return lowerPad(graph, op);
     case 'CONCATENATION': return lowerConcatenation(graph, op);
     case 'QUANTIZE': return lowerQuantize(graph, op);
@@ -69,7 +68,7 @@ function fieldNumbers(call: KernelCall, name: string): number[] {
   const f = call.structs[0].fields.find((x) => x.name === name);
   if (!f) throw new Error(`${call.fn} has no field ${name}`);
   if (typeof f.value === 'number') return [f.value];
-  if (/^MT_MEAN_/.test(f.value)) return [f.value === 'MT_MEAN_DIVIDE' ? 0 : 1];
+  if (/^MT_MEAN_/.test(f.value)) return [['MT_MEAN_DIVIDE', 'MT_MEAN_REQUANTIZE', 'MT_MEAN_FLOAT'].indexOf(f.value)];
   return (f.value.match(/-?\d+/g) ?? []).map(Number);
 }
 
@@ -79,7 +78,7 @@ function harnessCase(call: KernelCall, data: number[][]): { name: HarnessName; l
   const dims = (call.args.find((a) => a.kind === 'dims') as Extract<KernelArg, { kind: 'dims' }> | undefined)?.values ?? [];
   const fn = call.fn ?? '';
   if (fn === 'mt_softmax_s8') return { name: 'softmax', line: [...v('input_multiplier', 'input_left_shift', 'diff_min', 'rows', 'depth'), ...data[0]] };
-  if (fn === 'mt_mean_s8') return { name: 'mean', line: [...v('mode', 'input_zero_point', 'output_zero_point', 'multiplier', 'shift'), ...dims, ...data[0]] };
+  if (fn === 'mt_mean_s8') return { name: 'mean', line: [...v('mode', 'input_zero_point', 'output_zero_point', 'multiplier', 'shift'), ...v('scale', 'bias').map(bitsOf), ...dims, ...data[0]] };
   if (fn === 'mt_pad_s8') return { name: 'pad', line: [...dims, ...v('before', 'after', 'pad_value'), ...data[0]] };
   if (fn.startsWith('mt_concatenation')) return { name: 'concatenation', line: [data.length, ...v('outer_count', 'slice_sizes'), ...data.flat()] };
   if (fn === 'mt_quantize_f32_s8') return { name: 'quantize', line: [0, bitsOf(v('scale')[0]), ...v('zero_point', 'count'), ...data[0].map(bitsOf)] };
@@ -214,29 +213,25 @@ describe('kernels vs the TensorFlow Lite interpreter', () => {
     });
   });
 
-  it('MEAN agrees bit for bit without keep_dims between equal quantizations, and within one step otherwise', async () => {
+  it('MEAN in tflite numerics agrees bit for bit on all three of the interpreter\'s paths', async () => {
     const rand = seededInts(1414);
-    const cases: { c: Case; exact: boolean }[] = [];
-    for (let k = 0; k < 24; k++) {
+    const cases: Case[] = [];
+    for (let k = 0; k < 48; k++) {
       const keepDims = k % 2 === 1;
       const sameQuant = k % 4 < 2;
-      const [n, h, w, c] = [rand(1, 2), rand(1, 8), rand(1, 8), rand(1, 6)];
+      // wide channels on some cases (a 7x7 global average over many channels), small ones on the rest
+      const [n, h, w, c] = k % 8 < 2 ? [1, 7, 7, rand(64, 320)] : [rand(1, 2), rand(1, 10), rand(1, 10), rand(1, 24)];
       const inQ: [number, number] = [randomScale(rand), rand(-128, 127)];
       const outQ: [number, number] = sameQuant ? inQ : [randomScale(rand), rand(-128, 127)];
       cases.push({
-        exact: !keepDims && sameQuant,
-        c: {
-          tensors: [int8Tensor([n, h, w, c], ...inQ), int32Const([2], [1, 2]), int8Tensor(keepDims ? [n, 1, 1, c] : [n, c], ...outQ)],
-          op: { code: BuiltinOperator.MEAN, inputs: [0, 1], outputs: [2], options: { type: BuiltinOptionsType.ReducerOptions, schema: ReducerOptionsTable, fields: { keep_dims: { bool: keepDims } } } },
-          data: [randomInt8(rand, n * h * w * c)],
-        },
+        tensors: [int8Tensor([n, h, w, c], ...inQ), int32Const([2], [1, 2]), int8Tensor(keepDims ? [n, 1, 1, c] : [n, c], ...outQ)],
+        op: { code: BuiltinOperator.MEAN, inputs: [0, 1], outputs: [2], options: { type: BuiltinOptionsType.ReducerOptions, schema: ReducerOptionsTable, fields: { keep_dims: { bool: keepDims } } } },
+        data: [randomInt8(rand, n * h * w * c)],
       });
     }
-    const results = await compare(cases.map((x) => x.c));
+    const results = await compare(cases);
     results.forEach((r, i) => {
-      const about = `case ${i}: ${JSON.stringify(cases[i].c.tensors.map((t) => [t.shape, t.quant]))} keep_dims ${JSON.stringify(cases[i].c.op.options?.fields)} input ${JSON.stringify(cases[i].c.data)}`;
-      if (cases[i].exact) expect(r.mine, about).toEqual(r.theirs);
-      else r.mine.forEach((m, j) => expect(Math.abs(m - r.theirs[j]), `${about} output ${j}`).toBeLessThanOrEqual(1));
+      expect(r.mine, `case ${i}: ${JSON.stringify(cases[i].tensors.map((t) => [t.shape, t.quant]))} keep_dims ${JSON.stringify(cases[i].op.options?.fields)}`).toEqual(r.theirs);
     });
   });
 });

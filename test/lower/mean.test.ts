@@ -1,9 +1,10 @@
-/** lowerMean: TFLite Micro's choice of path, QuantizedMeanOrSum's folded multiplier, call layout, and clear errors. */
+/** lowerMean: the path per numerics, QuantizedMeanOrSum's folded multiplier, the interpreter's constants, call layout, and clear errors. */
 import { describe, expect, it } from 'vitest';
+import type { Numerics } from '../../src/lower/numerics.ts';
 import { foldMeanCount, lowerMean } from '../../src/lower/ops/mean.ts';
 import { field, GraphBuilder } from './graph_builder.ts';
 
-interface MeanOpts { shape?: number[]; axes?: number[]; out?: number[]; keepDims?: boolean; inQ?: [number, number]; outQ?: [number, number]; axesRuntime?: boolean }
+interface MeanOpts { shape?: number[]; axes?: number[]; out?: number[]; keepDims?: boolean; inQ?: [number, number]; outQ?: [number, number]; axesRuntime?: boolean; numerics?: Numerics }
 
 function mean(opts: MeanOpts = {}) {
   const b = new GraphBuilder();
@@ -16,18 +17,19 @@ function mean(opts: MeanOpts = {}) {
   const y = b.activation('pooled', outShape, ...(opts.outQ ?? opts.inQ ?? [0.1, -3]));
   const op = b.op('MEAN', [x, axes], [y], { keepDims });
   const graph = b.graph();
-  return () => lowerMean(graph, op);
+  return () => lowerMean(graph, op, { numerics: opts.numerics ?? 'tflm' });
 }
 
-const params = (call: ReturnType<ReturnType<typeof mean>>) =>
-  ['mode', 'input_zero_point', 'output_zero_point', 'multiplier', 'shift'].map((f) => field(call, f));
+const params = (call: ReturnType<ReturnType<typeof mean>>, names = ['mode', 'input_zero_point', 'output_zero_point', 'multiplier', 'shift']) =>
+  names.map((f) => field(call, f));
 
 describe('lowerMean', () => {
-  it('takes the plain integer mean when input and output are quantized alike (as TFLite Micro)', () => {
-    expect(params(mean()())).toEqual(['MT_MEAN_DIVIDE', -3, -3, 0, 0]);
+  it('requantizes even when input and output are quantized alike (as TFLite Micro since November 2022)', () => {
+    // 49 elements, ratio 1: floor(2^30 * 32 / 49) = 701219150, shift 1 - 5 (as below), zero points kept.
+    expect(params(mean()())).toEqual(['MT_MEAN_REQUANTIZE', -3, -3, 701219150, -4]);
   });
 
-  it('folds 1/(H*W) into the rescaling multiplier otherwise (hand-worked: ratio 1 over 4 and 49 elements)', () => {
+  it('folds 1/(H*W) into the rescaling multiplier (hand-worked: ratio 1 over 4 and 49 elements)', () => {
     // QuantizeMultiplier(1) = (2^30, 1); 4 elements: shift by floor(log2 4) = 2, 2^30 * 4 / 4, shift 1 - 2.
     expect(params(mean({ shape: [1, 2, 2, 3], inQ: [0.1, 0], outQ: [0.1, 5] })())).toEqual(['MT_MEAN_REQUANTIZE', 0, 5, 2 ** 30, -1]);
     // 49 elements: shift by 5, floor(2^30 * 32 / 49) = 701219150, shift 1 - 5.
@@ -44,6 +46,17 @@ describe('lowerMean', () => {
       expect(shift).toBeGreaterThanOrEqual(-31); // MultiplyByQuantizedMultiplier's precondition
     }
     expect(foldMeanCount({ multiplier: 2 ** 30, shift: -30 }, 1 << 20)).toEqual({ multiplier: 2 ** 30 * 2 / (1 << 20), shift: -31 });
+  });
+
+  it('takes the interpreter\'s paths in tflite numerics (hand-worked constants)', () => {
+    const all = ['mode', 'input_zero_point', 'output_zero_point', 'multiplier', 'shift', 'scale', 'bias'];
+    // no keep_dims, alike: the truncated integer mean
+    expect(params(mean({ numerics: 'tflite' })(), all)).toEqual(['MT_MEAN_DIVIDE', 0, 0, 0, 0, 0, 0]);
+    // no keep_dims, different: float scale 0.5 / 0.25 = 2 and bias -(-3) * 2 = 6
+    expect(params(mean({ numerics: 'tflite', inQ: [0.5, -3], outQ: [0.25, 4] })(), all)).toEqual(['MT_MEAN_FLOAT', 0, 4, 0, 0, 2, 6]);
+    // keep_dims: QuantizeMultiplier(0.5 / (4 * 0.25)) = (2^30, 0) on the raw sum; bias 4 - trunc(-3 * 2 - 0.5) = 10
+    expect(params(mean({ numerics: 'tflite', keepDims: true, shape: [1, 2, 2, 3], inQ: [0.5, -3], outQ: [0.25, 4] })(), all))
+      .toEqual(['MT_MEAN_REQUANTIZE', 0, 10, 2 ** 30, 0, 0, 0]);
   });
 
   it('accepts negative and repeated axes and keep_dims, and lays out the call as mt_mean_s8 takes it', () => {

@@ -1,14 +1,18 @@
 /**
- * MEAN (int8, over axes {1, 2} of NHWC) -> mt_mean_s8, with TFLite Micro's two paths (reduce_common.cc):
- * equal input/output quantization -> integer mean truncated toward zero (reference_ops::Mean);
- * otherwise -> QuantizedMeanOrSum: input_scale / output_scale as a Q31 multiplier with 1/(H*W)
- * folded in, applied to (sum - input_zero_point * H*W).
- * The TFLite interpreter agrees on the first path without keep_dims; with keep_dims it uses
- * optimized_integer_ops::Mean, and between different quantizations a float formula: one step apart
- * at times (test/kernels/interpreter_agreement.test.ts).
+ * MEAN (int8, over axes {1, 2} of NHWC) -> mt_mean_s8 (firmware/kernels/mean.c), in the arithmetic
+ * ../numerics.ts names (docs/semantics.md, "MEAN"):
+ *  tflm    TensorFlow Lite Micro's reduce kernel: QuantizedMeanOrSum on every call, whatever the
+ *          quantizations (TFLM dropped its truncating same-quantization path in November 2022):
+ *          input_scale / output_scale as a Q31 multiplier with 1/(H*W) folded in, applied to
+ *          (sum - input_zero_point * H*W), rounded, plus the output zero point.
+ *  tflite  the TFLite interpreter's three paths: with keep_dims its optimized integer Mean (the raw
+ *          sum times QuantizeMultiplier(input_scale / (H*W * output_scale)), plus a bias rounded in
+ *          float32); without keep_dims, between equal quantizations the integer mean truncated toward
+ *          zero, and otherwise a float32 formula.
  */
 import type { Graph, OpOf } from '../../ir/graph.ts';
 import type { KernelCall } from '../kernel_call.ts';
+import { DEFAULT_NUMERICS, type LowerContext } from '../numerics.ts';
 import { quantizeMultiplier, type QuantizedMultiplier } from '../quant_params.ts';
 import { inOperator, int8Activation, opError, opOutput, requireShape } from './checks.ts';
 import { constInts, opInputs } from './tensor_checks.ts';
@@ -28,7 +32,43 @@ export function foldMeanCount(q: QuantizedMultiplier, count: number): QuantizedM
   return { multiplier, shift: q.shift - shift };
 }
 
-export function lowerMean(graph: Graph, op: OpOf<'MEAN'>): KernelCall {
+/** The mode and constants of mt_mean_params for one MEAN. */
+export interface MeanParams {
+  mode: 'MT_MEAN_DIVIDE' | 'MT_MEAN_REQUANTIZE' | 'MT_MEAN_FLOAT';
+  inputZeroPoint: number;
+  outputZeroPoint: number;
+  multiplier: number;
+  shift: number;
+  scale: number;
+  bias: number;
+}
+
+type Quant = { scale: number; zeroPoint: number };
+const f32 = Math.fround;
+
+/** TFLite Micro: QuantizedMeanOrSum on every call. */
+function tflmMean(inQ: Quant, outQ: Quant, count: number): MeanParams {
+  const q = foldMeanCount(quantizeMultiplier(inQ.scale / outQ.scale), count);
+  return { mode: 'MT_MEAN_REQUANTIZE', inputZeroPoint: inQ.zeroPoint, outputZeroPoint: outQ.zeroPoint, ...q, scale: 0, bias: 0 };
+}
+
+/** The TFLite interpreter's choice of kernel and its constants, each float32 step rounded as its C++ rounds it. */
+function interpreterMean(inQ: Quant, outQ: Quant, count: number, keepDims: boolean): MeanParams {
+  const none = { inputZeroPoint: 0, outputZeroPoint: 0, multiplier: 0, shift: 0, scale: 0, bias: 0 };
+  if (keepDims) {
+    // optimized_integer_ops::Mean: the raw sum rescaled, then one bias for both zero points.
+    let zeroPointShift = f32(f32(inQ.zeroPoint * inQ.scale) / outQ.scale);
+    zeroPointShift = zeroPointShift > 0 ? f32(zeroPointShift + 0.5) : f32(zeroPointShift - 0.5);
+    const q = quantizeMultiplier(f32(inQ.scale / f32(count * outQ.scale)));
+    return { ...none, mode: 'MT_MEAN_REQUANTIZE', outputZeroPoint: outQ.zeroPoint - Math.trunc(zeroPointShift), ...q };
+  }
+  // reference_ops::Mean, chosen on exact equality of the float32 scales and the zero points.
+  if (inQ.scale === outQ.scale && inQ.zeroPoint === outQ.zeroPoint) return { ...none, mode: 'MT_MEAN_DIVIDE' };
+  const scale = f32(inQ.scale / outQ.scale);
+  return { ...none, mode: 'MT_MEAN_FLOAT', outputZeroPoint: outQ.zeroPoint, scale, bias: f32(-inQ.zeroPoint * scale) };
+}
+
+export function lowerMean(graph: Graph, op: OpOf<'MEAN'>, ctx: LowerContext = { numerics: DEFAULT_NUMERICS }): KernelCall {
   return inOperator(op, () => {
     const [input, axisTensor] = opInputs(graph, op, 2);
     const output = opOutput(graph, op);
@@ -51,9 +91,7 @@ export function lowerMean(graph: Graph, op: OpOf<'MEAN'>): KernelCall {
       throw opError(op, `averages ${count} elements per channel of '${input.name}'; supported are 1 to ${MAX_WINDOW}`, 'average over a smaller window');
     }
 
-    // TFLite Micro picks the path on exact equality of the float32 scales and the zero points.
-    const sameQuant = inQ.scale === outQ.scale && inQ.zeroPoint === outQ.zeroPoint;
-    const requant = sameQuant ? { multiplier: 0, shift: 0 } : foldMeanCount(quantizeMultiplier(inQ.scale / outQ.scale), count);
+    const p = ctx.numerics === 'tflite' ? interpreterMean(inQ, outQ, count, op.options.keepDims) : tflmMean(inQ, outQ, count);
 
     return {
       op: op.id,
@@ -69,11 +107,13 @@ export function lowerMean(graph: Graph, op: OpOf<'MEAN'>): KernelCall {
         name: 'params',
         ctype: 'mt_mean_params',
         fields: [
-          { name: 'mode', value: sameQuant ? 'MT_MEAN_DIVIDE' : 'MT_MEAN_REQUANTIZE' },
-          { name: 'input_zero_point', value: inQ.zeroPoint },
-          { name: 'output_zero_point', value: outQ.zeroPoint },
-          { name: 'multiplier', value: requant.multiplier },
-          { name: 'shift', value: requant.shift },
+          { name: 'mode', value: p.mode },
+          { name: 'input_zero_point', value: p.inputZeroPoint },
+          { name: 'output_zero_point', value: p.outputZeroPoint },
+          { name: 'multiplier', value: p.multiplier },
+          { name: 'shift', value: p.shift },
+          { name: 'scale', value: p.scale },
+          { name: 'bias', value: p.bias },
         ],
       }],
       scratchBytes: 0,

@@ -274,6 +274,47 @@ export async function connectTwin(projectDir: string, state: TwinState): Promise
   }
 }
 
+/**
+ * Runs `fn` (look for the project's twin, start one if none runs) while holding the project's start
+ * lock, so that two commands that find no twin running do not both start one (the second would stop
+ * the first's). The lock sits beside the twin's folder, which starting a twin replaces; a holder that
+ * has ended is taken over, and a holder that keeps it past the start timeout is named.
+ */
+export async function withStartLock<T>(projectDir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${twinFiles(projectDir).dir}.starting`;
+  for (const until = Date.now() + 2 * START_TIMEOUT_MS; ;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number(readFileSync(lock, 'utf8'));
+    if (!(holder > 0) || !isAlive(holder)) {
+      rmSync(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > until) {
+      throw new McutrainError(`another mcutrain command (pid ${holder}) has been starting the emulated board of '${projectDir}' for over ${2 * START_TIMEOUT_MS / 1000} s`,
+        `wait for it, or end it and remove ${lock}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50)); // another process's start: nothing to wait on but the file
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    return process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** The lock file names the process connected to the UART; one whose process has ended is taken over. */
 function takeLock(files: TwinFiles, projectDir: string): void {
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -284,13 +325,7 @@ function takeLock(files: TwinFiles, projectDir: string): void {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = Number(readFileSync(files.lock, 'utf8'));
-    let alive = holder === process.pid;
-    try {
-      if (!alive && holder > 0) alive = process.kill(holder, 0);
-    } catch {
-      alive = false;
-    }
-    if (alive) {
+    if (holder === process.pid || (holder > 0 && isAlive(holder))) {
       throw new McutrainError(`the emulated board of '${projectDir}' is in use by another mcutrain command (pid ${holder})`,
         'wait for it to finish; a board talks to one program at a time');
     }

@@ -14,7 +14,7 @@ import { SerialTransport } from './serial_transport.ts';
 import type { Transport } from './transport.ts';
 import { QemuTransport } from '../emulate/qemu_transport.ts';
 import { qemuBoardOf, type QemuBoard } from '../emulate/qemu.ts';
-import { connectTwin, startTwin, twinStatus, type TwinTransport } from '../emulate/twin.ts';
+import { connectTwin, startTwin, twinStatus, withStartLock, type TwinState, type TwinTransport } from '../emulate/twin.ts';
 import { checkBuiltImage, imageFile, recordedImage } from '../build/build_project.ts';
 import { loadTarget } from '../targets/target.ts';
 
@@ -72,6 +72,12 @@ async function openTransport(dir: string, manifest: ProjectManifest, opts: OpenO
  * a board still holding old firmware would be.
  */
 export async function openTwin(dir: string, manifest: ProjectManifest, board: QemuBoard, notify: (message: string) => void = () => undefined): Promise<TwinTransport> {
+  const running = await withStartLock(dir, () => runningTwin(dir, manifest, board, notify));
+  return connectTwin(dir, running);
+}
+
+/** The project's running twin, started now (and the user told) if none runs. */
+async function runningTwin(dir: string, manifest: ProjectManifest, board: QemuBoard, notify: (message: string) => void): Promise<TwinState> {
   const status = twinStatus(dir);
   let running = status.running;
   if (!running) {
@@ -85,5 +91,5 @@ export async function openTwin(dir: string, manifest: ProjectManifest, board: Qe
       `(SHA-256 ${running.imageSha256.slice(0, 16)}; built ${(recordedImage(dir, manifest, 'firmware.elf') ?? 'none recorded').slice(0, 16)})`,
       `flash the new one: mcutrain flash ${dir}`);
   }
-  return connectTwin(dir, running);
+  return running;
 }

@@ -13,7 +13,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProjectAsync, fileSha256 } from '../../src/build/build_project.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { openProjectDevice, openTwin } from '../../src/link/connect.ts';
+import { qemuBoardOf } from '../../src/emulate/qemu.ts';
+import { loadTarget } from '../../src/targets/target.ts';
 import { twinFiles } from '../../src/emulate/twin.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import type { ProjectManifest } from '../../src/project/manifest.ts';
@@ -160,6 +162,23 @@ describe('the emulated twin keeps its state between commands, like a board', () 
     const reset2 = await cli('reset', project);
     expect(reset2.code).toBe(1);
     expect(reset2.err).toMatch(/no image was flashed into the emulated mps2-an500 board[\s\S]*hint: flash it: mcutrain flash/);
+  });
+
+  it('two commands that find no board running start one between them', async () => {
+    await cli('stop', project);
+    expect(ourQemus()).toEqual([]);
+    // Both look for the board in the same turn of the event loop, as two commands started together may.
+    const board = qemuBoardOf(loadTarget('mps2-an500'));
+    const opened = await Promise.allSettled([openTwin(project, manifestOf(project), board), openTwin(project, manifestOf(project), board)]);
+    try {
+      expect(opened.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      const refused = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      expect(String(refused?.reason)).toMatch(/is in use by another mcutrain command/); // busy, not stopped under the other
+      expect(ourQemus()).toHaveLength(1);
+    } finally {
+      for (const o of opened) if (o.status === 'fulfilled') await o.value.close();
+      await cli('stop', project);
+    }
   });
 });
 

@@ -13,10 +13,10 @@ import { checkBuiltImage } from '../build/build_project.ts';
 import { formatBytes } from './table.ts';
 import { progress } from './progress.ts';
 import type { Command } from './commands.ts';
+import { str } from './options.ts';
 
 const METHODS = ['qemu', 'gdb', 'stm32-uart', 'msd', 'uf2'] as const;
 type Method = (typeof METHODS)[number];
-const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
 
 interface FlashChoice {
   method?: string;

@@ -21,7 +21,7 @@ import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { seededUniform } from '../util/random.ts';
 import type { Command } from './commands.ts';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
-import { numberOption, pixelsOption } from './options.ts';
+import { numberOption, onePositional, pixelsOption, str } from './options.ts';
 import { LR_RANGE, MOMENTUM_RANGE } from '../train/scheme.ts';
 import { progress } from './progress.ts';
 import { warn } from './warn.ts';
@@ -32,15 +32,6 @@ const TRAIN_USAGE = 'train <dir> --data <folder> [--val <folder>] [--epochs 1] [
 const STEP_ROUNDS = 4;
 const DEFAULT_CHECKPOINT_EVERY = 50;
 const WEIGHTS_USAGE = 'weights <dir> -o <tuned.tflite>';
-
-const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
-
-function onePositional(positionals: string[], usage: string): string {
-  if (positionals.length !== 1) {
-    throw new McutrainError(`expected one project folder, got ${positionals.length ? positionals.join(' ') : 'nothing'}`, `usage: mcutrain ${usage}`);
-  }
-  return positionals[0];
-}
 
 function trainingOf(manifest: ProjectManifest, dir: string): TrainingInfo {
   if (!manifest.training) {
@@ -202,7 +193,7 @@ export const TRAIN_COMMAND: Command = {
     'checkpoint-every': { type: 'string' }, ...PORT_OPTIONS,
   },
   async run(pos, v) {
-    const dir = onePositional(pos, TRAIN_USAGE);
+    const dir = onePositional(pos, 'one project folder', TRAIN_USAGE);
     const data = str(v.data);
     if (!data) throw new McutrainError('train needs training data', 'add --data <folder> (laid out as <folder>/<class>/<files>)');
     const epochs = numberOption(v, 'epochs', { integer: true, min: 1, max: 100_000 })!;
@@ -375,7 +366,7 @@ export const WEIGHTS_COMMAND: Command = {
   ].join('\n'),
   options: { out: { type: 'string', short: 'o' }, ...PORT_OPTIONS },
   async run(pos, v) {
-    const dir = onePositional(pos, WEIGHTS_USAGE);
+    const dir = onePositional(pos, 'one project folder', WEIGHTS_USAGE);
     const out = str(v.out);
     if (!out) throw new McutrainError('weights needs an output file', 'add -o <tuned.tflite>');
     const manifest = readManifest(dir);

@@ -19,6 +19,7 @@ import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, re
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
+import { processAlive } from '../util/process_alive.ts';
 import { connectWhenListening, describeQemuExit, qemuArgs, QEMU_BINARY, socketDirRoot, tail, type QemuBoard, type QemuConnection, type QemuExit } from './qemu.ts';
 import { QemuTransport } from './qemu_transport.ts';
 
@@ -290,7 +291,7 @@ export async function withStartLock<T>(projectDir: string, fn: () => Promise<T>)
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = Number(readFileSync(lock, 'utf8'));
-    if (!(holder > 0) || !isAlive(holder)) {
+    if (!(holder > 0) || !processAlive(holder)) {
       rmSync(lock, { force: true });
       continue;
     }
@@ -307,14 +308,6 @@ export async function withStartLock<T>(projectDir: string, fn: () => Promise<T>)
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    return process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The lock file names the process connected to the UART; one whose process has ended is taken over. */
 function takeLock(files: TwinFiles, projectDir: string): void {
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -325,7 +318,7 @@ function takeLock(files: TwinFiles, projectDir: string): void {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = Number(readFileSync(files.lock, 'utf8'));
-    if (holder === process.pid || (holder > 0 && isAlive(holder))) {
+    if (holder === process.pid || (holder > 0 && processAlive(holder))) {
       throw new McutrainError(`the emulated board of '${projectDir}' is in use by another mcutrain command (pid ${holder})`,
         'wait for it to finish; a board talks to one program at a time');
     }

@@ -6,91 +6,25 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { importTflite } from '../import/import_tflite.ts';
-import type { Graph } from '../ir/graph.ts';
 import { tensorBytes } from '../ir/graph.ts';
-import { lowerGraph } from '../lower/lower.ts';
-import type { KernelCall } from '../lower/kernel_call.ts';
 import { parseNumerics, type Numerics } from '../lower/numerics.ts';
-import { planMemory, type MemoryPlan } from '../plan/plan_memory.ts';
-import { emitC, linkReceiveBytes } from '../codegen/emit_c.ts';
-import { bestPatchedSchedule, parsePatchMode, type PatchedSchedule, type PatchMode, type PatchStage } from '../plan/patch_stage.ts';
+import { emitC } from '../codegen/emit_c.ts';
+import type { PatchMode } from '../plan/patch_stage.ts';
 import { flashConstBytes } from '../plan/flash.ts';
 import { loadTarget, type Target } from '../targets/target.ts';
 import { replaceDirAtomic } from '../util/fs_atomic.ts';
 import { McutrainError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { isProjectDir, MANIFEST_FILE, PROJECT_MODEL_FILE, type IoTensorInfo, type ProjectManifest, type TrainingInfo } from './manifest.ts';
-import { analyzeTraining, type TrainingAnalysis, type TrainingAnalysisOptions } from '../train/analyze_training.ts';
+import type { TrainingAnalysis } from '../train/analyze_training.ts';
 import { parseScheme, validateScheme, type TrainingScheme } from '../train/scheme.ts';
-import { sramBudget, type SramBudget } from '../train/memory_report.ts';
 import { fitVerdict, requireFit, type FitVerdict } from './fit.ts';
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
 
-export interface Analysis {
-  /** The imported graph, plus the patch buffers when the early stage runs patch by patch. */
-  graph: Graph;
-  /** One call per operator: what the generated code defines (parameters, constants). */
-  calls: KernelCall[];
-  /** What inference runs, in order: `calls`, or with the early stage replaced by its patches. */
-  schedule: KernelCall[];
-  plan: MemoryPlan;
-  /** Present with a training scheme. */
-  training?: TrainingAnalysis;
-  /** Present when the early stage runs patch by patch. */
-  patches?: PatchStage;
-}
-
+import { analyzeModel, type Analysis } from './analyze.ts';
+export { analyzeModel, buildSram, trainingCallName, type AnalyzeOptions, type Analysis } from './analyze.ts';
 export type { PatchMode } from '../plan/patch_stage.ts';
-
-export interface AnalyzeOptions extends TrainingAnalysisOptions {
-  patches?: PatchMode;
-}
-
-/** Import, lower and plan (and, with a scheme, derive and plan the training step): everything needed to report on a model or to emit it. */
-export function analyzeModel(bytes: Uint8Array, name: string, numericsName?: Numerics, scheme?: TrainingScheme,
-  options: AnalyzeOptions = {}): Analysis {
-  const numerics = parseNumerics(numericsName);
-  const patches = parsePatchMode(options.patches, scheme !== undefined);
-  const graph = importTflite(bytes, name);
-  const calls = lowerGraph(graph, { numerics });
-  const planInference = (p: PatchedSchedule | null) => planMemory(p?.graph ?? graph, p?.schedule ?? calls, { liveIn: graph.inputs, liveOut: graph.outputs });
-  const analyse = (p: PatchedSchedule | null, plan = planInference(p)): Analysis => {
-    const g = p?.graph ?? graph;
-    const schedule = p?.schedule ?? calls;
-    const training = scheme ? analyzeTraining(g, schedule, scheme, options) : undefined;
-    return { graph: g, calls, schedule, plan, training, patches: p?.stage };
-  };
-  const arena = (a: Analysis) => Math.max(a.plan.arenaBytes, a.training?.plan.arenaBytes ?? 0);
-  const whole = analyse(null);
-  if (patches === 'off') return whole;
-  // Only a frozen stage can run as patches: no backward call may differentiate one of its operators or
-  // read one of its activations (they never exist whole), except its output.
-  const backward = whole.training?.backwardCalls ?? [];
-  const differentiated = new Set(backward.map((c) => c.op));
-  const read = new Set(backward.flatMap((c) => c.tensors?.inputs ?? []));
-  const frozen = (end: number) => calls.slice(0, end + 1).every((c, i) =>
-    !differentiated.has(c.op) && (i === end || graph.operators[c.op].outputs.every((t) => !read.has(t))));
-  const cache = new Map<PatchedSchedule | null, Analysis>([[null, whole]]);
-  let bound = arena(whole);
-  const best = bestPatchedSchedule(graph, calls, (p) => {
-    if (!p) return arena(whole);
-    // The training step cannot take less than inference: skip planning it when inference alone loses.
-    const inference = planInference(p);
-    if (inference.arenaBytes > bound) return inference.arenaBytes;
-    const a = analyse(p, inference);
-    cache.set(p, a);
-    bound = Math.min(bound, arena(a));
-    return arena(a);
-  }, frozen);
-  return cache.get(best) ?? analyse(best);
-}
-
-/** The SRAM a build of `a` takes on `target`, as planned: arena, trained parameters, momentum, stack, link buffers, operator ticks. */
-export function buildSram(a: Analysis, target: Target): SramBudget {
-  return sramBudget(a.plan, a.training, target, linkReceiveBytes(a.graph, a.training) + 4 * a.calls.length);
-}
 
 /** How to train, for compileModel: a scheme (inline or a .json path) with optional overrides. */
 export interface TrainOptions {
@@ -225,12 +159,4 @@ function trainingInfo(t: TrainingAnalysis): TrainingInfo {
     macsForward: t.macsForward,
     macsBackward: t.macsBackward,
   };
-}
-
-/** A readable name for step `step` of the training schedule (forward calls, loss, backward calls). */
-export function trainingCallName(t: TrainingAnalysis, step: number): string {
-  const c = t.schedule[step];
-  if (!c) return `step ${step}`;
-  const kind = t.graph.operators[c.op]?.kind ?? '';
-  return c.name ? `${c.name} ${c.fn ?? ''}${kind ? ` (op ${c.op} ${kind})` : ''}` : `op ${c.op} ${kind}`;
 }

@@ -11,7 +11,7 @@ import { parsePatchMode } from '../plan/patch_stage.ts';
 import { listTargets, loadTarget, mcuOf, type Target } from '../targets/target.ts';
 import { buffersAtPeak, stackInSram, type SramBudget } from '../train/memory_report.ts';
 import type { TrainingScheme } from '../train/scheme.ts';
-import { analyzeModel, buildSram, trainingCallName, type AnalyzeOptions, type Analysis } from './compile_project.ts';
+import { analyzeModel, buildSram, trainingCallName, type AnalyzeOptions, type Analysis } from './analyze.ts';
 import { flashConstBytes } from '../plan/flash.ts';
 
 export interface FitVerdict {

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, write
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
 import { fileSystemError } from './fs_errors.ts';
+import { processAlive } from './process_alive.ts';
 
 /** Writes a file via a temporary sibling and a rename. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
@@ -100,15 +101,8 @@ export function recoverInterruptedReplace(target: string): boolean {
   return restored;
 }
 
-function isRunning(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** Another process that may still be writing its leftovers (ours are from an earlier, ended run). */
+const isRunning = (pid: number) => pid !== process.pid && processAlive(pid);
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -101,6 +101,11 @@ function isTwinProcess(pid: number, files: TwinFiles): boolean {
   }
 }
 
+/** A twin's files but its flashed image (a reset starts that again). */
+function removeRunFiles(files: TwinFiles): void {
+  for (const f of [files.state, files.uart, files.gdb, files.log, files.lock]) rmSync(f, { force: true });
+}
+
 function logTail(files: TwinFiles): string {
   try {
     return readFileSync(files.log, 'utf8').slice(-LOG_KEEP);
@@ -127,7 +132,7 @@ export function twinStatus(projectDir: string): TwinStatus {
   let died: string | undefined;
   if (state) {
     died = `QEMU (pid ${state.pid}) has ended${tail(logTail(files)) || ', without a message'}`;
-    for (const f of [files.state, files.uart, files.gdb, files.log, files.lock]) rmSync(f, { force: true });
+    removeRunFiles(files);
   }
   return { files, died, flashed: existsSync(files.image) };
 }
@@ -157,7 +162,7 @@ export async function stopTwin(projectDir: string, keepImage = false): Promise<T
   const { files, running } = status;
   if (running) await endProcess(running.pid, files);
   if (keepImage) {
-    for (const f of [files.state, files.uart, files.gdb, files.log, files.lock]) rmSync(f, { force: true });
+    removeRunFiles(files);
   } else {
     rmSync(files.dir, { recursive: true, force: true });
   }

@@ -77,8 +77,8 @@ type Outcome = { kind: 'frame'; frame: Frame } | { kind: 'timeout' } | { kind: '
 interface Watch {
   received: number;
   skipped: number;
-  frames: number;
   damaged: number;
+  /** Intact frames received in this session before the call. */
   framesBefore: number;
   timeouts: number;
   badCrc: number;
@@ -387,8 +387,7 @@ export class Device {
     this.decoder.clearSample();
     const d = this.decoder.stats;
     return {
-      received: this.bytesReceived, skipped: d.skippedBytes, frames: d.frames, damaged: d.badCrc + d.badLength,
-      framesBefore: d.frames, timeouts: 0, badCrc: 0,
+      received: this.bytesReceived, skipped: d.skippedBytes, damaged: d.badCrc + d.badLength, framesBefore: d.frames, timeouts: 0, badCrc: 0,
     };
   }
 
@@ -562,7 +561,7 @@ export class Device {
     const received = this.bytesReceived - watch.received;
     const skipped = d.skippedBytes - watch.skipped;
     const damaged = d.badCrc + d.badLength - watch.damaged;
-    const intact = d.frames - watch.frames;
+    const intact = d.frames - watch.framesBefore;
     const head = `${this.description} gave no valid answer to ${name} (sequence ${sequence}) in ${attempts} attempt(s) of ${timeoutMs} ms`;
     if (received === 0) {
       if (watch.framesBefore > 0) {

@@ -11,7 +11,8 @@ import type { TrainParamInfo } from '../project/manifest.ts';
 import { deriveBackward, type BackwardOp, type BackwardOptions } from './autodiff.ts';
 import { lowerBackward, momentumFloats } from './lower_backward.ts';
 import { schemeToString, type TrainingScheme } from './scheme.ts';
-import { planTraining, type TrainingGraph } from './training_graph.ts';
+import { saveSliceCall, splitWeightsView } from './split_weights.ts';
+import { planTraining, trainedSlice, type TrainingGraph } from './training_graph.ts';
 
 export interface TrainingAnalysis {
   tg: TrainingGraph;
@@ -33,6 +34,8 @@ export interface TrainingAnalysis {
   schemeText: string;
   /** False for the conventional order (gradients buffered, updates after the backward pass): a plan to compare, never emitted. */
   reorder: boolean;
+  /** An inference call as the training build emits it: reading split trained tensors through their split view (split_weights.ts). */
+  inferenceCall: (call: KernelCall) => KernelCall;
 }
 
 export type TrainingAnalysisOptions = BackwardOptions;
@@ -41,9 +44,15 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
   const tg = planTraining(graph, scheme);
   const backward = deriveBackward(tg, options);
   const { calls, loss } = lowerBackward(backward.graph, backward.ops, scheme.qas);
+  const inferenceCall = splitWeightsView(new Set(tg.trained.filter((l) => trainedSlice(l)).map((l) => l.weights.id)));
   const forwardIds = new Set(tg.forward.map((op) => op.id));
-  const forwardCalls = inferenceCalls.filter((c) => forwardIds.has(c.op));
-  const backwardCalls = calls.filter((c) => c !== loss);
+  // Each saved input slice is copied right before the layer that reads the whole input.
+  const forwardCalls = inferenceCalls.filter((c) => forwardIds.has(c.op)).flatMap((c) => [
+    ...backward.savedSlices.filter((s) => s.layer.op.id === c.op && c.name === undefined)
+      .map((s) => saveSliceCall(s, backward.graph.tensors[s.from], backward.graph.tensors[s.to])),
+    inferenceCall(c),
+  ]);
+  const backwardCalls = calls.filter((c) => c !== loss).map(inferenceCall);
   const schedule = [...forwardCalls, loss, ...backwardCalls];
   const plan = planMemory(backward.graph, schedule, { liveIn: graph.inputs, liveOut: [] });
 
@@ -55,12 +64,13 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
     for (const [kind, on] of entries) {
       if (!on) continue;
       const t = kind === 'weights' ? l.weights : l.bias!;
-      const bytes = tensorBytes(t);
+      const slice = kind === 'weights' ? trainedSlice(l) : undefined;
+      const bytes = slice ? slice.rows * slice.cols : tensorBytes(t);
       const mFloats = scheme.momentum > 0 ? momentumFloats(l, kind) : 0;
       params.push({
         name: t.name, tensor: t.id, kind, dtype: kind === 'weights' ? 'int8' : 'int32', bytes, offset,
         channels: kind === 'weights' ? l.weightChannels : l.channels, totalChannels: l.channels,
-        momentumFloats: mFloats, momentumOffset, layer: l.layer, op: l.op.id,
+        momentumFloats: mFloats, momentumOffset, layer: l.layer, op: l.op.id, ...(slice ? { slice } : {}),
       });
       offset += bytes;
       momentumOffset += mFloats;
@@ -71,7 +81,7 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
   return {
     tg, graph: backward.graph, backwardOps: backward.ops, forwardCalls, lossCall: loss, backwardCalls, schedule, plan, params,
     paramBytes: offset, momentumBytes: momentumOffset * 4, macsForward, macsBackward, schemeText: schemeToString(scheme),
-    reorder: options.reorder ?? true,
+    reorder: options.reorder ?? true, inferenceCall,
   };
 }
 

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { withConstantData } from '../../src/export/apply_weights.ts';
+import { withTrainedParam } from '../../src/export/apply_weights.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import path from 'node:path';
 import { compileModel, type TrainOptions } from '../../src/project/compile_project.ts';
@@ -145,7 +145,7 @@ describe('training engine on vww96_int8', () => {
       // model whose plain inference engine answers exactly as the trained device does.
       let graph = importTflite(new Uint8Array(readFileSync(model(VWW))), VWW);
       const learned = Uint8Array.from(h.params);
-      for (const p of host.manifest.training!.params) graph = withConstantData(graph, p.tensor, learned.subarray(p.offset, p.offset + p.bytes));
+      for (const p of host.manifest.training!.params) graph = withTrainedParam(graph, p, learned.subarray(p.offset, p.offset + p.bytes));
       const tuned = path.join(work, 'tuned.tflite');
       writeFileSync(tuned, writeTflite(graph));
       const dir = path.join(work, 'tuned-host');

@@ -23,6 +23,7 @@ typedef struct {
 /* Everything about the call that the loops read, copied out of the parameters (see mt_dsp_clamp). */
 typedef struct {
   const int8_t *input, *filter;
+  const mt_split_filter *split;           /* the filter in two memories (mt_conv_s8_split), filter unused */
   const int32_t *bias, *mult, *shift;
   int32_t group_depth, groups, filters_per_group, filter_size, out_c;
   int32_t input_row_step, input_col_step; /* input distance between vertically / horizontally adjacent taps */
@@ -106,9 +107,34 @@ MT_DSP_INLINE mt_dsp_acc_1x2 window_1x2(const layer *l, const window *taps, cons
   return acc;
 }
 
+/* Pixels a and b (b NULL: a alone) by filters oc0 and oc1 of a split filter (common.h). Whole rows
+ * each lie in one memory; a split by input channels (a 1x1 filter: the window is its one tap) runs
+ * the trained values, then the frozen ones: the same terms, so the same sums. */
+MT_DSP_INLINE mt_dsp_acc_2x2 split_2x2(const layer *l, const window *taps, const int8_t *a, const int8_t *b, int32_t oc0,
+                                       int32_t oc1, mt_dsp_acc_2x2 acc) {
+  const mt_split_filter *f = l->split;
+  const mt_split_row r0 = mt_split_row_of(f, oc0, l->filter_size), r1 = mt_split_row_of(f, oc1, l->filter_size);
+  if (f->trained_cols == l->filter_size) {
+    const int8_t *w0 = (r0.len > 0 ? r0.trained : r0.frozen) + taps->filter_offset;
+    const int8_t *w1 = (r1.len > 0 ? r1.trained : r1.frozen) + taps->filter_offset;
+    if (b != NULL) return window_2x2(l, taps, a, b, w0, w1, acc);
+    const mt_dsp_acc_1x2 one = window_1x2(l, taps, a, w0, w1, (mt_dsp_acc_1x2){acc.a0, acc.a1});
+    return (mt_dsp_acc_2x2){one.a0, one.a1, 0, 0};
+  }
+  const int32_t k = f->trained_cols, rest = l->filter_size - k;
+  if (b != NULL) {
+    acc = mt_dsp_dot_2x2(a, b, r0.trained, r1.trained, k, l->input_offset, 0, 0, acc);
+    return mt_dsp_dot_2x2(a + k, b + k, r0.frozen, r1.frozen, rest, l->input_offset, 0, 0, acc);
+  }
+  mt_dsp_acc_1x2 one = mt_dsp_dot_1x2(a, r0.trained, r1.trained, k, l->input_offset, 0, 0, (mt_dsp_acc_1x2){acc.a0, acc.a1});
+  one = mt_dsp_dot_1x2(a + k, r0.frozen, r1.frozen, rest, l->input_offset, 0, 0, one);
+  return (mt_dsp_acc_2x2){one.a0, one.a1, 0, 0};
+}
+
 /* The output channels of one pixel (b == NULL) or two pixels with the same taps, the second one
- * out_c bytes after the first in the output, MT_DSP_CHUNK channels at a time. */
-MT_DSP_INLINE void pixels(const layer *l, const window *a, const window *b, int8_t *out) {
+ * out_c bytes after the first in the output, MT_DSP_CHUNK channels at a time. `split` is a constant
+ * in each instance: the filter is l->split (mt_conv_s8_split), not l->filter. */
+MT_DSP_INLINE void pixels(const layer *l, const window *a, const window *b, int8_t *out, int split) {
   int32_t acc_a[MT_DSP_CHUNK], acc_b[MT_DSP_CHUNK];
   const int32_t filter_size = l->filter_size;
   for (int32_t group = 0; group < l->groups; ++group) {
@@ -117,12 +143,20 @@ MT_DSP_INLINE void pixels(const layer *l, const window *a, const window *b, int8
     const int32_t group_end = (group + 1) * l->filters_per_group;
     for (int32_t first = group * l->filters_per_group; first < group_end; first += MT_DSP_CHUNK) {
       const int32_t end = group_end - first < MT_DSP_CHUNK ? group_end : first + MT_DSP_CHUNK;
-      const int8_t *w0 = &l->filter[first * filter_size + a->filter_offset];
       /* an odd last filter is computed twice, and its copy lands in the unused slot after the run */
-      for (int32_t i = 0; i < end - first; i += 2, w0 += 2 * filter_size) {
-        const int8_t *w1 = i + 1 < end - first ? w0 + filter_size : w0;
+      for (int32_t i = 0; i < end - first; i += 2) {
         const int32_t bias0 = l->bias != NULL ? l->bias[first + i] : 0;
         const int32_t bias1 = l->bias != NULL && i + 1 < end - first ? l->bias[first + i + 1] : bias0;
+        if (split) {
+          const int32_t oc1 = i + 1 < end - first ? first + i + 1 : first + i;
+          const mt_dsp_acc_2x2 acc =
+              split_2x2(l, a, in_a, in_b, first + i, oc1, (mt_dsp_acc_2x2){bias0, bias1, bias0, bias1});
+          acc_a[i] = acc.a0, acc_a[i + 1] = acc.a1;
+          acc_b[i] = acc.b0, acc_b[i + 1] = acc.b1;
+          continue;
+        }
+        const int8_t *w0 = &l->filter[(first + i) * filter_size + a->filter_offset];
+        const int8_t *w1 = i + 1 < end - first ? w0 + filter_size : w0;
         if (b != NULL) {
           const mt_dsp_acc_2x2 acc = window_2x2(l, a, in_a, in_b, w0, w1, (mt_dsp_acc_2x2){bias0, bias1, bias0, bias1});
           acc_a[i] = acc.a0, acc_a[i + 1] = acc.a1;
@@ -139,7 +173,7 @@ MT_DSP_INLINE void pixels(const layer *l, const window *a, const window *b, int8
 }
 
 MT_DSP_INLINE void conv(const layer *l, const mt_conv_params *params, const mt_dims4 *input_dims,
-                        const mt_dims4 *filter_dims, const mt_dims4 *output_dims, int8_t *output) {
+                        const mt_dims4 *filter_dims, const mt_dims4 *output_dims, int8_t *output, int split) {
   const int32_t count = output_dims->n * output_dims->h * output_dims->w;
   int32_t n = 0, y = 0, x = 0; /* the pixel after the one in `next` */
   window next = {l->input, 0, 0, 0};
@@ -154,9 +188,9 @@ MT_DSP_INLINE void conv(const layer *l, const mt_conv_params *params, const mt_d
       paired = same_taps(&cur, &next);
     }
     if (paired) {
-      pixels(l, &cur, &next, &output[p * l->out_c]);
+      pixels(l, &cur, &next, &output[p * l->out_c], split);
     } else {
-      pixels(l, &cur, NULL, &output[p * l->out_c]);
+      pixels(l, &cur, NULL, &output[p * l->out_c], split);
     }
     if (!paired) {
       p += 1;
@@ -170,15 +204,14 @@ MT_DSP_INLINE void conv(const layer *l, const mt_conv_params *params, const mt_d
   }
 }
 
-void mt_conv_s8(const mt_conv_params *params,
-                const mt_dims4 *input_dims, const int8_t *input,
-                const mt_dims4 *filter_dims, const int8_t *filter,
-                const int32_t *bias,
-                const int32_t *output_mult, const int32_t *output_shift,
-                const mt_dims4 *output_dims, int8_t *output) {
+static layer layer_of(const mt_conv_params *params, const mt_dims4 *input_dims, const int8_t *input,
+                      const mt_dims4 *filter_dims, const int8_t *filter, const mt_split_filter *split,
+                      const int32_t *bias, const int32_t *output_mult, const int32_t *output_shift,
+                      const mt_dims4 *output_dims) {
   layer l;
   l.input = input;
   l.filter = filter;
+  l.split = split;
   l.bias = bias;
   l.mult = output_mult;
   l.shift = output_shift;
@@ -194,5 +227,25 @@ void mt_conv_s8(const mt_conv_params *params,
   l.input_offset = params->input_offset;
   l.rounding = params->rounding;
   l.clamp = mt_dsp_clamp_of(params->output_offset, params->act_min, params->act_max);
-  conv(&l, params, input_dims, filter_dims, output_dims, output);
+  return l;
+}
+
+void mt_conv_s8(const mt_conv_params *params,
+                const mt_dims4 *input_dims, const int8_t *input,
+                const mt_dims4 *filter_dims, const int8_t *filter,
+                const int32_t *bias,
+                const int32_t *output_mult, const int32_t *output_shift,
+                const mt_dims4 *output_dims, int8_t *output) {
+  const layer l = layer_of(params, input_dims, input, filter_dims, filter, NULL, bias, output_mult, output_shift, output_dims);
+  conv(&l, params, input_dims, filter_dims, output_dims, output, 0);
+}
+
+void mt_conv_s8_split(const mt_conv_params *params,
+                      const mt_dims4 *input_dims, const int8_t *input,
+                      const mt_dims4 *filter_dims, const mt_split_filter *filter,
+                      const int32_t *bias,
+                      const int32_t *output_mult, const int32_t *output_shift,
+                      const mt_dims4 *output_dims, int8_t *output) {
+  const layer l = layer_of(params, input_dims, input, filter_dims, NULL, filter, bias, output_mult, output_shift, output_dims);
+  conv(&l, params, input_dims, filter_dims, output_dims, output, 1);
 }

@@ -66,6 +66,15 @@ void mt_conv_grad_input_f32(const mt_conv_params *params, const mt_dims4 *input_
                             const mt_dims4 *output_dims, const float *grad_out, float *grad_in,
                             int32_t accumulate);
 
+/* The same two with the weights split between SRAM and Flash (common.h): the same bits. */
+void mt_conv_grad_input_split_f32(const mt_conv_params *params, const mt_dims4 *input_dims,
+                                  const mt_dims4 *filter_dims, const mt_split_filter *filter,
+                                  const float *filter_scale, const mt_dims4 *output_dims, const float *grad_out,
+                                  float *grad_in, int32_t accumulate);
+void mt_fully_connected_grad_input_split_f32(int32_t batches, int32_t accum_depth, int32_t out_depth,
+                                             const mt_split_filter *weights, const float *weight_scale,
+                                             const float *grad_out, float *grad_in, int32_t accumulate);
+
 /* DEPTHWISE_CONV_2D, any depth multiplier. */
 void mt_depthwise_conv_grad_input_f32(const mt_depthwise_conv_params *params, const mt_dims4 *input_dims,
                                       const mt_dims4 *filter_dims, const int8_t *filter,

@@ -25,14 +25,18 @@
 /* The portable kernels under other names (their headers are already included, so the renamed
  * definitions stand alone). */
 #define mt_conv_s8 mt_portable_conv_s8
+#define mt_conv_s8_split mt_portable_conv_s8_split
 #include "../kernels/conv.c"
 #undef mt_conv_s8
+#undef mt_conv_s8_split
 #define mt_depthwise_conv_s8 mt_portable_depthwise_conv_s8
 #include "../kernels/depthwise_conv.c"
 #undef mt_depthwise_conv_s8
 #define mt_fully_connected_s8 mt_portable_fully_connected_s8
+#define mt_fully_connected_s8_split mt_portable_fully_connected_s8_split
 #include "../kernels/fully_connected.c"
 #undef mt_fully_connected_s8
+#undef mt_fully_connected_s8_split
 
 /* ---- platform: the host (stdio) or an MPS2 board (UART0, SysTick, semihosting) ---- */
 #if defined(MT_DSP_EMULATE)

@@ -1,9 +1,9 @@
 /* The kernels that read a weight tensor split between SRAM and Flash (mt_split_filter, common.h) give
- * the bits of the same kernels on the whole tensor, on random cases: the forward CONV_2D and
- * FULLY_CONNECTED (portable, or the DSP twins when built with them) and the input gradients. Each
- * case splits its filter by output channels (the first k rows; any filter, groups too) or, for a 1x1
- * convolution without groups and for FULLY_CONNECTED, by input channels (the first k values of every
- * row); k runs from 0 to all of them.
+ * the bits of the same kernels on the whole tensor, on random cases: the forward CONV_2D (no groups)
+ * and FULLY_CONNECTED (portable, or the DSP twins when built with them) and the input gradients. Each
+ * case splits its filter by output channels (the first k rows; any filter size, stride, dilation,
+ * padding) or, for a 1x1 convolution and for FULLY_CONNECTED, by input channels (the first k values
+ * of every row); k runs from 0 to all of them.
  *
  * test/kernels/split_filter.test.ts builds it for the host (portable, and the DSP twins with the
  * instructions emulated, under ASan/UBSan: each operand ends where its array ends) and for the emulated
@@ -145,10 +145,9 @@ static void report(const char *kernel, int32_t cases, int32_t bad) {
 static int32_t conv_case(int32_t index, int32_t *grad_cases, int32_t *grad_bad) {
   const int32_t pointwise = rand_in(0, 2) == 0;
   const int32_t fh = pointwise ? 1 : rand_in(1, 3), fw = pointwise ? 1 : rand_in(1, 3);
-  const int32_t groups = pointwise || rand_in(0, 3) ? 1 : rand_in(2, 3);
-  const int32_t group_depth = rand_in(1, 12), out_per_group = rand_in(1, 8);
-  mt_dims4 in_d = {rand_in(1, 2), rand_in(1, 8), rand_in(1, 8), group_depth * groups};
-  const mt_dims4 f_d = {out_per_group * groups, fh, fw, group_depth};
+  /* mt_conv_s8_split takes no groups */
+  mt_dims4 in_d = {rand_in(1, 2), rand_in(1, 8), rand_in(1, 8), rand_in(1, 24)};
+  const mt_dims4 f_d = {rand_in(1, 24), fh, fw, in_d.c};
   mt_conv_params p;
   p.stride_h = rand_in(1, 2), p.stride_w = rand_in(1, 2);
   p.dilation_h = rand_in(1, 2), p.dilation_w = rand_in(1, 2);
@@ -161,14 +160,14 @@ static int32_t conv_case(int32_t index, int32_t *grad_cases, int32_t *grad_bad) 
   if (in_d.w + 2 * p.pad_w < reach_w) in_d.w = reach_w;
   const mt_dims4 out_d = {in_d.n, (in_d.h + 2 * p.pad_h - reach_h) / p.stride_h + 1,
                           (in_d.w + 2 * p.pad_w - reach_w) / p.stride_w + 1, f_d.n};
-  const int32_t n_in = in_d.n * in_d.h * in_d.w * in_d.c, row_size = fh * fw * group_depth;
+  const int32_t n_in = in_d.n * in_d.h * in_d.w * in_d.c, row_size = fh * fw * in_d.c;
   const int32_t n_filter = f_d.n * row_size, n_out = out_d.n * out_d.h * out_d.w * out_d.c;
   int8_t *input = END_OF(in_buf, n_in), *filter = END_OF(filter_buf, n_filter);
   fill_s8(input, n_in);
   fill_s8(filter, n_filter);
   fill_requant(f_d.n);
   const int32_t *bias = fill_bias(f_d.n);
-  const mt_split_filter split = random_split(filter, f_d.n, row_size, pointwise && groups == 1, index);
+  const mt_split_filter split = random_split(filter, f_d.n, row_size, pointwise, index);
   memset(out_whole, 0x5a, sizeof out_whole);
   memset(out_split, 0x5a, sizeof out_split);
   const int32_t *mult = END_OF(mult_buf, f_d.n), *shift = END_OF(shift_buf, f_d.n);
@@ -176,7 +175,7 @@ static int32_t conv_case(int32_t index, int32_t *grad_cases, int32_t *grad_bad) 
   mt_conv_s8_split(&p, &in_d, input, &f_d, &split, bias, mult, shift, &out_d, out_split);
   const int32_t bad = check("conv", index, first_difference(out_whole, out_split, n_out + GUARD, 1));
 
-  if (groups == 1) { /* the input gradient: no groups */
+  { /* the input gradient */
     ++*grad_cases;
     const int32_t accumulate = rand_in(0, 1);
     float *grad_out = END_OF(grad_out_buf, n_out), *scale = END_OF(scale_buf, f_d.n);
@@ -226,7 +225,7 @@ static int32_t run(int32_t cases) {
   for (int32_t i = 0; i < cases; ++i) conv_bad += conv_case(i, &conv_grad_cases, &conv_grad_bad);
   for (int32_t i = 0; i < cases; ++i) fc_bad += fully_connected_case(i, &fc_grad_bad);
   report("conv", cases, conv_bad);
-  report("conv_grad_input", conv_grad_cases, conv_grad_bad); /* the cases without groups */
+  report("conv_grad_input", conv_grad_cases, conv_grad_bad);
   report("fully_connected", cases, fc_bad);
   report("fully_connected_grad_input", cases, fc_grad_bad);
   return conv_bad + fc_bad + conv_grad_bad + fc_grad_bad;

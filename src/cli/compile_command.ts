@@ -14,7 +14,9 @@ import { numberOption, numericsOption, onePositional, PATCH_HELP, patchesOption,
 
 const TRAIN_HELP = [
   '  --train SCHEME       compile the training engine too: an inline scheme such as',
-  '                       "bias:last=8,weights:layers=21,24@1/4" or a scheme .json file (docs/training.md)',
+  '                       "bias:last=8,weights:layers=21,24@1/4" or a scheme .json file (docs/training.md);',
+  '                       @1/4 trains the first quarter of a layer\'s output channels, @in1/4 of its',
+  '                       input channels (1x1 convolutions and FULLY_CONNECTED layers)',
   '  --no-qas             train without Quantization-Aware Scaling (for comparison)',
   '  --momentum M         SGD momentum (default 0: plain SGD, no optimizer state in SRAM)',
   '  --lr LR              learning rate the firmware starts with (mcutrain train --lr changes it)',

@@ -23,13 +23,16 @@ export interface TrainedLayer {
   /** Input channels whose weights are trained (the first ones; an input fraction trains them for every output channel). */
   weightInputChannels: number;
   inputChannels: number;
+  /** A CONV_2D without groups or a FULLY_CONNECTED layer: weights whose trained block can stay apart from the rest. */
+  splittable: boolean;
 }
 
 /**
  * The part of a trained weight tensor that lives in SRAM, seen as rows (output channels) of `rowSize`
  * values: rows [0, rows) x their first `cols` values (firmware: mt_split_filter). Undefined when the
- * whole tensor does: every weight trained, or depthwise weights, whose trained channels are a
- * stride through every filter tap (a split there would cost the depthwise kernels a branch per tap).
+ * whole tensor does: every weight trained; depthwise weights, whose trained channels are a stride
+ * through every filter tap (a split there would cost the depthwise kernels a branch per tap); grouped
+ * convolutions (the split kernels take none).
  */
 export interface TrainedSlice {
   rows: number;
@@ -38,7 +41,7 @@ export interface TrainedSlice {
 }
 
 export function trainedSlice(l: TrainedLayer): TrainedSlice | undefined {
-  if (l.weightChannels === 0 || l.op.kind === 'DEPTHWISE_CONV_2D') return undefined;
+  if (l.weightChannels === 0 || !l.splittable) return undefined;
   if (l.weightChannels === l.channels && l.weightInputChannels === l.inputChannels) return undefined;
   const rowSize = elementCount(l.weights.shape) / l.channels;
   return { rows: l.weightChannels, cols: rowSize / l.inputChannels * l.weightInputChannels, rowSize };
@@ -105,8 +108,9 @@ export function planTraining(graph: Graph, scheme: TrainingScheme): TrainingGrap
     }
     const inputChannels = op.kind === 'DEPTHWISE_CONV_2D' ? 1 : weights.shape[weights.shape.length - 1];
     const inputFraction = update?.inputFraction ?? 1;
-    const pointwise = op.kind === 'CONV_2D' && weights.shape[1] === 1 && weights.shape[2] === 1 && graph.tensors[op.inputs[0]].shape[3] === inputChannels;
-    if (inputFraction < 1 && !(op.kind === 'FULLY_CONNECTED' || pointwise)) {
+    const splittable = op.kind === 'FULLY_CONNECTED' || (op.kind === 'CONV_2D' && graph.tensors[op.inputs[0]].shape[3] === inputChannels);
+    const pointwise = op.kind === 'CONV_2D' && weights.shape[1] === 1 && weights.shape[2] === 1;
+    if (inputFraction < 1 && !(op.kind === 'FULLY_CONNECTED' || (splittable && pointwise))) {
       throw new McutrainError(`the scheme trains a fraction of the input channels of ${opLabel(op)} (layer ${i}), which is not a 1x1 convolution (without groups) or FULLY_CONNECTED`,
         `train a fraction of its output channels instead (${i}@1/${1 / inputFraction})`);
     }
@@ -116,6 +120,7 @@ export function planTraining(graph: Graph, scheme: TrainingScheme): TrainingGrap
       channels,
       weightInputChannels: Math.max(1, Math.floor(inputChannels * inputFraction)),
       inputChannels,
+      splittable,
     });
   });
   // A tensor updated through two operators would be trained twice per step.

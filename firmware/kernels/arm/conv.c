@@ -23,7 +23,6 @@ typedef struct {
 /* Everything about the call that the loops read, copied out of the parameters (see mt_dsp_clamp). */
 typedef struct {
   const int8_t *input, *filter;
-  const mt_split_filter *split;           /* the filter in two memories (mt_conv_s8_split), filter unused */
   const int32_t *bias, *mult, *shift;
   int32_t group_depth, groups, filters_per_group, filter_size, out_c;
   int32_t input_row_step, input_col_step; /* input distance between vertically / horizontally adjacent taps */
@@ -107,12 +106,11 @@ MT_DSP_INLINE mt_dsp_acc_1x2 window_1x2(const layer *l, const window *taps, cons
   return acc;
 }
 
-/* Pixels a and b (b NULL: a alone) by filters oc0 and oc1 of a split filter (common.h). Whole rows
+/* Pixels a and b (b NULL: a alone) by filters oc0 and oc1 of a split filter (common.h, no groups). Whole rows
  * each lie in one memory; a split by input channels (a 1x1 filter: the window is its one tap) runs
  * the trained values, then the frozen ones: the same terms, so the same sums. */
-MT_DSP_INLINE mt_dsp_acc_2x2 split_2x2(const layer *l, const window *taps, const int8_t *a, const int8_t *b, int32_t oc0,
-                                       int32_t oc1, mt_dsp_acc_2x2 acc) {
-  const mt_split_filter *f = l->split;
+MT_DSP_INLINE mt_dsp_acc_2x2 split_2x2(const layer *l, const mt_split_filter *f, const window *taps, const int8_t *a,
+                                       const int8_t *b, int32_t oc0, int32_t oc1, mt_dsp_acc_2x2 acc) {
   const mt_split_row r0 = mt_split_row_of(f, oc0, l->filter_size), r1 = mt_split_row_of(f, oc1, l->filter_size);
   if (f->trained_cols == l->filter_size) {
     const int8_t *w0 = (r0.len > 0 ? r0.trained : r0.frozen) + taps->filter_offset;
@@ -132,9 +130,8 @@ MT_DSP_INLINE mt_dsp_acc_2x2 split_2x2(const layer *l, const window *taps, const
 }
 
 /* The output channels of one pixel (b == NULL) or two pixels with the same taps, the second one
- * out_c bytes after the first in the output, MT_DSP_CHUNK channels at a time. `split` is a constant
- * in each instance: the filter is l->split (mt_conv_s8_split), not l->filter. */
-MT_DSP_INLINE void pixels(const layer *l, const window *a, const window *b, int8_t *out, int split) {
+ * out_c bytes after the first in the output, MT_DSP_CHUNK channels at a time. */
+MT_DSP_INLINE void pixels(const layer *l, const window *a, const window *b, int8_t *out) {
   int32_t acc_a[MT_DSP_CHUNK], acc_b[MT_DSP_CHUNK];
   const int32_t filter_size = l->filter_size;
   for (int32_t group = 0; group < l->groups; ++group) {
@@ -143,20 +140,12 @@ MT_DSP_INLINE void pixels(const layer *l, const window *a, const window *b, int8
     const int32_t group_end = (group + 1) * l->filters_per_group;
     for (int32_t first = group * l->filters_per_group; first < group_end; first += MT_DSP_CHUNK) {
       const int32_t end = group_end - first < MT_DSP_CHUNK ? group_end : first + MT_DSP_CHUNK;
+      const int8_t *w0 = &l->filter[first * filter_size + a->filter_offset];
       /* an odd last filter is computed twice, and its copy lands in the unused slot after the run */
-      for (int32_t i = 0; i < end - first; i += 2) {
+      for (int32_t i = 0; i < end - first; i += 2, w0 += 2 * filter_size) {
+        const int8_t *w1 = i + 1 < end - first ? w0 + filter_size : w0;
         const int32_t bias0 = l->bias != NULL ? l->bias[first + i] : 0;
         const int32_t bias1 = l->bias != NULL && i + 1 < end - first ? l->bias[first + i + 1] : bias0;
-        if (split) {
-          const int32_t oc1 = i + 1 < end - first ? first + i + 1 : first + i;
-          const mt_dsp_acc_2x2 acc =
-              split_2x2(l, a, in_a, in_b, first + i, oc1, (mt_dsp_acc_2x2){bias0, bias1, bias0, bias1});
-          acc_a[i] = acc.a0, acc_a[i + 1] = acc.a1;
-          acc_b[i] = acc.b0, acc_b[i + 1] = acc.b1;
-          continue;
-        }
-        const int8_t *w0 = &l->filter[(first + i) * filter_size + a->filter_offset];
-        const int8_t *w1 = i + 1 < end - first ? w0 + filter_size : w0;
         if (b != NULL) {
           const mt_dsp_acc_2x2 acc = window_2x2(l, a, in_a, in_b, w0, w1, (mt_dsp_acc_2x2){bias0, bias1, bias0, bias1});
           acc_a[i] = acc.a0, acc_a[i + 1] = acc.a1;
@@ -172,8 +161,27 @@ MT_DSP_INLINE void pixels(const layer *l, const window *a, const window *b, int8
   }
 }
 
+/* The same for a split filter (mt_conv_s8_split: no groups), a pair of output channels at a time. */
+MT_DSP_INLINE void split_pixels(const layer *l, const mt_split_filter *f, const window *a, const window *b, int8_t *out) {
+  int32_t acc_a[MT_DSP_CHUNK], acc_b[MT_DSP_CHUNK];
+  for (int32_t first = 0; first < l->out_c; first += MT_DSP_CHUNK) {
+    const int32_t end = l->out_c - first < MT_DSP_CHUNK ? l->out_c : first + MT_DSP_CHUNK;
+    for (int32_t oc = first; oc < end; oc += 2) {
+      const int32_t oc1 = oc + 1 < end ? oc + 1 : oc; /* an odd last filter is computed twice, stored once */
+      const int32_t bias0 = l->bias != NULL ? l->bias[oc] : 0, bias1 = l->bias != NULL ? l->bias[oc1] : 0;
+      const mt_dsp_acc_2x2 acc = split_2x2(l, f, a, a->input, b != NULL ? b->input : NULL, oc, oc1,
+                                           (mt_dsp_acc_2x2){bias0, bias1, bias0, bias1});
+      acc_a[oc - first] = acc.a0, acc_a[oc1 - first] = acc.a1;
+      acc_b[oc - first] = acc.b0, acc_b[oc1 - first] = acc.b1;
+    }
+    mt_dsp_requantize_run(acc_a, b != NULL ? acc_b : NULL, end - first, &l->mult[first], &l->shift[first], l->rounding,
+                          l->clamp, &out[first], b != NULL ? &out[l->out_c + first] : NULL);
+  }
+}
+
 MT_DSP_INLINE void conv(const layer *l, const mt_conv_params *params, const mt_dims4 *input_dims,
-                        const mt_dims4 *filter_dims, const mt_dims4 *output_dims, int8_t *output, int split) {
+                        const mt_dims4 *filter_dims, const mt_dims4 *output_dims, int8_t *output,
+                        const mt_split_filter *split) {
   const int32_t count = output_dims->n * output_dims->h * output_dims->w;
   int32_t n = 0, y = 0, x = 0; /* the pixel after the one in `next` */
   window next = {l->input, 0, 0, 0};
@@ -187,10 +195,12 @@ MT_DSP_INLINE void conv(const layer *l, const mt_conv_params *params, const mt_d
       next_pixel(output_dims, &n, &y, &x);
       paired = same_taps(&cur, &next);
     }
-    if (paired) {
-      pixels(l, &cur, &next, &output[p * l->out_c], split);
+    if (split != NULL) { /* a constant in each instance */
+      split_pixels(l, split, &cur, paired ? &next : NULL, &output[p * l->out_c]);
+    } else if (paired) {
+      pixels(l, &cur, &next, &output[p * l->out_c]);
     } else {
-      pixels(l, &cur, NULL, &output[p * l->out_c], split);
+      pixels(l, &cur, NULL, &output[p * l->out_c]);
     }
     if (!paired) {
       p += 1;
@@ -204,30 +214,27 @@ MT_DSP_INLINE void conv(const layer *l, const mt_conv_params *params, const mt_d
   }
 }
 
-static layer layer_of(const mt_conv_params *params, const mt_dims4 *input_dims, const int8_t *input,
-                      const mt_dims4 *filter_dims, const int8_t *filter, const mt_split_filter *split,
-                      const int32_t *bias, const int32_t *output_mult, const int32_t *output_shift,
-                      const mt_dims4 *output_dims) {
-  layer l;
-  l.input = input;
-  l.filter = filter;
-  l.split = split;
-  l.bias = bias;
-  l.mult = output_mult;
-  l.shift = output_shift;
-  l.group_depth = filter_dims->c;
-  l.groups = input_dims->c / l.group_depth;
-  l.filters_per_group = output_dims->c / l.groups;
-  l.filter_size = filter_dims->h * filter_dims->w * l.group_depth;
-  l.out_c = output_dims->c;
-  l.input_row_step = params->dilation_h * input_dims->w * input_dims->c;
-  l.input_col_step = params->dilation_w * input_dims->c;
-  l.filter_row_step = filter_dims->w * l.group_depth;
-  l.contiguous = l.groups == 1 && params->dilation_w == 1;
-  l.input_offset = params->input_offset;
-  l.rounding = params->rounding;
-  l.clamp = mt_dsp_clamp_of(params->output_offset, params->act_min, params->act_max);
-  return l;
+/* The layer's fields (see `layer`), from the call's arguments. */
+MT_DSP_INLINE void layer_init(layer *l, const mt_conv_params *params, const mt_dims4 *input_dims, const int8_t *input,
+                              const mt_dims4 *filter_dims, const int8_t *filter, const int32_t *bias,
+                              const int32_t *output_mult, const int32_t *output_shift, const mt_dims4 *output_dims) {
+  l->input = input;
+  l->filter = filter;
+  l->bias = bias;
+  l->mult = output_mult;
+  l->shift = output_shift;
+  l->group_depth = filter_dims->c;
+  l->groups = input_dims->c / l->group_depth;
+  l->filters_per_group = output_dims->c / l->groups;
+  l->filter_size = filter_dims->h * filter_dims->w * l->group_depth;
+  l->out_c = output_dims->c;
+  l->input_row_step = params->dilation_h * input_dims->w * input_dims->c;
+  l->input_col_step = params->dilation_w * input_dims->c;
+  l->filter_row_step = filter_dims->w * l->group_depth;
+  l->contiguous = l->groups == 1 && params->dilation_w == 1;
+  l->input_offset = params->input_offset;
+  l->rounding = params->rounding;
+  l->clamp = mt_dsp_clamp_of(params->output_offset, params->act_min, params->act_max);
 }
 
 void mt_conv_s8(const mt_conv_params *params,
@@ -236,8 +243,9 @@ void mt_conv_s8(const mt_conv_params *params,
                 const int32_t *bias,
                 const int32_t *output_mult, const int32_t *output_shift,
                 const mt_dims4 *output_dims, int8_t *output) {
-  const layer l = layer_of(params, input_dims, input, filter_dims, filter, NULL, bias, output_mult, output_shift, output_dims);
-  conv(&l, params, input_dims, filter_dims, output_dims, output, 0);
+  layer l;
+  layer_init(&l, params, input_dims, input, filter_dims, filter, bias, output_mult, output_shift, output_dims);
+  conv(&l, params, input_dims, filter_dims, output_dims, output, NULL);
 }
 
 void mt_conv_s8_split(const mt_conv_params *params,
@@ -246,6 +254,7 @@ void mt_conv_s8_split(const mt_conv_params *params,
                       const int32_t *bias,
                       const int32_t *output_mult, const int32_t *output_shift,
                       const mt_dims4 *output_dims, int8_t *output) {
-  const layer l = layer_of(params, input_dims, input, filter_dims, NULL, filter, bias, output_mult, output_shift, output_dims);
-  conv(&l, params, input_dims, filter_dims, output_dims, output, 1);
+  layer l;
+  layer_init(&l, params, input_dims, input, filter_dims, NULL, bias, output_mult, output_shift, output_dims);
+  conv(&l, params, input_dims, filter_dims, output_dims, output, filter);
 }

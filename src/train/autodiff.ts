@@ -154,7 +154,27 @@ export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {})
     if (layer && layer.updateBias) update({ kind: 'update_bias', layer, gradOut });
   }
   for (const d of deferred) ops.push({ kind: 'apply_update', ...d });
-  return { graph, ops, differentiated, savedSlices };
+  return { graph, ops, differentiated, savedSlices: keepSlicesThatSave(ops, savedSlices) };
+}
+
+/**
+ * A saved slice only pays when its update is the last reader of the whole input. Where another backward
+ * op reads the whole input later anyway (the clamp mask of the layer before, another layer's update),
+ * the input stays alive through the update and a convolution's update reads its first channels in
+ * place (the update kernel walks the input with its own dims). FULLY_CONNECTED keeps its slice: its
+ * update takes the input's rows packed.
+ */
+function keepSlicesThatSave(ops: BackwardOp[], saved: SavedSlice[]): SavedSlice[] {
+  const updateOf = (o: BackwardOp) => (o.kind === 'update_weights' ? o : (o.kind === 'param_grad' || o.kind === 'apply_update') && o.update.kind === 'update_weights' ? o.update : undefined);
+  const readsWhole = (o: BackwardOp, t: number) => (o.kind === 'mask' && o.output === t) || updateOf(o)?.input === t;
+  return saved.filter((s) => {
+    if (s.layer.op.kind !== 'CONV_2D' || !ops.some((o) => readsWhole(o, s.from))) return true;
+    for (const o of ops) {
+      const u = updateOf(o);
+      if (u && u.input === s.to) u.input = s.from;
+    }
+    return false;
+  });
 }
 
 /** Shape of the trained part of a tensor: the first `weightChannels` output channels of the weights, or the whole bias. */

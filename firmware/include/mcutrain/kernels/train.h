@@ -116,7 +116,11 @@ void mt_pad_grad_f32(const mt_dims4 *input_dims, const mt_dims4 *output_dims, co
  * A momentum buffer holds one float per trained parameter, laid out as the parameter tensor restricted
  * to its first n_channels output channels: OHWI conv and [out, in] FC weights: the first
  * n_channels * (per-channel size) entries; 1HWC depthwise: [filter_h][filter_w][n_channels];
- * bias: n_channels. */
+ * bias: n_channels.
+ * A layer trained on its first input channels only (1x1 conv, FC) is updated as the layer restricted to
+ * them: filter_dims (conv) or accum_depth (FC) are the trained block's, whose weights (and momentum) are
+ * [out][trained inputs]; the conv's input may keep all its channels (input_dims says how many; the
+ * first filter_dims->c are read), the FC's input is the packed [batches][trained inputs] copy. */
 
 /* Bias of any layer whose output gradient is NHWC with c = channels: dL/db[c] = sum of grad_out[.., c]. */
 void mt_bias_update_s32(const mt_dims4 *output_dims, const float *grad_out, int32_t *bias,

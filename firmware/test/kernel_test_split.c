@@ -7,7 +7,7 @@
  *
  * test/kernels/split_filter.test.ts builds it for the host (portable, and the DSP twins with the
  * instructions emulated, under ASan/UBSan: each operand ends where its array ends) and for the emulated
- * Cortex-M7 (make DSP=1). Host: arguments seed and cases. Board: prints "ready", reads seed and cases
+ * Cortex-M7 (make DSP=1). Host (MT_HARNESS_HOST): arguments seed and cases. Board: prints "ready", reads seed and cases
  * (u32 each, little-endian) from UART0, reports there and exits (semihosting) with 0 when every case
  * agrees, 1 when not. Flag (host: a third argument) 1 changes one trained weight of the split copy in
  * every tenth case, so those cases must fail. Lines:
@@ -20,43 +20,8 @@
 #include "mcutrain/kernels/fully_connected.h"
 #include "mcutrain/kernels/train.h"
 
-#if defined(MT_SPLIT_TEST_HOST)
-#include <stdio.h>
-#include <stdlib.h>
-static void put_str(const char *s) { fputs(s, stdout); }
-#else
-#include "mcutrain/platform.h"
-#include "mps2.h"
-static void put_str(const char *s) { mt_mps2_uart_puts(s); }
-static uint32_t get_u32(void) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) v |= (uint32_t)(uint8_t)mt_mps2_uart_getc(0xFFFFFFFFu) << (8 * i);
-  return v;
-}
-#endif
+#include "harness_io.h" /* put_str, put_int, put_cases, get_u32, rand_u32, rand_in */
 
-static void put_int(int64_t v) {
-  char buf[24];
-  int i = (int)sizeof buf - 1;
-  const int negative = v < 0;
-  uint64_t u = negative ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-  buf[i] = '\0';
-  do {
-    buf[--i] = (char)('0' + (int)(u % 10u));
-    u /= 10u;
-  } while (u != 0);
-  if (negative) buf[--i] = '-';
-  put_str(&buf[i]);
-}
-
-static uint32_t rng_state = 1;
-static uint32_t rand_u32(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 17;
-  rng_state ^= rng_state << 5;
-  return rng_state;
-}
-static int32_t rand_in(int32_t lo, int32_t hi) { return (int32_t)((uint32_t)lo + rand_u32() % ((uint32_t)(hi - lo) + 1u)); }
 static float rand_float(void) { return (float)rand_in(-1000000, 1000000) / 1000000.0f; }
 
 #define CAP 16384
@@ -132,15 +97,6 @@ static int32_t check(const char *kernel, int32_t index, int32_t at) {
   return 1;
 }
 
-static void report(const char *kernel, int32_t cases, int32_t bad) {
-  put_str("CASES ");
-  put_str(kernel);
-  put_str(" ");
-  put_int(cases);
-  put_str(" ");
-  put_int(bad);
-  put_str("\n");
-}
 
 static int32_t conv_case(int32_t index, int32_t *grad_cases, int32_t *grad_bad) {
   const int32_t pointwise = rand_in(0, 2) == 0;
@@ -224,14 +180,14 @@ static int32_t run(int32_t cases) {
   int32_t conv_bad = 0, fc_bad = 0, conv_grad_cases = 0, conv_grad_bad = 0, fc_grad_bad = 0;
   for (int32_t i = 0; i < cases; ++i) conv_bad += conv_case(i, &conv_grad_cases, &conv_grad_bad);
   for (int32_t i = 0; i < cases; ++i) fc_bad += fully_connected_case(i, &fc_grad_bad);
-  report("conv", cases, conv_bad);
-  report("conv_grad_input", conv_grad_cases, conv_grad_bad);
-  report("fully_connected", cases, fc_bad);
-  report("fully_connected_grad_input", cases, fc_grad_bad);
+  put_cases("conv", cases, conv_bad);
+  put_cases("conv_grad_input", conv_grad_cases, conv_grad_bad);
+  put_cases("fully_connected", cases, fc_bad);
+  put_cases("fully_connected_grad_input", cases, fc_grad_bad);
   return conv_bad + fc_bad + conv_grad_bad + fc_grad_bad;
 }
 
-#if defined(MT_SPLIT_TEST_HOST)
+#if defined(MT_HARNESS_HOST)
 int main(int argc, char **argv) {
   if (argc != 3 && argc != 4) {
     fprintf(stderr, "usage: %s seed cases [flags]\n", argv[0]);

@@ -12,47 +12,32 @@
  *   plain inference engine answers exactly as the trained device does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { withTrainedParam } from '../../src/export/apply_weights.ts';
-import { writeTflite } from '../../src/export/write_tflite.ts';
 import { splitBlock } from '../../src/ir/tensor_block.ts';
-import { compileModel, type TrainOptions } from '../../src/project/compile_project.ts';
-import { buildProjectAsync } from '../../src/build/build_project.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import type { TrainOptions } from '../../src/project/compile_project.ts';
 import type { Device } from '../../src/link/device.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { readInputFile } from '../../src/data/input_file.ts';
-import { readManifest, type ProjectManifest, type TrainParamInfo } from '../../src/project/manifest.ts';
+import type { TrainParamInfo } from '../../src/project/manifest.ts';
 import { cosineSimilarity, floatGradients } from '../oracle/float_gradients.ts';
 import { model, tempDir } from '../helpers/paths.ts';
 import { randomBytes, rng } from '../helpers/random.ts';
+import { BUILD_BUDGET_MS, buildHostAndBoard, expectTunedModelAnswersAs, openBuilt, TEST_BUDGET_MS, type Built } from '../helpers/training_builds.ts';
 
 const work = tempDir('split-train');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const VWW = 'vww96_int8.tflite';
 const TRAIN: TrainOptions = { scheme: 'weights:layers=-4@1/4,-2@in1/4,-1@in1/2,bias:last=4,momentum=0.5', lr: 0.02 };
-/** Budgets only a hang exhausts (a sanitized build of vww96 takes about a minute on a loaded 2-core machine). */
-const BUILD_BUDGET_MS = 20 * 60_000;
-const TEST_BUDGET_MS = 15 * 60_000;
-const REPLY_TIMEOUT_MS = 5 * 60_000;
 
-interface Built { dir: string; manifest: ProjectManifest; sanitized: boolean }
 let host: Built;
 let board: Built;
-
-async function build(name: string, target: string, sanitized: boolean): Promise<Built> {
-  const dir = path.join(work, name);
-  compileModel({ modelPath: model(VWW), target, outDir: dir, train: TRAIN });
-  await buildProjectAsync(dir, { sanitize: sanitized });
-  return { dir, manifest: readManifest(dir), sanitized };
-}
-
-const open = (b: Built) => openProjectDevice(b.dir, b.manifest, { timeoutMs: REPLY_TIMEOUT_MS, sanitized: b.sanitized });
+const open = openBuilt;
 
 beforeAll(async () => {
-  [host, board] = await Promise.all([build('host', 'host', true), build('an500', 'mps2-an500', false)]);
+  ({ host, board } = await buildHostAndBoard(work, model(VWW), TRAIN));
 }, BUILD_BUDGET_MS);
 
 /** A trained tensor's values restricted to its block (row by row), from the whole tensor's. */
@@ -143,17 +128,7 @@ describe('split trained tensors on vww96_int8', () => {
       }
       console.log(`learned blocks: ${changed.join(', ')}`);
       expect(changed.length).toBeGreaterThan(0); // the blocks did learn
-      const tuned = path.join(work, 'tuned.tflite');
-      writeFileSync(tuned, writeTflite(graph));
-      const dir = path.join(work, 'tuned-host');
-      const { manifest } = compileModel({ modelPath: tuned, target: 'host', outDir: dir });
-      await buildProjectAsync(dir);
-      const plain = await openProjectDevice(dir, manifest, { timeoutMs: REPLY_TIMEOUT_MS });
-      try {
-        for (const x of images) expect(Array.from(await plain.infer(x))).toEqual(Array.from(await hostDevice.infer(x)));
-      } finally {
-        await plain.close();
-      }
+      await expectTunedModelAnswersAs(hostDevice, graph, images, work);
     } finally {
       await hostDevice.close();
       await boardDevice.close();

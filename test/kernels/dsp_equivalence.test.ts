@@ -67,7 +67,7 @@ beforeAll(() => {
     writeMps2Project(d, loadMps2Target(board), { linkServer: false });
     cpSync(path.join(FIRMWARE, 'kernels'), path.join(d, 'runtime', 'kernels'), { recursive: true });
     mkdirSync(path.join(d, 'runtime', 'test'), { recursive: true });
-    cpSync(path.join(FIRMWARE, 'test', 'kernel_test_dsp.c'), path.join(d, HARNESS_MAIN));
+    for (const f of ['kernel_test_dsp.c', 'harness_io.h']) cpSync(path.join(FIRMWARE, 'test', f), path.join(d, 'runtime', 'test', f));
     return makeFirmware(d, HARNESS_MAIN, ['DSP=1']).then((r) => [board, r] as const);
   }));
   boardBuilds.catch(() => undefined); // awaited (and reported) by the tests that use it

@@ -17,7 +17,7 @@ import { buildKernelHarness, type KernelHarness } from './c_harness.ts';
 
 const KERNELS = ['conv', 'conv_grad_input', 'fully_connected', 'fully_connected_grad_input'];
 const BACKWARD = ['conv_backward', 'fully_connected_backward'];
-const HOST = '-DMT_SPLIT_TEST_HOST';
+const HOST = '-DMT_HARNESS_HOST';
 const HARNESS_MAIN = 'runtime/test/kernel_test_split.c';
 const hasCrossCompiler = spawnSync('arm-none-eabi-gcc', ['--version']).status === 0;
 const hasQemu = spawnSync(process.env.MCUTRAIN_QEMU ?? 'qemu-system-arm', ['--version']).status === 0;
@@ -76,7 +76,7 @@ describe.skipIf(!hasCrossCompiler || !hasQemu)('split filters on the emulated Co
     writeMps2Project(dir, loadMps2Target('mps2-an500'), { linkServer: false });
     cpSync(path.join(FIRMWARE, 'kernels'), path.join(dir, 'runtime', 'kernels'), { recursive: true });
     mkdirSync(path.join(dir, 'runtime', 'test'), { recursive: true });
-    cpSync(path.join(FIRMWARE, 'test', 'kernel_test_split.c'), path.join(dir, HARNESS_MAIN));
+    for (const f of ['kernel_test_split.c', 'harness_io.h']) cpSync(path.join(FIRMWARE, 'test', f), path.join(dir, 'runtime', 'test', f));
     built = await makeFirmware(dir, HARNESS_MAIN, ['DSP=1']);
   }, 600_000);
   afterAll(() => {

@@ -15,6 +15,9 @@ import type { BackwardOp } from './autodiff.ts';
 
 type MaskOp = Extract<BackwardOp, { kind: 'mask' }>;
 
+/** The forward-side kernel; only a step that updates runs it (EVALUATE needs no mask). */
+export const MASK_PACK_FN = 'mt_clamp_mask_pack_s8';
+
 /** The packed mask of `of` (one bit per element), as tensor `id`. */
 export function maskTensor(of: Tensor, id: number): Tensor {
   return { id, name: `mask:${of.name}`, dtype: 'uint8', shape: [Math.ceil(elementCount(of.shape) / 8)] };
@@ -33,7 +36,7 @@ export function maskPackCalls(graph: Graph, ops: BackwardOp[]): KernelCall[] {
     const range = clampRange(graph, b);
     const lit = (value: number) => ({ kind: 'literal' as const, value });
     return [{
-      op: b.op.id, name: `mask_op${b.op.id}`, fn: 'mt_clamp_mask_pack_s8', consts: [], structs: [], scratchBytes: 0, macs: 0,
+      op: b.op.id, name: `mask_op${b.op.id}`, fn: MASK_PACK_FN, consts: [], structs: [], scratchBytes: 0, macs: 0,
       args: [{ kind: 'tensor', tensor: b.output }, { kind: 'tensor', tensor: b.bits }, lit(elementCount(graph.tensors[b.output].shape)), lit(range.min), lit(range.max)],
       tensors: { inputs: [b.output], outputs: [b.bits] },
     }];

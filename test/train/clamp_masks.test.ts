@@ -99,6 +99,7 @@ describe('1-bit clamp masks', () => {
     const packs = r.analysis.training!.forwardCalls.filter((x) => x.fn === PACK).length;
     expect(packs).toBeGreaterThan(2);
     expect([count(inference, PACK), count(train, PACK), count(c, PACK)]).toEqual([0, packs, packs]);
+    expect(count(train, `if (update) ${PACK}`)).toBe(packs); // EVALUATE (no update) packs nothing
     expect(count(train, 'mt_mask_apply_f32')).toBe(packs);
     expect(count(c, 'mt_clamp_mask_f32')).toBe(0);
   });

@@ -32,6 +32,8 @@ export interface Analysis {
 
 export interface AnalyzeOptions extends TrainingAnalysisOptions {
   patches?: PatchMode;
+  /** For patches 'fit': the SRAM the build may take on `target` (none: no limit, so the stage runs whole). */
+  sramBudget?: { target: Target; bytes: number };
 }
 
 /** Import, lower and plan (and, with a scheme, derive and plan the training step): everything needed to report on a model or to emit it. */
@@ -58,18 +60,22 @@ export function analyzeModel(bytes: Uint8Array, name: string, numericsName?: Num
   const read = new Set(backward.flatMap((c) => c.tensors?.inputs ?? []));
   const frozen = (end: number) => calls.slice(0, end + 1).every((c, i) =>
     !differentiated.has(c.op) && (i === end || graph.operators[c.op].outputs.every((t) => !read.has(t))));
+  // 'fit': the arena may take what the budget leaves after the rest of the build's SRAM, which no layout changes.
+  const budget = options.sramBudget;
+  const limit = patches !== 'fit' ? undefined : budget ? budget.bytes - (buildSram(whole, budget.target).totalBytes - arena(whole)) : Infinity;
   const cache = new Map<PatchedSchedule | null, Analysis>([[null, whole]]);
   let bound = arena(whole);
   const best = bestPatchedSchedule(graph, calls, (p) => {
     if (!p) return arena(whole);
-    // The training step cannot take less than inference: skip planning it when inference alone loses.
+    // The training step cannot take less than inference: skip planning it when inference alone neither
+    // beats the best arena so far nor fits the limit.
     const inference = planInference(p);
-    if (inference.arenaBytes > bound) return inference.arenaBytes;
+    if (inference.arenaBytes > Math.max(bound, limit ?? 0)) return inference.arenaBytes;
     const a = analyse(p, inference);
     cache.set(p, a);
     bound = Math.min(bound, arena(a));
     return arena(a);
-  }, frozen);
+  }, { allowed: frozen, limit });
   return cache.get(best) ?? analyse(best);
 }
 

@@ -61,8 +61,10 @@ try {
     }
     console.log('\nTraining: memory ratios against the paper\'s\n');
     console.log(formatTrainingAnchors(training));
-    console.log('\nTraining: issue 11\'s memory targets, as measured\n');
-    console.log(formatTrainingTargets(targets));
+    if (targets.length > 0) {
+      console.log('\nTraining: issue 11\'s memory targets, as measured\n');
+      console.log(formatTrainingTargets(targets));
+    }
   }
   console.log(`\nwritten ${path.relative(process.cwd(), out)} in ${seconds} s`);
 } finally {

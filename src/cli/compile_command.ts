@@ -1,7 +1,7 @@
 /** `mcutrain compile` (optionally with a training scheme) and `mcutrain plan` (the training memory report). */
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
-import { analyzeModel, compileModel, patchBudget, readModelFile, resolveScheme, type Analysis, type TrainOptions } from '../project/compile_project.ts';
+import { analyzeModel, compileModel, fitWithin, readModelFile, resolveScheme, type Analysis, type TrainOptions } from '../project/compile_project.ts';
 import { fitVerdict, requireFit } from '../project/fit.ts';
 import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
 import { formatPlanReport, lifetimeSvg, makePlanReport, type PlanReport } from '../train/plan_report.ts';
@@ -73,18 +73,18 @@ export const COMPILE_COMMAND: Command = {
     const numerics = numericsOption(v);
     const patches = patchesOption(v);
     let train = trainOptions(v);
-    let sramBudget: number | undefined;
+    let fitWithinBytes: number | undefined;
     if (train?.scheme === 'auto') {
       const chosen = await autoScheme(file, v);
       train = { ...train, scheme: chosen.scheme };
-      sramBudget = chosen.budget;
+      fitWithinBytes = chosen.budget;
       console.log('');
     } else {
       const search = Object.keys(AUTO_OPTIONS).filter((k) => v[k] !== undefined).map((k) => `--${k}`);
       if (search.length > 0) throw new McutrainError(`${search.join(', ')} ${search.length > 1 ? 'are' : 'is'} for --train auto`, 'add --train auto, or drop them');
     }
     const started = performance.now();
-    const { manifest, fit } = compileModel({ modelPath: file, target: str(v.target) ?? DEFAULT_TARGET, outDir: out, numerics, train, patches, sramBudget });
+    const { manifest, fit } = compileModel({ modelPath: file, target: str(v.target) ?? DEFAULT_TARGET, outDir: out, numerics, train, patches, fitWithinBytes });
     const ms = performance.now() - started;
     console.log(`compiled ${manifest.model.file} for ${manifest.target} (${manifest.numerics} numerics) into ${out} in ${ms.toFixed(0)} ms`);
     console.log(`  operators ${manifest.ops.length}, MACs ${manifest.macs.toLocaleString('en-US')}`);
@@ -134,7 +134,7 @@ export const PLAN_COMMAND: Command = {
     if (!train) throw new McutrainError('plan needs a training scheme', 'add --train "bias:last=4" (or a scheme .json file)');
     const target = loadTarget(str(v.target) ?? DEFAULT_TARGET);
     const numerics = numericsOption(v);
-    const options = { reorder: train.reorder, patches: patchesOption(v), sramBudget: patchBudget(target) };
+    const options = { reorder: train.reorder, patches: patchesOption(v), fitWithin: fitWithin(target) };
     const subject = { bytes: readModelFile(file), name: path.basename(file), numerics, scheme: resolveScheme(train), options };
     const analysis = analyzeModel(subject.bytes, subject.name, numerics, subject.scheme, subject.options);
     const fit = fitVerdict(analysis, target, subject);

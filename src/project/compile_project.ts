@@ -11,7 +11,7 @@ import { parseNumerics, type Numerics } from '../lower/numerics.ts';
 import { emitC } from '../codegen/emit_c.ts';
 import type { PatchMode } from '../plan/patch_stage.ts';
 import { flashConstBytes } from '../plan/flash.ts';
-import { loadTarget, mcuOf, type Target } from '../targets/target.ts';
+import { loadTarget, type Target } from '../targets/target.ts';
 import { replaceDirAtomic } from '../util/fs_atomic.ts';
 import { McutrainError } from '../errors.ts';
 import { VERSION } from '../version.ts';
@@ -22,8 +22,8 @@ import { fitVerdict, requireFit, type FitVerdict } from './fit.ts';
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
 
-import { analyzeModel, type Analysis, type AnalyzeOptions } from './analyze.ts';
-export { analyzeModel, buildSram, trainingCallName, type AnalyzeOptions, type Analysis } from './analyze.ts';
+import { analyzeModel, fitWithin, type Analysis } from './analyze.ts';
+export { analyzeModel, buildSram, fitWithin, trainingCallName, type AnalyzeOptions, type Analysis } from './analyze.ts';
 export type { PatchMode } from '../plan/patch_stage.ts';
 
 /** How to train, for compileModel: a scheme (inline or a .json path) with optional overrides. */
@@ -67,14 +67,8 @@ export interface CompileOptions {
   train?: TrainOptions;
   /** Patch-based early stage (see PatchMode); default 'auto' when training, 'off' otherwise. */
   patches?: PatchMode;
-  /** The SRAM budget patches 'fit' meets (default: the target's SRAM; a host has no limit). */
-  sramBudget?: number;
-}
-
-/** The SRAM budget patches 'fit' meets on `target`: `bytes`, else the target's SRAM (none on a host). */
-export function patchBudget(target: Target, bytes?: number): AnalyzeOptions['sramBudget'] {
-  const limit = bytes ?? (target.kind === 'mcu' ? mcuOf(target).sram.bytes : undefined);
-  return limit === undefined ? undefined : { target, bytes: limit };
+  /** The SRAM patches 'fit' keeps the build within (default: the target's SRAM; a host has no limit). */
+  fitWithinBytes?: number;
 }
 
 export interface CompileResult {
@@ -95,7 +89,7 @@ export function compileModel(opts: CompileOptions): CompileResult {
       'drop --no-reorder to compile (mcutrain plan --no-reorder reports the conventional order\'s memory)');
   }
   const scheme = opts.train ? resolveScheme(opts.train) : undefined;
-  const options = { patches: opts.patches, sramBudget: patchBudget(target, opts.sramBudget) };
+  const options = { patches: opts.patches, fitWithin: fitWithin(target, opts.fitWithinBytes) };
   const analysis = analyzeModel(bytes, name, numerics, scheme, options);
   const training = analysis.training;
   const fit = fitVerdict(analysis, target, { bytes, name, numerics, scheme, options });

@@ -12,10 +12,12 @@ import { importTflite } from '../../src/import/import_tflite.ts';
 import { lowerGraph } from '../../src/lower/lower.ts';
 import { bestPatchedSchedule, patchLayouts } from '../../src/plan/patch_stage.ts';
 import { analyzeModel, buildSram, type Analysis } from '../../src/project/compile_project.ts';
+import { plannedSram } from '../../src/search/choose_scheme.ts';
 import { loadTarget } from '../../src/targets/target.ts';
 import { parseScheme } from '../../src/train/scheme.ts';
 import { buildZooModel } from '../../src/zoo/zoo.ts';
-import { cli } from '../helpers/cli.ts';
+import { nextTurn } from '../../src/util/event_loop.ts';
+import { cliAsync as cli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/paths.ts';
 
 const work = tempDir('patch-choice');
@@ -46,7 +48,7 @@ const MCUNET_FIT = [
 ];
 
 describe('patch layout choice', () => {
-  it("'auto' takes the smallest arena; 'fit' the fewest recomputed MACs whose build fits the budget", () => {
+  it("'auto' takes the smallest arena; 'fit' the fewest recomputed MACs whose build fits the budget", async () => {
     const bytes = new Uint8Array(readFileSync(MCUNET));
     const scheme = parseScheme(SHALLOW);
     const auto = analyzeModel(bytes, 'mcunet', 'tflm', scheme, { patches: 'auto' });
@@ -60,13 +62,26 @@ describe('patch layout choice', () => {
     const target = loadTarget('nrf52840-dk');
     const whole = analyzeModel(bytes, 'mcunet', 'tflm', scheme, { patches: 'off' });
     const rest = buildSram(whole, target).totalBytes - buildSram(whole, target).arenaBytes;
-    const chosen = MCUNET_FIT.map(({ arenaLimit }) => {
-      const a = analyzeModel(bytes, 'mcunet', 'tflm', scheme, { patches: 'fit', sramBudget: { target, bytes: rest + arenaLimit } });
-      return { arenaLimit, layout: layout(a), extraMacs: a.patches?.extraMacs ?? 0, arena: Math.max(a.plan.arenaBytes, a.training!.plan.arenaBytes) };
-    });
+    const chosen = [];
+    for (const { arenaLimit } of MCUNET_FIT) {
+      await nextTurn(); // the planner's calls take seconds each: let the worker talk to vitest in between
+      const a = analyzeModel(bytes, 'mcunet', 'tflm', scheme, { patches: 'fit', fitWithin: { target, bytes: rest + arenaLimit } });
+      chosen.push({ arenaLimit, layout: layout(a), extraMacs: a.patches?.extraMacs ?? 0, arena: Math.max(a.plan.arenaBytes, a.training!.plan.arenaBytes) });
+    }
     expect(chosen).toEqual(MCUNET_FIT);
     // Without a limit (a host), 'fit' recomputes nothing.
     expect(analyzeModel(bytes, 'mcunet', 'tflm', scheme, { patches: 'fit' }).patches).toBeUndefined();
+  });
+
+  it("the scheme search prices a scheme under 'fit' as compile --train auto builds it: within the search's budget", () => {
+    const bytes = new Uint8Array(readFileSync(MCUNET));
+    const target = loadTarget('nrf52840-dk');
+    const scheme = parseScheme(SHALLOW);
+    const whole = plannedSram(bytes, 'mcunet', target, scheme, 'tflm', 'off');
+    const rest = whole.totalBytes - whole.arenaBytes;
+    // The 90,000 B row of MCUNET_FIT; the board's own 256 KiB would take the stage whole.
+    expect(plannedSram(bytes, 'mcunet', target, scheme, 'tflm', 'fit', rest + 90_000).arenaBytes).toBe(84_592);
+    expect(plannedSram(bytes, 'mcunet', target, scheme, 'tflm', 'fit').arenaBytes).toBe(163_840);
   });
 
   it('among layouts as good, the one recomputing the fewest MACs wins (running whole recomputes none)', () => {
@@ -90,9 +105,9 @@ describe('patch layout choice', () => {
     expect(a.training!.macsForward).toBe(MCUNET_FORWARD_MACS);
   });
 
-  it('plan reports the recomputed MACs and their share of the forward pass, in text and JSON', () => {
+  it('plan reports the recomputed MACs and their share of the forward pass, in text and JSON', async () => {
     const json = path.join(work, 'plan.json');
-    const r = cli('plan', MCUNET, '--train', SHALLOW, '--json', json);
+    const r = await cli('plan', MCUNET, '--train', SHALLOW, '--json', json);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toContain("Early stage: the first 10 operators as 8x8 patches, recomputing 8,471,232 MACs in their halos (+37.73% of the forward pass's 22,455,104)");
@@ -100,25 +115,30 @@ describe('patch layout choice', () => {
     expect(report.patches).toEqual({
       ops: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], grid: 8, extraMacs: 8_471_232, forwardMacs: MCUNET_FORWARD_MACS, extraMacsShare: 8_471_232 / MCUNET_FORWARD_MACS,
     });
-    const fit = cli('plan', MCUNET, '--train', SHALLOW, '--target', 'stm32f746g-disco', '--patches', 'fit', '--json', json);
+    const fit = await cli('plan', MCUNET, '--train', SHALLOW, '--target', 'stm32f746g-disco', '--patches', 'fit', '--json', json);
     expect(fit.code).toBe(0);
     expect(fit.out).toContain('Early stage: runs whole (the build fits without patches)');
     expect(JSON.parse(readFileSync(json, 'utf8')).patches).toBeNull();
   });
 
-  it('compile --patches fit makes MobileNetV2 fit a 256 KiB board recomputing 1.5% of its MACs where auto recomputes 82%', () => {
-    const summary = (mode: string) => {
-      const r = cli('compile', MBV2, '--target', 'nrf52840-dk', '--patches', mode, '-o', path.join(work, `mbv2-${mode}`));
+  it('compile --patches fit (and its refusal\'s hint) makes MobileNetV2 fit a 256 KiB board recomputing 1.5% of its MACs where auto recomputes 82%', async () => {
+    const summary = async (mode: string) => {
+      const r = await cli('compile', MBV2, '--target', 'nrf52840-dk', '--patches', mode, '-o', path.join(work, `mbv2-${mode}`));
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
       return r.out;
     };
-    const auto = summary('auto');
+    const auto = await summary('auto');
     expect(auto).toContain("early stage: the first 13 operators as 8x8 patches, recomputing 13,626,144 MACs in their halos (+81.85% of the forward pass's 16,648,032)");
     expect(auto).toContain('SRAM arena 66,400 B');
-    const fit = summary('fit');
+    const fit = await summary('fit');
     expect(fit).toContain("early stage: the first 5 operators as 2x2 patches, recomputing 254,400 MACs in their halos (+1.53% of the forward pass's 16,648,032)");
     expect(fit).toContain('SRAM arena 161,280 B');
     expect(fit).toContain('fits nrf52840-dk');
+    // Refused without patches, the hints name both, with what each recomputes.
+    const refused = await cli('compile', MBV2, '--target', 'nrf52840-dk', '-o', path.join(work, 'mbv2-off'));
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain("--patches auto (the first 13 operators as 8x8 patches) needs 129.1 KiB of SRAM, which fits, recomputing 81.85% of the forward pass's MACs; " +
+      "or --patches fit (the first 5 operators as 2x2 patches) needs 221.8 KiB of SRAM, which fits, recomputing 1.53% of the forward pass's MACs");
   });
 });

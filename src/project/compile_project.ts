@@ -22,8 +22,8 @@ import { fitVerdict, requireFit, type FitVerdict } from './fit.ts';
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
 
-import { analyzeModel, type Analysis } from './analyze.ts';
-export { analyzeModel, buildSram, trainingCallName, type AnalyzeOptions, type Analysis } from './analyze.ts';
+import { analyzeModel, fitWithin, type Analysis } from './analyze.ts';
+export { analyzeModel, buildSram, fitWithin, trainingCallName, type AnalyzeOptions, type Analysis } from './analyze.ts';
 export type { PatchMode } from '../plan/patch_stage.ts';
 
 /** How to train, for compileModel: a scheme (inline or a .json path) with optional overrides. */
@@ -67,6 +67,8 @@ export interface CompileOptions {
   train?: TrainOptions;
   /** Patch-based early stage (see PatchMode); default 'auto' when training, 'off' otherwise. */
   patches?: PatchMode;
+  /** The SRAM patches 'fit' keeps the build within (default: the target's SRAM; a host has no limit). */
+  fitWithinBytes?: number;
 }
 
 export interface CompileResult {
@@ -87,9 +89,10 @@ export function compileModel(opts: CompileOptions): CompileResult {
       'drop --no-reorder to compile (mcutrain plan --no-reorder reports the conventional order\'s memory)');
   }
   const scheme = opts.train ? resolveScheme(opts.train) : undefined;
-  const analysis = analyzeModel(bytes, name, numerics, scheme, { patches: opts.patches });
+  const options = { patches: opts.patches, fitWithin: fitWithin(target, opts.fitWithinBytes) };
+  const analysis = analyzeModel(bytes, name, numerics, scheme, options);
   const training = analysis.training;
-  const fit = fitVerdict(analysis, target, { bytes, name, numerics, scheme, options: { patches: opts.patches } });
+  const fit = fitVerdict(analysis, target, { bytes, name, numerics, scheme, options });
   requireFit(fit);
   const sha256 = createHash('sha256').update(bytes).digest();
   const patchKey = analysis.patches ? `${analysis.patches.ops.length}x${analysis.patches.grid}` : '';

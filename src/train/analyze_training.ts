@@ -9,6 +9,7 @@ import type { KernelCall } from '../lower/kernel_call.ts';
 import { planMemory, type MemoryPlan } from '../plan/plan_memory.ts';
 import type { TrainParamInfo } from '../project/manifest.ts';
 import { deriveBackward, type BackwardOp, type BackwardOptions } from './autodiff.ts';
+import { maskPackCalls, withMaskPacks } from './clamp_masks.ts';
 import { lowerBackward, momentumFloats } from './lower_backward.ts';
 import { schemeToString, type TrainingScheme } from './scheme.ts';
 import { saveSliceCall, splitWeightsView } from './split_weights.ts';
@@ -19,7 +20,7 @@ export interface TrainingAnalysis {
   /** The graph with gradient tensors appended (a superset of the inference graph: same ids below). */
   graph: Graph;
   backwardOps: BackwardOp[];
-  /** Forward calls of the training step (the inference calls up to the logits), then loss and backward. */
+  /** Forward calls of the training step (the inference calls up to the logits, each clamped output the backward needs followed by its mask's pack call). */
   forwardCalls: KernelCall[];
   lossCall: KernelCall;
   backwardCalls: KernelCall[];
@@ -46,12 +47,12 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
   const { calls, loss } = lowerBackward(backward.graph, backward.ops, scheme.qas);
   const inferenceCall = splitWeightsView(new Set(tg.trained.filter((l) => trainedSlice(l)).map((l) => l.weights.id)));
   const forwardIds = new Set(tg.forward.map((op) => op.id));
-  // Each saved input slice is copied right before the layer that reads the whole input.
-  const forwardCalls = inferenceCalls.filter((c) => forwardIds.has(c.op)).flatMap((c) => [
+  // Each saved input slice is copied right before the layer that reads the whole input; each mask packed right after its operator.
+  const forwardCalls = withMaskPacks(inferenceCalls.filter((c) => forwardIds.has(c.op)).flatMap((c) => [
     ...backward.savedSlices.filter((s) => s.layer.op.id === c.op && c.name === undefined)
       .map((s) => saveSliceCall(s, backward.graph.tensors[s.from], backward.graph.tensors[s.to])),
     inferenceCall(c),
-  ]);
+  ]), maskPackCalls(backward.graph, backward.ops));
   const backwardCalls = calls.filter((c) => c !== loss).map(inferenceCall);
   const schedule = [...forwardCalls, loss, ...backwardCalls];
   const plan = planMemory(backward.graph, schedule, { liveIn: graph.inputs, liveOut: [] });

@@ -9,7 +9,7 @@
  *   bias in place, right after its input gradient (which needs the old weights), so no weight
  *   gradient buffer ever exists and the output gradient dies at that layer.
  * - Gradients are float32 tensors added to (a copy of) the graph, named "grad:<tensor>", so the same
- *   memory planner places them with the activations.
+ *   memory planner places them with the activations; so are the 1-bit clamp masks ("mask:<tensor>").
  *
  * With `reorder: false` the schedule models the conventional order instead (what the paper compares
  * against): each trained tensor's float32 gradient is materialized in its own buffer when computed,
@@ -19,14 +19,18 @@
 import { McutrainError } from '../errors.ts';
 import { isConstant, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
 import { opLabel } from '../lower/ops/checks.ts';
+import { maskTensor } from './clamp_masks.ts';
 import { WEIGHTED_KINDS, type TrainedLayer, type TrainingGraph } from './training_graph.ts';
 
 export type BackwardOp =
   /** Softmax cross-entropy of the logits: loss, prediction, and (when updating) dL/dlogits. */
   | { kind: 'loss'; logits: number; grad: number }
-  /** Zeroes the gradient where the forward int8 output sat at its clamp bounds (ReLU, ReLU6, saturation). */
-  /** `projected` at the logits: only gradients that would push a saturated logit further out are zeroed. */
-  | { kind: 'mask'; op: Operator; output: number; grad: number; projected: boolean }
+  /**
+   * Zeroes the gradient where the forward int8 output sat at its clamp bounds (ReLU, ReLU6, saturation),
+   * from `bits`, the 1-bit mask the forward pass packs (clamp_masks.ts). `projected` at the logits (no
+   * bits: it reads the int8 logits): only gradients that would push a saturated logit further out are zeroed.
+   */
+  | { kind: 'mask'; op: Operator; output: number; grad: number; projected: boolean; bits?: number }
   /** Gradient of one operator input, written or added to gradIn. */
   | { kind: 'grad_input'; op: Operator; input: number; gradOut: number; gradIn: number; accumulate: boolean }
   /** The input gradient is the output gradient itself (RESHAPE, one input of ADD): the two share memory. */
@@ -127,7 +131,11 @@ export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {})
         'train only layers after it (bias:last / weights:layers closer to the output)');
     }
     differentiated.push(op);
-    if (CLAMPED.has(op.kind)) ops.push({ kind: 'mask', op, output, grad: gradOut, projected: output === tg.logits.id });
+    if (CLAMPED.has(op.kind)) {
+      const projected = output === tg.logits.id;
+      const bits = projected ? undefined : tensors.push(maskTensor(base.tensors[output], tensors.length)) - 1;
+      ops.push({ kind: 'mask', op, output, grad: gradOut, projected, bits });
+    }
 
     // Input gradients (with the old weights), for inputs that need one.
     const inputs = op.kind === 'ADD' ? op.inputs : [op.inputs[0]];
@@ -154,27 +162,7 @@ export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {})
     if (layer && layer.updateBias) update({ kind: 'update_bias', layer, gradOut });
   }
   for (const d of deferred) ops.push({ kind: 'apply_update', ...d });
-  return { graph, ops, differentiated, savedSlices: keepSlicesThatSave(ops, savedSlices) };
-}
-
-/**
- * A saved slice only pays when its update is the last reader of the whole input. Where another backward
- * op reads the whole input later anyway (the clamp mask of the layer before, another layer's update),
- * the input stays alive through the update and a convolution's update reads its first channels in
- * place (the update kernel walks the input with its own dims). FULLY_CONNECTED keeps its slice: its
- * update takes the input's rows packed.
- */
-function keepSlicesThatSave(ops: BackwardOp[], saved: SavedSlice[]): SavedSlice[] {
-  const updateOf = (o: BackwardOp) => (o.kind === 'update_weights' ? o : (o.kind === 'param_grad' || o.kind === 'apply_update') && o.update.kind === 'update_weights' ? o.update : undefined);
-  const readsWhole = (o: BackwardOp, t: number) => (o.kind === 'mask' && o.output === t) || updateOf(o)?.input === t;
-  return saved.filter((s) => {
-    if (s.layer.op.kind !== 'CONV_2D' || !ops.some((o) => readsWhole(o, s.from))) return true;
-    for (const o of ops) {
-      const u = updateOf(o);
-      if (u && u.input === s.to) u.input = s.from;
-    }
-    return false;
-  });
+  return { graph, ops, differentiated, savedSlices };
 }
 
 /** Shape of the trained part of a tensor: the first `weightChannels` output channels of the weights, or the whole bias. */

@@ -59,8 +59,8 @@ describe('link server on the emulated mps2-an500', () => {
     try {
       const info = await device.hello();
       expect(info).toMatchObject({
-        protocolVersion: 2, modelHash: '0123456789abcdef', buildId: 'fake-model-build', tickUnit: 'instructions',
-        maxRequestBytes: IN_BYTES, opCount: 2,
+        protocolVersion: 3, modelHash: '0123456789abcdef', buildId: 'fake-model-build', tickUnit: 'instructions',
+        maxRequestBytes: 600, opCount: 2,
       });
 
       // Every byte value crosses the UART both ways (the reply is input + 1, saturating, as int8).

@@ -17,7 +17,7 @@ import { seededUniform } from '../../src/util/random.ts';
 import { LossyTransport, type LossCounts } from './lossy_transport.ts';
 
 /** The fake model's sizes (firmware/test/fake_model.c). */
-export const FAKE = { inBytes: 1024, outBytes: 1028, rxBytes: 1024, sampleBytes: 16, classes: 3, weightBytes: 6000, paramBytes: 6012 };
+export const FAKE = { inBytes: 1024, outBytes: 1028, rxBytes: 600, sampleBytes: 16, classes: 3, weightBytes: 6000, paramBytes: 6012 };
 
 /** A running device under test: its transport, and how to tell that it died and why. */
 export interface Target {
@@ -66,7 +66,7 @@ function fuzzCase(r: () => number, seq: () => number): FuzzFrame[] {
   // Payload sizes each command accepts; undefined = any size.
   const strict: Record<number, (n: number) => boolean> = {
     [Command.INFER]: (n) => n === FAKE.inBytes,
-    [Command.CHUNK]: (n) => n >= 4 && n <= 260,
+    [Command.CHUNK]: (n) => n >= 5 && n <= 261,
     [Command.REPLY_PART]: (n) => n === 13,
     [Command.TRAIN_STEP]: (n) => n === FAKE.sampleBytes + 4,
     [Command.EVALUATE]: (n) => n === FAKE.sampleBytes + 4,
@@ -117,14 +117,17 @@ function fuzzCase(r: () => number, seq: () => number): FuzzFrame[] {
     }
     case 5: { // chunk misuse
       switch (int(5)) {
-        case 0: return [frame('chunk misuse', Command.CHUNK, encodeChunk(FAKE.rxBytes - int(200), bytes(201 + int(55))), true)];
+        case 0: { // past the end of a staging area: the model's input, the training sample + label, the receive buffer
+          const [command, capacity] = ([[Command.INFER, FAKE.inBytes], [Command.TRAIN_STEP, FAKE.sampleBytes + 4], [Command.WRITE_PARAMS, FAKE.rxBytes]] as const)[int(3)];
+          return [frame('chunk misuse', Command.CHUNK, encodeChunk(command, Math.max(0, capacity - int(200)), bytes(201 + int(55))), true)];
+        }
         case 1: return [frame('chunk misuse', Command.CHUNK, bytes(int(4)), true)];
         case 2: return [frame('chunk misuse', Command.TRAIN_STEP | STAGED, encodeStaged(FAKE.rxBytes + 1 + int(5000), int(2 ** 32)), true)];
         case 3: return [frame('chunk misuse', Command.CHUNK | STAGED, encodeStaged(8, int(2 ** 32)), true)];
         default: { // chunks that land, then a staged request whose CRC does not match them
           const payload = bytes(FAKE.inBytes);
           const out: FuzzFrame[] = [];
-          for (let at = 0; at < payload.length; at += 256) out.push(frame('chunk misuse', Command.CHUNK, encodeChunk(at, payload.subarray(at, at + 256)), false));
+          for (let at = 0; at < payload.length; at += 256) out.push(frame('chunk misuse', Command.CHUNK, encodeChunk(Command.INFER, at, payload.subarray(at, at + 256)), false));
           out.push(frame('chunk misuse', Command.INFER | STAGED, encodeStaged(FAKE.inBytes, crc32(payload) ^ 1), true));
           return out;
         }

@@ -3,10 +3,12 @@
  *   inference (bench/inference.ts): every int8 reference model's compile time, SRAM, Flash, MACs, host
  *     latency and instructions per inference on the emulated Cortex-M7;
  *   training (bench/training.ts): planned training memory of full, bias-only and budgeted sparse
- *     schemes with and without operator reordering, and instructions per training step.
- * Writes bench/results/<BENCH_NAME or latest>.json ({ rows, training }) and prints the tables.
+ *     schemes with and without operator reordering, and instructions per training step;
+ *   linked SRAM (bench/linked_sram.ts): the SRAM of MCUNet-5FPS's linked training images (TinyEngine's
+ *     49 KB scheme) for mps2-an500 and stm32f746g-disco, read from the ELF, beside the planned figure.
+ * Writes bench/results/<BENCH_NAME or latest>.json ({ rows, training, linkedSram }) and prints the tables.
  * No network; reproducible (instruction counts under QEMU -icount do not depend on the machine).
- * BENCH_QUICK=1: vww96 only, and written as quick.json (so latest.json keeps the whole suite).
+ * BENCH_QUICK=1: vww96 only, no linked SRAM, and written as quick.json (so latest.json keeps the whole suite).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +16,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../src/util/fs_atomic.ts';
 import { RUNS } from './emulated.ts';
 import { formatInference, INFERENCE_MODELS, measureInference, type InferenceRow } from './inference.ts';
+import { formatLinkedSram, measureLinkedSram, type LinkedSramRow } from './linked_sram.ts';
 import { measureTraining, TRAINING_MODELS, TRAINING_NOTES, type TrainingModelFigures } from './training.ts';
 import { formatTrainingAnchors, formatTrainingCompute, formatTrainingMemory } from './training_table.ts';
 
@@ -37,11 +40,16 @@ try {
     log(`training ${spec.name}`);
     training.push(await measureTraining(spec, MODELS_DIR, work, { emulate: true }));
   }
+  const linkedSram: LinkedSramRow[] = [];
+  if (!QUICK) {
+    log('linked SRAM of the MCUNet-5FPS training images');
+    linkedSram.push(...await measureLinkedSram(work));
+  }
   const name = process.env.BENCH_NAME ?? (QUICK ? 'quick' : 'latest');
   const out = path.resolve(import.meta.dirname, 'results', `${name}.json`);
   const seconds = Math.round((performance.now() - started) / 1000);
   writeFileAtomic(out, JSON.stringify({
-    date: new Date().toISOString(), node: process.version, runs: RUNS, seconds, rows, training: { notes: TRAINING_NOTES, models: training },
+    date: new Date().toISOString(), node: process.version, runs: RUNS, seconds, rows, training: { notes: TRAINING_NOTES, models: training }, linkedSram,
   }, null, 2) + '\n');
   console.log(formatInference(rows));
   console.log('\nTraining: planned memory (bytes; "memory" = arena + trained parameters + momentum)\n');
@@ -50,6 +58,10 @@ try {
   console.log(formatTrainingCompute(training));
   console.log('\nTraining: memory ratios against the paper\'s\n');
   console.log(formatTrainingAnchors(training));
+  if (linkedSram.length > 0) {
+    console.log('\nTraining: linked SRAM of MCUNet-5FPS\'s training images, TinyEngine\'s 49 KB scheme (bytes; ELF .data + .bss + stack; goal 128 KiB)\n');
+    console.log(formatLinkedSram(linkedSram));
+  }
   console.log(`\nwritten ${path.relative(process.cwd(), out)} in ${seconds} s`);
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -5,7 +5,8 @@
  * + the stack, in the target's SRAM region) beside the planner's total and its parts. The goal: at most
  * 128 KiB, half of TinyEngine's published image (249,840 B). On the emulated board, also the stack the
  * engine really used (the platform paints it at boot): its high water after an INFER, an EVALUATE and two
- * TRAIN_STEPs, against the 16 KiB reserved.
+ * TRAIN_STEPs; and on both, a static bound from gcc's call graph (bench/stack_bound.ts); against the
+ * 16 KiB reserved.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,6 +22,7 @@ import type { SramBudget } from '../src/train/memory_report.ts';
 import { schemeToString } from '../src/train/scheme.ts';
 import { buildZooModel } from '../src/zoo/zoo.ts';
 import { sampleInput } from './emulated.ts';
+import { staticStackBound, type StackBound } from './stack_bound.ts';
 import { tinyEngine49kb } from './training_schemes.ts';
 
 export const LINKED_SRAM_TARGETS = ['mps2-an500', 'stm32f746g-disco'];
@@ -39,8 +41,11 @@ export interface LinkedSramRow {
   /** planned - linked: what the plan allows for that the linker did not need. */
   marginBytes: number | null;
   goalBytes: number;
-  /** Deepest stack use the emulated board saw over an INFER, an EVALUATE and two TRAIN_STEPs; null on a board QEMU does not run. */
+  /** Deepest stack use the emulated board saw over an INFER, an EVALUATE and two TRAIN_STEPs (it moves a little with where
+   * interrupts land); null on a board QEMU does not run. */
   stackHighWaterBytes: number | null;
+  /** Static bound on the stack the image can use (gcc's call graph with frame sizes, exception frames); null when refused. */
+  stackBound: StackBound | null;
   /** The compile's refusal, when it did not fit the target. */
   error?: string;
 }
@@ -59,11 +64,12 @@ export async function measureLinkedSram(work: string): Promise<LinkedSramRow[]> 
       const target = loadTarget(name);
       const linkedBytes = linkedSramBytes(artifact, target);
       const stackHighWaterBytes = target.qemu ? await stackHighWater(outDir) : null;
-      rows.push({ ...base, planned: fit.sram, linkedBytes, marginBytes: fit.sram.totalBytes - linkedBytes, stackHighWaterBytes });
+      const stackBound = await staticStackBound(outDir, work);
+      rows.push({ ...base, planned: fit.sram, linkedBytes, marginBytes: fit.sram.totalBytes - linkedBytes, stackHighWaterBytes, stackBound });
     } catch (error) {
       if (!(error instanceof McutrainError)) throw error;
       const planned = { arenaBytes: 0, paramBytes: 0, momentumBytes: 0, stackBytes: 0, linkBytes: 0, runtimeBytes: 0, totalBytes: 0 };
-      rows.push({ ...base, planned, linkedBytes: null, marginBytes: null, stackHighWaterBytes: null, error: error.message });
+      rows.push({ ...base, planned, linkedBytes: null, marginBytes: null, stackHighWaterBytes: null, stackBound: null, error: error.message });
     }
   }
   return rows;
@@ -85,10 +91,10 @@ async function stackHighWater(dir: string): Promise<number | null> {
 
 export function formatLinkedSram(rows: LinkedSramRow[]): string {
   const n = (v: number | null) => (v === null ? '-' : v.toLocaleString('en-US'));
-  const head = ['target', 'linked SRAM B', 'planned B', 'arena', 'trained', 'momentum', 'stack', 'stack used', 'link', 'runtime', 'goal', 'vs TinyEngine'];
+  const head = ['target', 'linked SRAM B', 'planned B', 'arena', 'trained', 'momentum', 'stack', 'stack used', 'stack bound', 'link', 'runtime', 'goal', 'vs TinyEngine'];
   const body = rows.map((r) => [
     r.target, r.error ? `refused: ${r.error}` : n(r.linkedBytes), n(r.planned.totalBytes), n(r.planned.arenaBytes), n(r.planned.paramBytes),
-    n(r.planned.momentumBytes), n(r.planned.stackBytes), n(r.stackHighWaterBytes), n(r.planned.linkBytes), n(r.planned.runtimeBytes),
+    n(r.planned.momentumBytes), n(r.planned.stackBytes), n(r.stackHighWaterBytes), n(r.stackBound?.bytes ?? null), n(r.planned.linkBytes), n(r.planned.runtimeBytes),
     r.linkedBytes === null ? '-' : `${r.linkedBytes <= r.goalBytes ? 'met' : 'missed'} (${n(r.goalBytes)})`,
     r.linkedBytes === null ? '-' : `${((r.linkedBytes / TINYENGINE_IMAGE_BYTES) * 100).toFixed(1)}%`,
   ]);

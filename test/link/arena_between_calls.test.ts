@@ -2,13 +2,16 @@
  * The link stages a sample straight into the arena's input tensor between invocations (zero-copy samples,
  * docs/protocol.md), which is sound only if the generated engine keeps nothing in its arena from one call to
  * the next: trained parameters, momentum and hyperparameters live outside it. Checked on real generated code
- * (micro_speech with a scheme that trains weights with momentum): a harness that includes model.c fills the
+ * (micro_speech with a scheme that trains weights with momentum; MCUNet-5FPS with the 49 KB scheme): a harness
+ * that includes model.c fills the
  * whole arena with garbage before every call and must learn the same bytes as without; garbage written after
  * the input, over live data, must change them (so the check can fail).
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeTflite } from '../../src/export/write_tflite.ts';
+import { buildZooModel } from '../../src/zoo/zoo.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { model, tempDir } from '../helpers/paths.ts';
 import { runOk } from '../helpers/run.ts';
@@ -59,23 +62,32 @@ int main(int argc, char **argv) {
 }
 `;
 
-let engine: string;
-
-beforeAll(async () => {
-  const dir = path.join(work, 'project');
-  compileModel({ modelPath: model('micro_speech_int8.tflite'), target: 'host', outDir: dir, train: { scheme: 'weights:layers=-1,-2@1/2,bias:last=2,momentum=0.5' } });
+/** Compiles `modelPath` for the host with `scheme` and builds the harness around it (ASan/UBSan); its path. */
+async function harness(name: string, modelPath: string, scheme: string): Promise<string> {
+  const dir = path.join(work, name);
+  compileModel({ modelPath, target: 'host', outDir: dir, train: { scheme } });
   writeFileSync(path.join(dir, 'harness.c'), HARNESS);
-  engine = path.join(dir, 'harness');
   await runOk('sh', ['-c', `cd '${dir}' && cc -std=c99 -Wall -Wextra -Werror -O2 -ffp-contract=off -g -fsanitize=address,undefined ` +
     `-fno-sanitize-recover=all -Iruntime/include -I. harness.c model_weights.c runtime/kernels/*.c -lm -o harness`]);
-}, 10 * 60_000);
+  return path.join(dir, 'harness');
+}
+
+/** Runs the harness in its three modes: as the link runs it, with garbage before each call, with garbage over live data. */
+async function runModes(engine: string) {
+  const [clean, poisoned, clobbered] = await Promise.all(['0', '1', '2'].map((mode) => runOk(engine, [mode])));
+  expect(clean.out.trim().split('\n').length).toBeGreaterThan(12); // 6 losses, 6 outputs, then params (and momentum)
+  expect(poisoned.out).toBe(clean.out);
+  expect(clobbered.out).not.toBe(clean.out);
+}
 
 describe('the generated engine between calls', () => {
   it('keeps nothing in its arena: garbage there before each call changes no loss, output or learned byte', async () => {
-    const [clean, poisoned, clobbered] = await Promise.all(['0', '1', '2'].map((mode) => runOk(engine, [mode])));
-    const lines = clean.out.trim().split('\n');
-    expect(lines.length).toBeGreaterThan(12); // 6 losses, 6 outputs, then params and momentum
-    expect(poisoned.out).toBe(clean.out);
-    expect(clobbered.out).not.toBe(clean.out);
+    await runModes(await harness('micro_speech', model('micro_speech_int8.tflite'), 'weights:layers=-1,-2@1/2,bias:last=2,momentum=0.5'));
   }, 10 * 60_000);
+
+  it('nor on issue 11\'s workload, MCUNet-5FPS with TinyEngine\'s 49 KB scheme', async () => {
+    const file = path.join(work, 'mcunet-5fps.tflite');
+    writeFileSync(file, writeTflite(await buildZooModel('mcunet-5fps', { int8: true })));
+    await runModes(await harness('mcunet', file, 'bias:last=21,weights:layers=24@1/4,27,30@1/2,42'));
+  }, 20 * 60_000);
 });

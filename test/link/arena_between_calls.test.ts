@@ -3,9 +3,8 @@
  * docs/protocol.md), which is sound only if the generated engine keeps nothing in its arena from one call to
  * the next: trained parameters, momentum and hyperparameters live outside it. Checked on real generated code
  * (micro_speech with a scheme that trains weights with momentum; MCUNet-5FPS with the 49 KB scheme): a harness
- * that includes model.c fills the
- * whole arena with garbage before every call and must learn the same bytes as without; garbage written after
- * the input, over live data, must change them (so the check can fail).
+ * that includes model.c fills the whole arena with garbage before every call and must learn the same bytes as
+ * without; garbage written after the input, over live data, must change them (so the check can fail).
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -3,11 +3,13 @@
  *   inference (bench/inference.ts): every int8 reference model's compile time, SRAM, Flash, MACs, host
  *     latency and instructions per inference on the emulated Cortex-M7;
  *   training (bench/training.ts): planned training memory of full, bias-only and budgeted sparse
- *     schemes with and without operator reordering, and instructions per training step.
- * Writes bench/results/<BENCH_NAME or latest>.json ({ rows, training }) and prints the tables.
+ *     schemes with and without operator reordering, and instructions per training step;
+ *   linked SRAM (bench/linked_sram.ts): the SRAM of MCUNet-5FPS's linked training images (TinyEngine's
+ *     49 KB scheme) for mps2-an500 and stm32f746g-disco, read from the ELF, beside the planned figure.
+ * Writes bench/results/<BENCH_NAME or latest>.json ({ rows, training, linkedSram }) and prints the tables.
  * No network; reproducible (instruction counts under QEMU -icount do not depend on the machine).
- * BENCH_QUICK=1: vww96 only, and written as quick.json (so latest.json keeps the whole suite).
- * BENCH_SECTIONS=training (or inference): those sections only, written as <sections>.json;
+ * BENCH_QUICK=1: vww96 only, no linked SRAM, and written as quick.json (so latest.json keeps the whole suite).
+ * BENCH_SECTIONS=training (or inference, linked): those sections only, written as <sections>.json;
  * BENCH_EMULATE=off: the training section's planner figures only, no emulated training step.
  */
 import { mkdirSync, rmSync } from 'node:fs';
@@ -16,13 +18,14 @@ import path from 'node:path';
 import { writeFileAtomic } from '../src/util/fs_atomic.ts';
 import { RUNS } from './emulated.ts';
 import { formatInference, INFERENCE_MODELS, measureInference, type InferenceRow } from './inference.ts';
+import { formatLinkedSram, measureLinkedSram, type LinkedSramRow } from './linked_sram.ts';
 import { measureTraining, TRAINING_MODELS, TRAINING_NOTES, trainingTargets, type TrainingModelFigures } from './training.ts';
 import { formatTrainingAnchors, formatTrainingCompute, formatTrainingMemory, formatTrainingTargets } from './training_table.ts';
 
 const MODELS_DIR = process.env.MCUTRAIN_MODELS ?? path.resolve(import.meta.dirname, '../../shared/models');
 const QUICK = process.env.BENCH_QUICK === '1';
 const QUICK_MODEL = 'vww96_int8.tflite';
-const ALL_SECTIONS = ['inference', 'training'];
+const ALL_SECTIONS = ['inference', 'training', 'linked'];
 const SECTIONS = (process.env.BENCH_SECTIONS ?? ALL_SECTIONS.join(',')).split(',');
 if (SECTIONS.some((s) => !ALL_SECTIONS.includes(s))) throw new Error(`BENCH_SECTIONS takes ${ALL_SECTIONS.join(', ')} (comma-separated), not '${process.env.BENCH_SECTIONS}'`);
 const EMULATE = process.env.BENCH_EMULATE !== 'off';
@@ -43,13 +46,18 @@ try {
     log(`training ${spec.name}`);
     training.push(await measureTraining(spec, MODELS_DIR, work, { emulate: EMULATE }));
   }
+  const linkedSram: LinkedSramRow[] = [];
+  if (SECTIONS.includes('linked') && !QUICK) {
+    log('linked SRAM of the MCUNet-5FPS training images');
+    linkedSram.push(...await measureLinkedSram(work));
+  }
   const targets = trainingTargets(training);
   const partial = SECTIONS.length < ALL_SECTIONS.length || !EMULATE;
   const name = process.env.BENCH_NAME ?? (QUICK ? 'quick' : partial ? `${SECTIONS.join('+')}${EMULATE ? '' : '-planned'}` : 'latest');
   const out = path.resolve(import.meta.dirname, 'results', `${name}.json`);
   const seconds = Math.round((performance.now() - started) / 1000);
   writeFileAtomic(out, JSON.stringify({
-    date: new Date().toISOString(), node: process.version, runs: RUNS, seconds, rows, training: { notes: TRAINING_NOTES, models: training, targets },
+    date: new Date().toISOString(), node: process.version, runs: RUNS, seconds, rows, training: { notes: TRAINING_NOTES, models: training, targets }, linkedSram,
   }, null, 2) + '\n');
   if (rows.length > 0) console.log(formatInference(rows));
   if (training.length > 0) {
@@ -65,6 +73,10 @@ try {
       console.log('\nTraining: issue 11\'s memory targets, as measured\n');
       console.log(formatTrainingTargets(targets));
     }
+  }
+  if (linkedSram.length > 0) {
+    console.log('\nTraining: linked SRAM of MCUNet-5FPS\'s training images, TinyEngine\'s 49 KB scheme (bytes; ELF .data + .bss + stack; goal 128 KiB)\n');
+    console.log(formatLinkedSram(linkedSram));
   }
   console.log(`\nwritten ${path.relative(process.cwd(), out)} in ${seconds} s`);
 } finally {

@@ -1,7 +1,8 @@
 /* The device side of the link protocol (docs/protocol.md): frame parsing with resync, retry
  * detection, staged (chunked) requests and partial replies, the HELLO / INFER / PROFILE / RESET
  * commands over mt_model, and the training commands over mt_model.train when the model was compiled
- * with training. */
+ * with training. The samples of INFER, TRAIN_STEP and EVALUATE are staged straight into the model's
+ * input tensors in the arena, so no buffer outside it holds one. */
 #include "mcutrain/link.h"
 
 #include <string.h>
@@ -135,9 +136,18 @@ static struct {
   char link_msg[MSG_CAPACITY]; /* messages of link-level replies, which are never remembered */
 } st;
 
-/* Receives every frame of at most 4 + MT_LINK_CHUNK_BYTES payload bytes (CHUNKs and all small
- * requests), so that a damaged small frame cannot overwrite a payload staged in mt_link_buffers.rx. */
-static uint8_t small_rx[4u + MT_LINK_CHUNK_BYTES];
+/* Receives every frame of at most MT_LINK_SMALL_FRAME_BYTES payload bytes (CHUNKs and all small
+ * requests), so that a damaged small frame cannot overwrite a staged payload. */
+static uint8_t small_rx[MT_LINK_SMALL_FRAME_BYTES];
+
+/* The label of a staged TRAIN_STEP / EVALUATE (its sample is staged in the training input tensor). */
+static uint8_t staged_label[4];
+
+/* The largest request payload the device takes for a command other than INFER, TRAIN_STEP and EVALUATE
+ * (whose payloads are staged in the model's tensors): a small frame, or the receive buffer if larger. */
+static uint32_t max_request(void) {
+  return mt_link_buffers.rx_capacity > sizeof small_rx ? mt_link_buffers.rx_capacity : (uint32_t)sizeof small_rx;
+}
 
 static void forget_requests(void) {
   st.have_last = 0;
@@ -276,7 +286,7 @@ static void emit_hello(writer *w) {
   w_bytes(w, mt_model.model_hash, 8);
   w_u32(w, mt_model.arena_bytes);
   w_u32(w, mt_model.flash_const_bytes);
-  w_u32(w, mt_link_buffers.rx_capacity);
+  w_u32(w, max_request());
   w_u32(w, mt_model.train ? MT_LINK_FEATURE_TRAINING : 0u);
   w_u16(w, mt_model.n_ops);
   w_u16(w, mt_model.n_inputs);
@@ -400,8 +410,84 @@ static void send_reply(const mt_link_port *port, const reply *r) {
 }
 
 /* ------------------------------------------------------------------------------------------------
+ * Staging areas: where the CHUNKs of a request land, by its command. A sample (INFER's inputs,
+ * TRAIN_STEP's and EVALUATE's sample) lands in the model's input tensors in the arena, which is dead
+ * between invocations, so it is never held twice; any other request lands in mt_link_buffers.rx. An
+ * area is a list of segments, addressed as their concatenation. */
+
+typedef struct {
+  uint8_t *data;
+  uint32_t bytes;
+} segment;
+
+/* Whether `cmd`'s payload is staged in the model's tensors (and the request then runs on them there). */
+static int stages_in_model(uint8_t cmd) {
+  return cmd == MT_LINK_INFER || (mt_model.train && (cmd == MT_LINK_TRAIN_STEP || cmd == MT_LINK_EVALUATE));
+}
+
+/* Segment i of `cmd`'s staging area; bytes == 0 past its end. */
+static segment stage_segment(uint8_t cmd, uint16_t i) {
+  segment s = {NULL, 0};
+  if (cmd == MT_LINK_INFER) {
+    if (i < mt_model.n_inputs && mt_model.inputs[i].data) {
+      s.data = mt_model.inputs[i].data;
+      s.bytes = mt_model.inputs[i].bytes;
+    }
+  } else if (stages_in_model(cmd)) {
+    if (i == 0 && mt_model.train->input) {
+      s.data = mt_model.train->input;
+      s.bytes = mt_model.train->input_bytes;
+    } else if (i == 1) {
+      s.data = staged_label;
+      s.bytes = sizeof staged_label;
+    }
+  } else if (i == 0) {
+    s.data = mt_link_buffers.rx;
+    s.bytes = mt_link_buffers.rx_capacity;
+  }
+  return s;
+}
+
+static uint32_t stage_capacity(uint8_t cmd) {
+  uint32_t n = 0;
+  segment s;
+  for (uint16_t i = 0; (s = stage_segment(cmd, i)).bytes > 0; i++) n += s.bytes;
+  return n;
+}
+
+/* Copies n bytes to [offset, offset + n) of the area (the caller checked that they fit). */
+static void stage_write(uint8_t cmd, uint32_t offset, const uint8_t *src, uint32_t n) {
+  uint32_t start = 0;
+  segment s;
+  for (uint16_t i = 0; n > 0 && (s = stage_segment(cmd, i)).bytes > 0; i++) {
+    const uint32_t end = start + s.bytes;
+    if (offset < end) {
+      const uint32_t k = end - offset < n ? end - offset : n;
+      memcpy(s.data + (offset - start), src, k);
+      src += k;
+      offset += k;
+      n -= k;
+    }
+    start = end;
+  }
+}
+
+/* CRC-32 of the area's first n bytes. */
+static uint32_t stage_crc(uint8_t cmd, uint32_t n) {
+  uint32_t crc = 0;
+  segment s;
+  for (uint16_t i = 0; n > 0 && (s = stage_segment(cmd, i)).bytes > 0; i++) {
+    const uint32_t k = s.bytes < n ? s.bytes : n;
+    crc = mt_crc32(crc, s.data, k);
+    n -= k;
+  }
+  return crc;
+}
+
+/* ------------------------------------------------------------------------------------------------
  * Commands. */
 
+/* INFER on the payload `in`, or with in == NULL on the inputs already staged in place. */
 static void do_infer(reply *r, const uint8_t *in, uint32_t len) {
   msg_builder m = {st.msg, 0};
   uint32_t in_bytes = 0;
@@ -424,14 +510,10 @@ static void do_infer(reply *r, const uint8_t *in, uint32_t len) {
       return;
     }
   }
-  if (in_bytes > mt_link_buffers.rx_capacity || mt_model.n_ops > mt_link_buffers.op_capacity) {
+  if (mt_model.n_ops > mt_link_buffers.op_capacity) {
     m_str(&m, "link buffers (");
-    m_u32(&m, mt_link_buffers.rx_capacity);
-    m_str(&m, " B, ");
     m_u32(&m, mt_link_buffers.op_capacity);
     m_str(&m, " ops) < model (");
-    m_u32(&m, in_bytes);
-    m_str(&m, " B, ");
     m_u32(&m, mt_model.n_ops);
     m_str(&m, " ops)");
     set_error(r, MT_LINK_MODEL_ERROR, &m);
@@ -442,7 +524,7 @@ static void do_infer(reply *r, const uint8_t *in, uint32_t len) {
     return;
   }
   const uint8_t *src = in;
-  for (uint16_t i = 0; i < mt_model.n_inputs; i++) {
+  for (uint16_t i = 0; src && i < mt_model.n_inputs; i++) {
     memcpy(mt_model.inputs[i].data, src, mt_model.inputs[i].bytes);
     src += mt_model.inputs[i].bytes;
   }
@@ -473,7 +555,8 @@ static int is_finite(float v) {
   return (bits & 0x7F800000u) != 0x7F800000u;
 }
 
-/* TRAIN_STEP (update != 0) and EVALUATE: the sample, then an int32 label. */
+/* TRAIN_STEP (update != 0) and EVALUATE: the sample, then an int32 label; with in == NULL the sample is
+ * already staged in the training input and the label in staged_label. */
 static void do_train_step(reply *r, const uint8_t *in, uint32_t len, int update) {
   const mt_train_desc *t = mt_model.train;
   msg_builder m = {st.msg, 0};
@@ -481,20 +564,11 @@ static void do_train_step(reply *r, const uint8_t *in, uint32_t len, int update)
     set_error_literal(r, MT_LINK_MODEL_ERROR, "training has no input buffer or step (model code is broken)");
     return;
   }
-  if (t->input_bytes > mt_link_buffers.rx_capacity || mt_link_buffers.rx_capacity - t->input_bytes < 4u) {
-    m_str(&m, "link buffer (");
-    m_u32(&m, mt_link_buffers.rx_capacity);
-    m_str(&m, " B) < training sample + label (");
-    m_u32(&m, t->input_bytes + 4u);
-    m_str(&m, " B)");
-    set_error(r, MT_LINK_MODEL_ERROR, &m);
-    return;
-  }
   if (len != t->input_bytes + 4u) {
     set_payload_size_error(r, st.msg, update ? "TRAIN_STEP" : "EVALUATE", len, "sample + label", t->input_bytes + 4u);
     return;
   }
-  const int32_t label = (int32_t)get_u32(in + t->input_bytes);
+  const int32_t label = (int32_t)get_u32(in ? in + t->input_bytes : staged_label);
   if (label < 0 || label >= (int32_t)t->n_classes) {
     m_str(&m, "label ");
     m_i32(&m, label);
@@ -504,7 +578,7 @@ static void do_train_step(reply *r, const uint8_t *in, uint32_t len, int update)
     set_error(r, MT_LINK_BAD_PAYLOAD, &m);
     return;
   }
-  memcpy(t->input, in, t->input_bytes);
+  if (in) memcpy(t->input, in, t->input_bytes);
   mt_train_result res;
   memset(&res, 0, sizeof res);
   const uint32_t t0 = mt_platform_ticks();
@@ -637,14 +711,14 @@ static void do_training(reply *r, uint8_t cmd, const uint8_t *in, uint32_t len) 
   }
 }
 
-/* Runs one new request (cmd without the STAGED bit, payload `in`); returns 1 when the device must
- * restart after replying. */
+/* Runs one new request (cmd without the STAGED bit, payload `in`, or NULL for a sample staged in
+ * place); returns 1 when the device must restart after replying. */
 static int execute(reply *r, uint8_t cmd, const uint8_t *in, uint32_t len) {
   msg_builder m = {st.msg, 0};
   r->status = MT_LINK_OK;
   r->body = BODY_EMPTY;
-  if (len > mt_link_buffers.rx_capacity) {
-    set_too_large(r, st.msg, len, mt_link_buffers.rx_capacity);
+  if (!stages_in_model(cmd) && len > max_request()) { /* a sample's size is checked by its command */
+    set_too_large(r, st.msg, len, max_request());
     return 0;
   }
   switch (cmd) {
@@ -675,33 +749,38 @@ static int execute(reply *r, uint8_t cmd, const uint8_t *in, uint32_t len) {
  * Link-level commands: they run no model code, are never remembered as the last request, and can be
  * repeated any number of times with the same effect. */
 
-/* CHUNK: u32 offset, then up to MT_LINK_CHUNK_BYTES bytes of a request payload to stage at that offset. */
+/* CHUNK: u8 command, u32 offset, then up to MT_LINK_CHUNK_BYTES bytes of that command's request payload
+ * to stage at that offset of its staging area. */
 static void do_chunk(reply *r, const uint8_t *in, uint32_t len) {
   msg_builder m = {st.link_msg, 0};
   r->status = MT_LINK_OK;
   r->body = BODY_EMPTY;
-  if (len < 4u || len > 4u + MT_LINK_CHUNK_BYTES) {
+  if (len < MT_LINK_CHUNK_HEADER_BYTES || len > MT_LINK_SMALL_FRAME_BYTES) {
     m_str(&m, "CHUNK payload is ");
     m_u32(&m, len);
-    m_str(&m, " bytes; offset + 0..");
+    m_str(&m, " bytes; command + offset + 0..");
     m_u32(&m, MT_LINK_CHUNK_BYTES);
     m_str(&m, " bytes expected");
     set_error(r, MT_LINK_BAD_PAYLOAD, &m);
     return;
   }
-  const uint32_t offset = get_u32(in), n = len - 4u;
-  if (offset > mt_link_buffers.rx_capacity || n > mt_link_buffers.rx_capacity - offset) {
+  const uint8_t cmd = in[0];
+  const uint32_t offset = get_u32(in + 1), n = len - MT_LINK_CHUNK_HEADER_BYTES, capacity = stage_capacity(cmd);
+  if (offset > capacity || n > capacity - offset) {
     m_str(&m, "chunk of ");
     m_u32(&m, n);
     m_str(&m, " B at ");
     m_u32(&m, offset);
-    m_str(&m, " exceeds the device buffer of ");
-    m_u32(&m, mt_link_buffers.rx_capacity);
-    m_str(&m, " B");
+    m_str(&m, " exceeds the ");
+    m_u32(&m, capacity);
+    m_str(&m, stages_in_model(cmd) ? " B of the model's input" : " B of the device buffer");
     set_error(r, MT_LINK_TOO_LARGE, &m);
     return;
   }
-  memcpy(mt_link_buffers.rx + offset, in + 4, n);
+  /* The remembered INFER's reply is read from output tensors these bytes may overwrite: forget it, so
+   * that a retry runs it again (or answers NOT_STAGED) rather than resend outputs that are no more. */
+  if (stages_in_model(cmd) && st.have_last && st.last.status == MT_LINK_OK && st.last.body == BODY_INFER) st.have_last = 0;
+  stage_write(cmd, offset, in + MT_LINK_CHUNK_HEADER_BYTES, n);
 }
 
 /* REPLY_PART: u8 seq, u32 frame CRC of the last request, u32 offset, u32 length of its reply payload. */
@@ -740,25 +819,26 @@ static void do_reply_part(reply *r, const uint8_t *in, uint32_t len) {
   r->body = BODY_REPLY_PART;
 }
 
-/* A STAGED request's payload: u32 length and u32 CRC-32 of the bytes staged by CHUNKs. Returns 1 when
- * they are all there (the request then runs on them), else sets the error (nothing ran). */
-static int check_staged(reply *r, const uint8_t *in, uint32_t len, uint32_t *staged_len) {
+/* A STAGED request's payload: u32 length and u32 CRC-32 of the bytes CHUNKs staged for `cmd`. Returns 1
+ * when they are all there (the request then runs on them), else sets the error (nothing ran). */
+static int check_staged(reply *r, uint8_t cmd, const uint8_t *in, uint32_t len, uint32_t *staged_len) {
   msg_builder m = {st.link_msg, 0};
   r->status = MT_LINK_OK;
   if (len != 8u) {
     set_payload_size_error(r, st.link_msg, "staged request", len, "length and CRC", 8u);
     return 0;
   }
-  const uint32_t n = get_u32(in);
-  if (n > mt_link_buffers.rx_capacity) {
+  const uint32_t n = get_u32(in), capacity = stage_capacity(cmd);
+  if (n > capacity) {
     m_str(&m, "staged payload of ");
     m_u32(&m, n);
-    m_str(&m, " bytes exceeds the device buffer of ");
-    m_u32(&m, mt_link_buffers.rx_capacity);
+    m_str(&m, " bytes exceeds the ");
+    m_u32(&m, capacity);
+    m_str(&m, stages_in_model(cmd) ? " B of the model's input" : " B of the device buffer");
     set_error(r, MT_LINK_TOO_LARGE, &m);
     return 0;
   }
-  if (mt_crc32(0, mt_link_buffers.rx, n) != get_u32(in + 4)) {
+  if (stage_crc(cmd, n) != get_u32(in + 4)) {
     set_error_literal(r, MT_LINK_NOT_STAGED, "staged payload does not match its CRC: send its chunks again");
     return 0;
   }
@@ -801,8 +881,8 @@ static int end_of_frame(parser *p) {
   return crc == get_u32(p->crc_in) ? FRAME_GOOD : FRAME_BAD_CRC;
 }
 
-/* Small frames go to small_rx; a CHUNK never goes anywhere else (a larger one is refused), so the
- * staged payload in mt_link_buffers.rx is only written by intact CHUNKs and large requests. */
+/* Small frames go to small_rx; a CHUNK never goes anywhere else (a larger one is refused), so a staged
+ * payload is only written by intact CHUNKs (and, in mt_link_buffers.rx, by large requests). */
 static uint8_t *payload_destination(const parser *p) {
   if (p->len <= sizeof small_rx) return small_rx;
   if (p->hdr[2] == MT_LINK_CHUNK || p->len > mt_link_buffers.rx_capacity) return NULL;
@@ -870,7 +950,7 @@ static void handle_frame(const mt_link_port *port, const parser *p, int result) 
     return;
   }
   if (!p->dst) { /* intact but larger than any buffer: nothing ran, not remembered */
-    set_too_large(&r, st.link_msg, p->len, cmd == MT_LINK_CHUNK ? 4u + MT_LINK_CHUNK_BYTES : mt_link_buffers.rx_capacity);
+    set_too_large(&r, st.link_msg, p->len, cmd == MT_LINK_CHUNK ? MT_LINK_SMALL_FRAME_BYTES : max_request());
     send_reply(port, &r);
     return;
   }
@@ -887,14 +967,15 @@ static void handle_frame(const mt_link_port *port, const parser *p, int result) 
   }
   const uint8_t *in = p->dst;
   uint32_t len = p->len;
+  const uint8_t base = (uint8_t)(cmd & ~MT_LINK_STAGED);
   if (cmd & MT_LINK_STAGED) {
-    if (!check_staged(&r, in, len, &len)) {
+    if (!check_staged(&r, base, in, len, &len)) {
       send_reply(port, &r); /* nothing ran: not remembered, so the resend after new chunks runs */
       return;
     }
-    in = mt_link_buffers.rx;
+    in = stages_in_model(base) ? NULL : mt_link_buffers.rx; /* a sample runs where it was staged */
   }
-  const int restart = execute(&r, (uint8_t)(cmd & ~MT_LINK_STAGED), in, len);
+  const int restart = execute(&r, base, in, len);
   st.have_last = 1;
   st.last_seq = seq;
   st.last_crc = crc;

@@ -38,7 +38,10 @@ static const mt_op_info ops[2] = {{"ADD", IN_BYTES}, {"COUNT", 0}};
 #define W_MOMENTUM 2000   /* only channel 0 is "updated": momentum need not cover the whole tensor */
 #define N_CLASSES 3
 
-static uint8_t train_input[TRAIN_IN_BYTES];
+/* In the arena, as generated code's is, across the end of the input and the start of output 0: an INFER
+ * overwrites a sample staged here, and a sample staged here overwrites the last INFER's outputs. */
+#define TRAIN_INPUT_OFFSET (IN_BYTES - 8)
+#define train_input (arena + TRAIN_INPUT_OFFSET)
 static int8_t weights[W_BYTES];
 static int32_t bias[N_CLASSES] = {100, -200, 300};
 static float weights_momentum[W_MOMENTUM];
@@ -105,8 +108,11 @@ const mt_model_desc mt_model = {
   .train = TRAIN,
 };
 
-/* Smaller than READ_PARAMS' limit on purpose: the client must chunk writes by HELLO's max request. */
-MT_LINK_DEFINE_BUFFERS(IN_BYTES, 2);
+/* Smaller than the input on purpose (INFER's payload is staged in the input tensor, never here) and than
+ * READ_PARAMS' limit (the client must chunk writes by HELLO's max request); larger than a small frame, so
+ * WRITE_PARAMS requests are staged here. */
+#define RX_BYTES 600
+MT_LINK_DEFINE_BUFFERS(RX_BYTES, 2);
 
 void mt_model_invoke(uint32_t *op_ticks) {
   uint32_t t = mt_platform_ticks();

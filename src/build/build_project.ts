@@ -3,10 +3,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { memoryUsage, readElfSections, type MemoryUsage } from '../elf/elf.ts';
+import { memoryUsage, readElfSections, regionBytes, type MemoryUsage } from '../elf/elf.ts';
 import { McutrainError } from '../errors.ts';
 import { MANIFEST_FILE, readManifest, type ProjectManifest } from '../project/manifest.ts';
-import { loadTarget } from '../targets/target.ts';
+import { loadTarget, mcuOf, type Target } from '../targets/target.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 
 export interface BuildOptions {
@@ -82,6 +82,12 @@ function prepareBuild(dir: string, opts: BuildOptions): { args: string[]; finish
     return { artifact, log, memory: { ...usage, flashCapacity: target.flash!.bytes, ramCapacity: target.sram!.bytes } };
   };
   return { args, finish };
+}
+
+/** The SRAM a board's linked image takes in the target's SRAM region (.data, .bss, the stack there), from its ELF. */
+export function linkedSramBytes(image: string, target: Target): number {
+  const { sram } = mcuOf(target);
+  return regionBytes(readElfSections(new Uint8Array(readFileSync(image)), image), Number(sram.origin), sram.bytes);
 }
 
 /** The image a build makes: the host engine (plain or sanitized), or a board's firmware.elf. */

@@ -128,7 +128,7 @@ export function formatSchemeReport(r: ChooseResult, modelFile: string, trainCoun
     `chosen scheme: ${schemeToString(r.scheme)}`,
     `  expected gain ${points(r.chosen.gain)} points (sum of the contributions); planned SRAM ${r.sram.totalBytes.toLocaleString('en-US')} B (${kib(r.sram.totalBytes)}) ` +
     `of a ${r.budget.toLocaleString('en-US')} B budget on ${r.target.name}`,
-    `  arena ${kib(r.sram.arenaBytes)}, trained parameters ${kib(r.sram.paramBytes)}, momentum ${kib(r.sram.momentumBytes)}, stack ${kib(r.sram.stackBytes)}, link ${kib(r.sram.linkBytes)}`,
+    `  arena ${kib(r.sram.arenaBytes)}, trained parameters ${kib(r.sram.paramBytes)}, momentum ${kib(r.sram.momentumBytes)}, stack ${kib(r.sram.stackBytes)}, link ${kib(r.sram.linkBytes)}, runtime ${kib(r.sram.runtimeBytes)}`,
     `  ${r.fit.summary}`,
     '',
     formatTable(['choice', 'gain (points)', 'SRAM alone', 'SRAM with the above'], rows, new Set([1, 2, 3])),

@@ -56,14 +56,12 @@ const paramName = (id: number) => `mt_param_t${id}`;
 const momentumName = (id: number) => `mt_momentum_t${id}`;
 const splitName = (id: number) => `mt_split_t${id}`;
 
-/** Largest chunk READ_PARAMS / WRITE_PARAMS move (docs/protocol.md). */
-export const PARAM_CHUNK_BYTES = 4096;
-
-/** The link's receive buffer: one INFER request, one TRAIN_STEP (sample + label), one WRITE_PARAMS chunk. */
-export function linkReceiveBytes(graph: Graph, training: TrainingAnalysis | undefined): number {
-  const infer = graph.inputs.reduce((sum, id) => sum + tensorBytes(graph.tensors[id]), 0);
-  return training ? Math.max(infer + 4, 9 + PARAM_CHUNK_BYTES) : infer;
-}
+/**
+ * The link's receive buffer (mt_link_buffers.rx): none. INFER, TRAIN_STEP and EVALUATE payloads are staged
+ * straight into the arena's input tensors (docs/protocol.md), and every other request fits the link's own
+ * small-frame buffer (a WRITE_PARAMS then carries 256 B, as many frames as staging 4 KiB in CHUNKs would take).
+ */
+export const LINK_RECEIVE_BYTES = 0;
 
 export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPlan, opts: EmitOptions): GeneratedFile[] {
   const training = opts.training;
@@ -250,7 +248,7 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
     invoke,
     opInfo: calls.map((c) => ({ kind: graph.operators[c.op].kind, macs: c.macs })),
     nOps: calls.length,
-    rxBytes: linkReceiveBytes(graph, training),
+    rxBytes: LINK_RECEIVE_BYTES,
     training: trainView ?? null,
     inputs: io(graph.inputs),
     outputs: io(graph.outputs),

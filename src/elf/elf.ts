@@ -153,3 +153,13 @@ export function memoryUsage(sections: readonly ElfSection[]): MemoryUsage {
   }
   return { flashBytes: text + rodata + data, ramBytes: data + bss, text, rodata, data, bss };
 }
+
+/**
+ * The bytes of the writable sections (.data, .bss, the stack, the arena) that lie in the memory region at
+ * `origin` of `bytes` bytes: the SRAM an image takes there. A stack in a memory of its own (the STM32H7's
+ * DTCM) is not counted, as the planner does not count it.
+ */
+export function regionBytes(sections: readonly ElfSection[], origin: number, bytes: number): number {
+  return sections.filter((s) => s.writable && s.size > 0 && s.address >= origin && s.address < origin + bytes)
+    .reduce((sum, s) => sum + s.size, 0);
+}

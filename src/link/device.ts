@@ -11,7 +11,7 @@ import { encodeFrame, FRAME_OVERHEAD, FrameDecoder, MAX_PAYLOAD, type Frame } fr
 import {
   CHUNK_BYTES, Command, MAX_READ_PARAMS_BYTES, REPLY, SMALL_FRAME_BYTES, STAGED, Status, WRITE_PARAMS_HEADER_BYTES, commandName,
   encodeChunk, encodeReadParams, encodeReplyPart, encodeSample, encodeSetHyper, encodeStaged, encodeWriteParams, parseHello,
-  parseProfile, parseTrainInfo, parseTrainStep, statusName,
+  parseProfile, parseTrainInfo, parseTrainStep, stagesInModel, statusName,
   type HelloInfo, type ParamSpace, type ProfileInfo, type TrainInfo, type TrainStepResult,
 } from './protocol.ts';
 import type { Transport } from './transport.ts';
@@ -160,11 +160,6 @@ export class Device {
       const list = info.inputs.map((t) => `'${t.name}' ${t.dtype}[${t.shape.join(', ')}] (${t.bytes} bytes)`).join(', ');
       throw new McutrainError(`the model on ${this.description} takes ${want} bytes of input (${list}); ${inputs.length} were given`);
     }
-    if (want > info.maxRequestBytes) {
-      throw new McutrainError(
-        `the inputs take ${want} bytes but ${this.description} accepts requests of at most ${info.maxRequestBytes}`,
-        STATUS_HINTS[Status.TOO_LARGE]);
-    }
     const expected = info.outputs.reduce((sum, t) => sum + t.bytes, 0);
     const reply = await this.request(Command.INFER, inputs, expected);
     if (reply.length !== expected) {
@@ -291,10 +286,6 @@ export class Device {
     if (!Number.isInteger(label) || label < 0 || label >= t.classes) {
       throw new McutrainError(`label ${label} is not a class of the model (0 to ${t.classes - 1})`, 'check the labels of the data set');
     }
-    if (t.inputBytes + 4 > this.info!.maxRequestBytes) {
-      throw new McutrainError(`a ${name} request takes ${t.inputBytes + 4} bytes but ${this.description} accepts at most ${this.info!.maxRequestBytes}`,
-        STATUS_HINTS[Status.TOO_LARGE]);
-    }
     return parseTrainStep(await this.request(command, encodeSample(input, label), 12, patience), name);
   }
 
@@ -402,8 +393,9 @@ export class Device {
     if (linkLevel) this.stats[command === Command.CHUNK ? 'chunks' : 'parts']++;
     else this.stats.requests++;
     const name = commandName(command);
-    // Stage a payload that the device can hold but that is too large to risk as one frame.
-    const staged = !linkLevel && payload.length > SMALL_FRAME_BYTES && this.info !== undefined && payload.length <= this.info.maxRequestBytes;
+    // Stage a payload that the device can hold (a sample in the model's inputs) but that is too large to risk as one frame.
+    const staged = !linkLevel && payload.length > SMALL_FRAME_BYTES && this.info !== undefined &&
+      (stagesInModel(command) || payload.length <= this.info.maxRequestBytes);
     const wire = staged ? command | STAGED : command;
     const sequence = this.takeSequence();
     const bytes = encodeFrame(wire, sequence, staged ? encodeStaged(payload.length, crc32(payload)) : payload);
@@ -411,7 +403,7 @@ export class Device {
     const byParts = !linkLevel && expectReplyBytes !== undefined && expectReplyBytes > this.chunkBytes;
     const timeoutMs = this.timeoutMs + this.transferMs(bytes.length + FRAME_OVERHEAD + 1 + (expectReplyBytes ?? 1024));
     const watch = this.startWatch();
-    if (staged) await this.stage(payload, rounds);
+    if (staged) await this.stage(command, payload, rounds);
     let timeouts = 0;
     const fetched: Fetched = { pieces: [], got: 0, total: 0 };
     for (let round = 0; round < rounds; round++) {
@@ -462,7 +454,7 @@ export class Device {
           continue;
         }
         if (status === Status.NOT_STAGED && staged) {
-          await this.stage(payload, rounds);
+          await this.stage(command, payload, rounds);
           continue;
         }
         if (linkLevel) this.adaptChunks(true);
@@ -477,14 +469,14 @@ export class Device {
     throw this.noAnswer(name, sequence, rounds * attempts, timeoutMs, watch);
   }
 
-  /** Sends a large payload to the device's staging buffer in CHUNKs, each resent on its own until it lands. */
-  private async stage(payload: Uint8Array, rounds: number): Promise<void> {
+  /** Sends a large payload of `command` to its staging area on the device in CHUNKs, each resent on its own until it lands. */
+  private async stage(command: number, payload: Uint8Array, rounds: number): Promise<void> {
     let failures = 0;
     for (let at = 0; at < payload.length;) {
       // One attempt per CHUNK: after a failure the rest is cut again, in the smaller size.
       const part = payload.subarray(at, Math.min(payload.length, at + this.chunkNow));
       try {
-        await this.exchange(Command.CHUNK, encodeChunk(at, part), 1, 1, true, 1);
+        await this.exchange(Command.CHUNK, encodeChunk(command, at, part), 1, 1, true, 1);
       } catch (error) {
         if (this.closedError || !(error instanceof McutrainError) || /rejected CHUNK/.test(error.message)) throw error;
         failures++;

@@ -1,17 +1,18 @@
 /**
- * Commands, statuses and payload layouts of the device link, version 2 (docs/protocol.md).
+ * Commands, statuses and payload layouts of the device link, version 3 (docs/protocol.md).
  * Mirrors firmware/include/mcutrain/link.h; test/link/host_link.test.ts runs both against each other.
  */
 import { McutrainError } from '../errors.ts';
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export const Command = {
   HELLO: 0x01,
   INFER: 0x02,
   PROFILE: 0x03,
   RESET: 0x04,
-  /** Link level: stages part of a large request payload on the device (u32 offset, bytes). */
+  /** Link level: stages part of a large request payload on the device (u8 command, u32 offset, bytes); a sample
+   * (INFER, TRAIN_STEP, EVALUATE) straight into the model's input tensors. */
   CHUNK: 0x05,
   /** Link level: a range of the last request's reply, resent (u8 seq, u32 frame CRC, u32 offset, u32 length). */
   REPLY_PART: 0x06,
@@ -30,10 +31,18 @@ export const Command = {
 export const REPLY = 0x80;
 /** Or-ed into a request whose payload was staged by CHUNKs; its own payload is then u32 length, u32 CRC-32. */
 export const STAGED = 0x40;
-/** Most payload bytes one CHUNK carries after its offset (MT_LINK_CHUNK_BYTES). */
+/** Most payload bytes one CHUNK carries after its command and offset (MT_LINK_CHUNK_BYTES). */
 export const CHUNK_BYTES = 256;
-/** Frames with at most this much payload never touch the device's staging buffer; larger requests are staged. */
-export const SMALL_FRAME_BYTES = 4 + CHUNK_BYTES;
+/** CHUNK: the command byte and the u32 offset before the bytes. */
+export const CHUNK_HEADER_BYTES = 5;
+/** Frames with at most this much payload never touch a staged payload on the device; larger requests are staged. */
+export const SMALL_FRAME_BYTES = CHUNK_HEADER_BYTES + CHUNK_BYTES;
+
+/** Requests whose payload (a sample, with its label for training) the device stages in the model's input tensors,
+ * whatever HELLO's `max request`. */
+export function stagesInModel(command: number): boolean {
+  return command === Command.INFER || command === Command.TRAIN_STEP || command === Command.EVALUATE;
+}
 
 export const Status = {
   OK: 0,
@@ -94,7 +103,8 @@ export interface HelloInfo {
   modelHash: string;
   arenaBytes: number;
   flashConstBytes: number;
-  /** Largest request payload the device accepts. */
+  /** Largest request payload the device accepts, for commands other than INFER, TRAIN_STEP and EVALUATE (whose
+   * payloads are staged in the model's input tensors and take exactly their size). */
   maxRequestBytes: number;
   features: number;
   training: boolean;
@@ -338,11 +348,13 @@ export function encodeStaged(length: number, crc: number): Uint8Array {
   return out;
 }
 
-/** CHUNK request: u32 offset into the staging buffer, then the bytes. */
-export function encodeChunk(offset: number, bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + bytes.length);
-  new DataView(out.buffer).setUint32(0, offset, true);
-  out.set(bytes, 4);
+/** CHUNK request: the command whose payload it stages, the u32 offset into that payload, then the bytes. */
+export function encodeChunk(command: number, offset: number, bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(CHUNK_HEADER_BYTES + bytes.length);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, command);
+  view.setUint32(1, offset, true);
+  out.set(bytes, CHUNK_HEADER_BYTES);
   return out;
 }
 

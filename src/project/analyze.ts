@@ -9,7 +9,7 @@ import { lowerGraph } from '../lower/lower.ts';
 import type { KernelCall } from '../lower/kernel_call.ts';
 import { parseNumerics, type Numerics } from '../lower/numerics.ts';
 import { planMemory, type MemoryPlan } from '../plan/plan_memory.ts';
-import { linkReceiveBytes } from '../codegen/emit_c.ts';
+import { LINK_RECEIVE_BYTES } from '../codegen/emit_c.ts';
 import { bestPatchedSchedule, parsePatchMode, type PatchedSchedule, type PatchMode, type PatchStage } from '../plan/patch_stage.ts';
 import { mcuOf, type Target } from '../targets/target.ts';
 import { analyzeTraining, type TrainingAnalysis, type TrainingAnalysisOptions } from '../train/analyze_training.ts';
@@ -89,7 +89,7 @@ export function analyzeModel(bytes: Uint8Array, name: string, numericsName?: Num
 
 /** The SRAM a build of `a` takes on `target`, as planned: arena, trained parameters, momentum, stack, link buffers, operator ticks. */
 export function buildSram(a: Analysis, target: Target): SramBudget {
-  return sramBudget(a.plan, a.training, target, linkReceiveBytes(a.graph, a.training) + 4 * a.calls.length);
+  return sramBudget(a.plan, a.training, target, LINK_RECEIVE_BYTES + 4 * a.calls.length);
 }
 
 /** A readable name for step `step` of the training schedule (forward calls, loss, backward calls). */

@@ -1,15 +1,15 @@
 /**
  * Whether a build fits its target, and what would make it fit: the one verdict that compile, plan and
  * scheme print (and plan writes in its JSON), for inference and training builds alike. SRAM is the
- * planner's (arena, trained parameters, momentum, stack, link buffers, operator ticks); Flash is the
- * model's constants. Both leave out the runtime's own code and variables (under 1 KiB of SRAM), so a
- * build this refuses cannot fit, and `mcutrain build` remains the final word on one it accepts.
+ * planner's (arena, trained parameters, momentum, stack, link buffers, operator ticks) and the runtime's
+ * measured variables, at least what the linked image takes; Flash is the model's constants, without the
+ * code, so `mcutrain build` remains the final word on Flash.
  */
 import { McutrainError } from '../errors.ts';
 import type { Numerics } from '../lower/numerics.ts';
 import { extraMacsShare, parsePatchMode, type PatchStage } from '../plan/patch_stage.ts';
 import { listTargets, loadTarget, mcuOf, type Target } from '../targets/target.ts';
-import { buffersAtPeak, stackInSram, type SramBudget } from '../train/memory_report.ts';
+import { buffersAtPeak, runtimeSram, stackInSram, type SramBudget } from '../train/memory_report.ts';
 import type { TrainingScheme } from '../train/scheme.ts';
 import { analyzeModel, buildSram, fitWithin, trainingCallName, type AnalyzeOptions, type Analysis } from './analyze.ts';
 import { flashConstBytes } from '../plan/flash.ts';
@@ -89,7 +89,7 @@ function sramDetails(a: Analysis, s: SramBudget): string {
     ? `arena ${s.arenaBytes} B (training peak ${t.plan.arenaBytes} B at step ${plan.peakStep}, lower bound ${plan.lowerBoundBytes} B; inference ${a.plan.arenaBytes} B); ` +
       `trained parameters ${s.paramBytes} B; momentum ${s.momentumBytes} B`
     : `arena ${s.arenaBytes} B (peak at step ${plan.peakStep}, lower bound ${plan.lowerBoundBytes} B)`;
-  return `It takes ${arena}; stack ${s.stackBytes} B; link buffers ${s.linkBytes} B. Largest buffers at the peak: ${top}`;
+  return `It takes ${arena}; stack ${s.stackBytes} B; link buffers ${s.linkBytes} B; runtime ${s.runtimeBytes} B. Largest buffers at the peak: ${top}`;
 }
 
 /** Changes that would make `a` fit, each priced by the planner; ones that only help say so. */
@@ -131,7 +131,8 @@ function remedies(a: Analysis, target: Target, subject: FitSubject | undefined, 
   }
   const bigger = listTargets().map(loadTarget).filter((o) => o.kind === 'mcu' && o.name !== target.name).filter((o) => {
     const c = capacities(o);
-    return v.sram.totalBytes - v.sram.stackBytes + stackInSram(o) <= c.sram! && v.flash.constBytes <= c.flash!;
+    const sram = v.sram.totalBytes - v.sram.stackBytes - v.sram.runtimeBytes + stackInSram(o) + runtimeSram(o, a.training);
+    return sram <= c.sram! && v.flash.constBytes <= c.flash!;
   }).sort((x, y) => Number(emulated(x)) - Number(emulated(y)) || capacities(x).sram! - capacities(y).sram!);
   if (bigger.length > 0) {
     out.push(`a target with more memory: ${bigger.slice(0, 3).map((o) => `${o.name} (${kib(capacities(o).sram!)} SRAM${emulated(o) ? ', emulated only' : ''})`).join(', ')}`);

@@ -89,6 +89,7 @@ export function formatPlanReport(r: PlanReport): string {
     `  momentum          ${kb(r.sram.momentumBytes)}`,
     `  stack             ${kb(r.sram.stackBytes)}`,
     `  link buffers      ${kb(r.sram.linkBytes)}`,
+    `  runtime           ${kb(r.sram.runtimeBytes)}  (link and platform variables, alignment)`,
     `Flash constants     ${kb(r.flashBytes)}`,
     `MACs per step       forward ${r.macsForward.toLocaleString('en-US')}, backward ${r.macsBackward.toLocaleString('en-US')}`,
     `Backward            ${r.differentiatedOps} of ${r.forwardOps} forward operators differentiated; ${r.schedule.length} steps in all`,

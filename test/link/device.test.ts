@@ -87,7 +87,7 @@ describe('Device', () => {
     const d = new Device(t, { timeoutMs: 200, firstSequence: 254 });
     const info = await d.hello();
     expect(info).toMatchObject({
-      protocolVersion: 2, modelHash: '0102030405060708', arenaBytes: 1000, flashConstBytes: 2000, maxRequestBytes: 4,
+      protocolVersion: 3, modelHash: '0102030405060708', arenaBytes: 1000, flashConstBytes: 2000, maxRequestBytes: 4,
       training: false, opCount: 3, buildId: 'build-1', tickUnit: 'cycles',
     });
     expect(info.inputs).toEqual([{ name: 'in', dtype: 'int8', shape: [1, 4], bytes: 4, scale: 0.25, zeroPoint: -128 }]);

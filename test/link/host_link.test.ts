@@ -57,8 +57,8 @@ describe('host link (real C server, fake model)', () => {
     const { host, device } = await open();
     const info = await device.hello();
     expect(info).toMatchObject({
-      protocolVersion: 2, modelHash: '0123456789abcdef', buildId: 'fake-model-build', tickUnit: 'ns',
-      arenaBytes: 2 * IN_BYTES + 4, flashConstBytes: 1234, maxRequestBytes: IN_BYTES, opCount: 2, training: true, features: 1,
+      protocolVersion: 3, modelHash: '0123456789abcdef', buildId: 'fake-model-build', tickUnit: 'ns',
+      arenaBytes: 2 * IN_BYTES + 4, flashConstBytes: 1234, maxRequestBytes: 600, opCount: 2, training: true, features: 1,
     });
     expect(info.inputs).toEqual([{ name: 'image', dtype: 'int8', shape: [1, 16, 16, 4], bytes: IN_BYTES, scale: 0.5, zeroPoint: -3 }]);
     expect(info.outputs).toEqual([
@@ -145,7 +145,7 @@ describe('host link (real C server, fake model)', () => {
     expect((await rejection(device.request(Command.INFER, new Uint8Array(10)))).message)
       .toMatch(/rejected INFER: BAD_PAYLOAD: INFER payload is 10 bytes; the model inputs take 1024/);
     expect((await rejection(device.request(Command.INFER, new Uint8Array(5000)))).message)
-      .toMatch(/rejected INFER: TOO_LARGE: request payload of 5000 bytes exceeds the device buffer of 1024/);
+      .toMatch(/rejected INFER: TOO_LARGE: request payload of 5000 bytes exceeds the device buffer of 600/);
     expect((await rejection(device.request(0x1f))).message)
       .toMatch(/rejected training command 0x1f: UNKNOWN_COMMAND: unknown training command 0x1f/);
     expect((await rejection(device.request(0x33))).message).toMatch(/UNKNOWN_COMMAND: unknown command 0x33/);

@@ -146,7 +146,7 @@ describe.skipIf(!haveSocat || !linux)('SerialTransport over a pty', () => {
     // A reply timeout only a hang reaches: on a loaded machine the sanitized engine may take seconds to answer.
     const device = new Device(transport, { timeoutMs: HANG_MS });
     const info = await device.hello();
-    expect(info).toMatchObject({ protocolVersion: 2, modelHash: '0123456789abcdef', buildId: 'fake-model-build', maxRequestBytes: IN_BYTES });
+    expect(info).toMatchObject({ protocolVersion: 3, modelHash: '0123456789abcdef', buildId: 'fake-model-build', maxRequestBytes: 600 });
     // The engine counts its invocations into the output: each INFER ran exactly once, whatever was resent.
     for (let k = 1; k <= 3; k++) {
       expect(Array.from(await device.infer(pattern(k)))).toEqual(expected(pattern(k), k));

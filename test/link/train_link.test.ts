@@ -111,7 +111,7 @@ describe('training link (real C server, fake training engine)', () => {
     const pattern = Uint8Array.from({ length: PARAM_BYTES }, (_, i) => (i * 13 + 7) & 0xff);
     const requests = device.stats.requests;
     await device.writeParams('params', pattern);
-    expect(device.stats.requests - requests).toBe(2 + Math.ceil(PARAM_BYTES / (1024 - 5))); // HELLO, TRAIN_INFO, 6 writes
+    expect(device.stats.requests - requests).toBe(2 + Math.ceil(PARAM_BYTES / (600 - 5))); // HELLO, TRAIN_INFO, 11 writes
     expect(Array.from(await device.readParams('params'))).toEqual(Array.from(pattern));
 
     // A write across the boundary of the two tensors, and one inside the bias.
@@ -198,7 +198,7 @@ describe('training link (real C server, fake training engine)', () => {
     expect(await bad(Command.WRITE_PARAMS, encodeWriteParams('momentum', 8011, new Uint8Array(2))))
       .toMatch(/write of 2 B at 8011 exceeds the 8012 B of momentum/);
     expect(await bad(Command.WRITE_PARAMS, encodeWriteParams('params', 0, new Uint8Array(2000))))
-      .toMatch(/TOO_LARGE: request payload of 2005 bytes exceeds the device buffer of 1024/);
+      .toMatch(/TOO_LARGE: request payload of 2005 bytes exceeds the device buffer of 600/);
     expect(await bad(0x16, new Uint8Array(0))).toMatch(/UNKNOWN_COMMAND: unknown training command 0x16/);
     expect(int32s((await device.readParams('params')).subarray(W_BYTES))).toEqual([100, -200, 300]); // nothing ran
 

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#define MT_LINK_PROTOCOL_VERSION 2u
+#define MT_LINK_PROTOCOL_VERSION 3u
 
 #define MT_LINK_SYNC0 0xA5u
 #define MT_LINK_SYNC1 0x5Au
@@ -20,7 +20,7 @@ enum mt_link_command {
   MT_LINK_INFER = 0x02,
   MT_LINK_PROFILE = 0x03,
   MT_LINK_RESET = 0x04,
-  MT_LINK_CHUNK = 0x05,       /* link level: stages part of a large request payload */
+  MT_LINK_CHUNK = 0x05,       /* link level: stages part of a large request payload (a sample in the model's input) */
   MT_LINK_REPLY_PART = 0x06,  /* link level: resends a range of the last request's reply */
   MT_LINK_TRAIN_FIRST = 0x10, /* 0x10..0x1F: training commands (need mt_model.train) */
   MT_LINK_TRAIN_STEP = 0x10,
@@ -54,9 +54,12 @@ enum mt_link_status {
 #define MT_LINK_SPACE_MOMENTUM 1u
 #define MT_LINK_MAX_READ_BYTES 4096u
 
-/* CHUNK: the most payload bytes one chunk carries after its u32 offset. Frames this small are
- * received into a buffer of their own, so a damaged one never touches the staged payload. */
+/* CHUNK: the most payload bytes one chunk carries after its u8 command and u32 offset. Frames this
+ * small (MT_LINK_SMALL_FRAME_BYTES) are received into a buffer of their own, so a damaged one never
+ * touches a staged payload. */
 #define MT_LINK_CHUNK_BYTES 256u
+#define MT_LINK_CHUNK_HEADER_BYTES 5u
+#define MT_LINK_SMALL_FRAME_BYTES (MT_LINK_CHUNK_HEADER_BYTES + MT_LINK_CHUNK_BYTES)
 
 /* read_byte results besides a byte value 0..255. */
 #define MT_LINK_EOF (-1)     /* the stream has ended (host stdin closed); mt_link_serve returns */
@@ -80,9 +83,10 @@ typedef struct mt_link_port {
  * them at generation time, defines the storage with MT_LINK_DEFINE_BUFFERS; the link checks the
  * sizes against mt_model at run time and answers MODEL_ERROR if they do not fit. */
 typedef struct {
-  uint8_t *rx;            /* holds one request payload */
-  uint32_t rx_capacity;   /* >= the largest request the model receives: the sum of input bytes; with
-                           * training also train input bytes + 4 and 9 + MT_LINK_MAX_READ_BYTES */
+  uint8_t *rx;            /* holds one request payload larger than a small frame, other than a sample
+                           * (INFER, TRAIN_STEP and EVALUATE payloads are staged in the model's inputs);
+                           * generated code needs none (capacity 0): its WRITE_PARAMS fit a small frame */
+  uint32_t rx_capacity;
   uint32_t *op_ticks;     /* one counter per operator, for PROFILE */
   uint32_t op_capacity;   /* >= mt_model.n_ops */
 } mt_link_buffers_desc;

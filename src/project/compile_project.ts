@@ -17,7 +17,7 @@ import { McutrainError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { isProjectDir, MANIFEST_FILE, PROJECT_MODEL_FILE, type IoTensorInfo, type ProjectManifest, type TrainingInfo } from './manifest.ts';
 import type { TrainingAnalysis } from '../train/analyze_training.ts';
-import { parseScheme, validateScheme, type TrainingScheme } from '../train/scheme.ts';
+import { parseScheme, validateScheme, type GradType, type TrainingScheme } from '../train/scheme.ts';
 import { fitVerdict, requireFit, type FitVerdict } from './fit.ts';
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
@@ -31,6 +31,8 @@ export interface TrainOptions {
   /** Inline, JSON text, a .json path, or the scheme itself. */
   scheme: string | TrainingScheme;
   qas?: boolean;
+  /** Gradient storage, overriding the scheme's (`--grad`). */
+  grad?: GradType;
   momentum?: number;
   lr?: number;
   /** false: plan the conventional order (no operator reordering) for comparison; `mcutrain plan` only, compile refuses it. */
@@ -43,6 +45,7 @@ export function resolveScheme(train: TrainOptions): TrainingScheme {
   return validateScheme({
     ...scheme,
     qas: train.qas ?? scheme.qas,
+    grad: train.grad ?? scheme.grad,
     momentum: train.momentum ?? scheme.momentum,
     lr: train.lr ?? scheme.lr,
   });
@@ -146,6 +149,7 @@ function trainingInfo(t: TrainingAnalysis): TrainingInfo {
   return {
     scheme: t.schemeText,
     qas: s.qas,
+    grad: s.grad ?? 'f32',
     classes: t.tg.classes,
     logits: t.tg.logits.name,
     lr: s.lr,

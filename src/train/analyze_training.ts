@@ -9,7 +9,8 @@ import type { KernelCall } from '../lower/kernel_call.ts';
 import { planMemory, type MemoryPlan } from '../plan/plan_memory.ts';
 import type { TrainParamInfo } from '../project/manifest.ts';
 import { deriveBackward, type BackwardOp, type BackwardOptions } from './autodiff.ts';
-import { lowerBackward, momentumFloats } from './lower_backward.ts';
+import { lowerBackward, momentumFloats, PLANNING_ONLY_FN } from './lower_backward.ts';
+import { narrowGradientCalls } from './narrow_gradients.ts';
 import { schemeToString, type TrainingScheme } from './scheme.ts';
 import { planTraining, type TrainingGraph } from './training_graph.ts';
 
@@ -31,6 +32,8 @@ export interface TrainingAnalysis {
   macsForward: number;
   macsBackward: number;
   schemeText: string;
+  /** Entries of the gradient exponent table (narrow gradients; 0 for float32). */
+  gradExponents: number;
   /** False for the conventional order (gradients buffered, updates after the backward pass): a plan to compare, never emitted. */
   reorder: boolean;
 }
@@ -40,7 +43,11 @@ export type TrainingAnalysisOptions = BackwardOptions;
 export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], scheme: TrainingScheme, options: TrainingAnalysisOptions = {}): TrainingAnalysis {
   const tg = planTraining(graph, scheme);
   const backward = deriveBackward(tg, options);
-  const { calls, loss } = lowerBackward(backward.graph, backward.ops, scheme.qas);
+  const lowered = lowerBackward(backward.graph, backward.ops, scheme.qas);
+  const grad = scheme.grad ?? 'f32';
+  const narrow = grad === 'f32' ? undefined : narrowGradientCalls(backward.graph, lowered.calls, grad, PLANNING_ONLY_FN);
+  const calls = narrow?.calls ?? lowered.calls;
+  const loss = calls[0];
   const forwardIds = new Set(tg.forward.map((op) => op.id));
   const forwardCalls = inferenceCalls.filter((c) => forwardIds.has(c.op));
   const backwardCalls = calls.filter((c) => c !== loss);
@@ -71,7 +78,7 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
   return {
     tg, graph: backward.graph, backwardOps: backward.ops, forwardCalls, lossCall: loss, backwardCalls, schedule, plan, params,
     paramBytes: offset, momentumBytes: momentumOffset * 4, macsForward, macsBackward, schemeText: schemeToString(scheme),
-    reorder: options.reorder ?? true,
+    reorder: options.reorder ?? true, gradExponents: narrow?.exponents ?? 0,
   };
 }
 

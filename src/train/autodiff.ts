@@ -8,8 +8,8 @@
  * - A frozen layer computes only its input gradient; a trained one also updates its weights and/or
  *   bias in place, right after its input gradient (which needs the old weights), so no weight
  *   gradient buffer ever exists and the output gradient dies at that layer.
- * - Gradients are float32 tensors added to (a copy of) the graph, named "grad:<tensor>", so the same
- *   memory planner places them with the activations.
+ * - Gradients are tensors added to (a copy of) the graph, named "grad:<tensor>", so the same memory
+ *   planner places them with the activations: float32, or int16 / int8 with the scheme's `grad`.
  *
  * With `reorder: false` the schedule models the conventional order instead (what the paper compares
  * against): each trained tensor's float32 gradient is materialized in its own buffer when computed,
@@ -17,9 +17,13 @@
  * That schedule exists for the memory planner only (a figure for comparison); no kernels implement it.
  */
 import { McutrainError } from '../errors.ts';
-import { isConstant, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
+import { isConstant, type DType, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
 import { opLabel } from '../lower/ops/checks.ts';
+import type { GradType } from './scheme.ts';
 import { WEIGHTED_KINDS, type TrainedLayer, type TrainingGraph } from './training_graph.ts';
+
+/** The tensor type of a gradient stored as `grad`. */
+export const GRAD_DTYPES: Record<GradType, DType> = { f32: 'float32', i16: 'int16', i8: 'int8' };
 
 export type BackwardOp =
   /** Softmax cross-entropy of the logits: loss, prediction, and (when updating) dL/dlogits. */
@@ -74,9 +78,10 @@ export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {})
   }
 
   const gradOf = new Map<number, number>();
-  const addGradTensor = (of: Tensor, shape: number[]): number => {
+  const gradDtype = GRAD_DTYPES[tg.scheme.grad ?? 'f32'];
+  const addGradTensor = (of: Tensor, shape: number[], dtype: DType = gradDtype): number => {
     const id = tensors.length;
-    tensors.push({ id, name: `grad:${of.name}`, dtype: 'float32', shape });
+    tensors.push({ id, name: `grad:${of.name}`, dtype, shape });
     return id;
   };
   const newGrad = (of: number): number => {
@@ -93,7 +98,7 @@ export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {})
       ops.push(u);
       return;
     }
-    const grad = addGradTensor(u.kind === 'update_weights' ? u.layer.weights : u.layer.bias!, trainedShape(u));
+    const grad = addGradTensor(u.kind === 'update_weights' ? u.layer.weights : u.layer.bias!, trainedShape(u), 'float32');
     ops.push({ kind: 'param_grad', update: u, grad });
     deferred.push({ update: u, grad });
   };

@@ -1,0 +1,72 @@
+/**
+ * Narrow gradient storage at compile time: the scheme's `grad` (inline, JSON, --grad), the gradient
+ * tensors' types and the exponent table of the rewritten calls, and the training arena of the
+ * issue's workload (MCUNet-5FPS, TinyEngine's 49 KB scheme) with each storage, pinned exactly.
+ */
+import { describe, expect, it } from 'vitest';
+import { writeTflite } from '../../src/export/write_tflite.ts';
+import { McutrainError } from '../../src/errors.ts';
+import { analyzeModel, resolveScheme } from '../../src/project/compile_project.ts';
+import { parseScheme, schemeToJson, schemeToString } from '../../src/train/scheme.ts';
+import { narrowKernelName } from '../../src/train/narrow_gradients.ts';
+import { main } from '../../src/cli/main.ts';
+import { buildZooModel } from '../../src/zoo/zoo.ts';
+
+describe('the scheme\'s gradient storage', () => {
+  it('reads grad=i16|i8|f32 inline and in JSON, writes it back only when narrow', () => {
+    const s = parseScheme('bias:last=2,grad=i16,lr=0.1');
+    expect(s.grad).toBe('i16');
+    expect(schemeToString(s)).toBe('bias:last=2,qas=on,lr=0.1,grad=i16');
+    expect(parseScheme(schemeToString(s))).toEqual(s);
+    expect(parseScheme(schemeToJson(s))).toEqual(s);
+    expect(parseScheme('{"bias": {"last": 1}, "grad": "i8"}').grad).toBe('i8');
+    const f32 = parseScheme('bias:last=2,grad=f32');
+    expect(f32.grad).toBeUndefined(); // float32 is the default, spelled nowhere
+    expect(schemeToString(f32)).toBe('bias:last=2,qas=on,lr=0.05');
+    expect(resolveScheme({ scheme: 'bias:last=2', grad: 'i8' }).grad).toBe('i8');
+    expect(resolveScheme({ scheme: 'bias:last=2,grad=i8', grad: 'f32' }).grad).toBeUndefined();
+  });
+
+  it.each([
+    ['bias:last=2,grad=i4', /gradient storage "i4" is not one of f32, i16, i8/],
+    ['{"bias": {"last": 1}, "grad": 16}', /gradient storage 16 is not one of/],
+  ])('rejects %j clearly', (text, message) => {
+    expect(() => parseScheme(text)).toThrow(McutrainError);
+    expect(() => parseScheme(text)).toThrow(message);
+  });
+
+  it('refuses a bad --grad, and --grad without a scheme', async () => {
+    await expect(main(['plan', 'x.tflite', '--train', 'bias:last=1', '--grad', 'f16'])).rejects.toThrow(/--grad: gradient storage "f16" is not one of f32, i16, i8/);
+    await expect(main(['compile', 'x.tflite', '-o', '/nonexistent', '--grad', 'i16'])).rejects.toThrow(/--grad need a training scheme/);
+  });
+
+  it('names the narrow kernel of each float32-gradient one', () => {
+    expect(narrowKernelName('mt_softmax_xent_s8', 'i16')).toBe('mt_softmax_xent_s8_grad_s16');
+    expect(narrowKernelName('mt_conv_grad_input_f32', 'i8')).toBe('mt_conv_grad_input_s8');
+    expect(narrowKernelName('mt_mask_apply_f32', 'i16')).toBe('mt_mask_apply_s16');
+    expect(narrowKernelName('mt_bias_update_s32', 'i16')).toBe('mt_bias_update_s32_g16');
+    expect(narrowKernelName('mt_fully_connected_update_weights_s8', 'i8')).toBe('mt_fully_connected_update_weights_s8_g8');
+    expect(() => narrowKernelName('mt_conv_s8', 'i16')).toThrow(/no narrow-gradient form/);
+  });
+});
+
+describe('MCUNet-5FPS with TinyEngine\'s 49 KB scheme', async () => {
+  const bytes = writeTflite(await buildZooModel('mcunet-5fps', { int8: true }));
+  const SCHEME = 'bias:last=21,weights:layers=24@1/4,27,30@1/2,42';
+  const analyze = (grad: 'f32' | 'i16' | 'i8') => analyzeModel(bytes, 'mc5.tflite', 'tflm', resolveScheme({ scheme: SCHEME, grad })).training!;
+
+  it('plans the training arena by the gradients\' storage (exact figures)', () => {
+    const [f32, i16, i8] = (['f32', 'i16', 'i8'] as const).map(analyze);
+    const gradBytes = (t: typeof f32) => t.graph.tensors.filter((x) => x.name.startsWith('grad:')).map((x) => x.dtype);
+    expect(new Set(gradBytes(f32))).toEqual(new Set(['float32']));
+    expect(new Set(gradBytes(i16))).toEqual(new Set(['int16']));
+    expect(new Set(gradBytes(i8))).toEqual(new Set(['int8']));
+    expect([f32.plan.arenaBytes, i16.plan.arenaBytes, i8.plan.arenaBytes]).toEqual([203_008, 166_144, 150_272]);
+    expect(f32.gradExponents).toBe(0);
+    // one exponent per gradient tensor, aliases sharing theirs: every narrow call names entries below the count
+    expect(i16.gradExponents).toBe(new Set(i16.graph.tensors.filter((x) => x.name.startsWith('grad:')).map((x) => x.id)).size);
+    const entries = i16.backwardCalls.flatMap((c) => c.args.flatMap((a) => (a.kind === 'literal' && /^&mt_grad_exp\[/.test(String(a.value)) ? [Number(String(a.value).slice(13, -1))] : [])));
+    expect(Math.max(...entries)).toBe(i16.gradExponents - 1);
+    expect(i16.lossCall.fn).toBe('mt_softmax_xent_s8_grad_s16');
+  });
+});

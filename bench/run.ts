@@ -7,6 +7,7 @@
  * Writes bench/results/<BENCH_NAME or latest>.json ({ rows, training }) and prints the tables.
  * No network; reproducible (instruction counts under QEMU -icount do not depend on the machine).
  * BENCH_QUICK=1: vww96 only, and written as quick.json (so latest.json keeps the whole suite).
+ * BENCH_GRAD=i16|i8: every training scheme with narrow gradients (default f32; name the output with BENCH_NAME).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -11,7 +11,7 @@
 static int8_t in8[CAP], w8[CAP], q8a[CAP], q8b[CAP], ring8[CAP];
 static int16_t q16a[CAP], q16b[CAP], ring16[CAP];
 static int32_t ints[CAP], bias[CAP];
-static float fs[CAP], gf[CAP], mom[CAP];
+static float fs[CAP], gf[CAP], mom[CAP], gf32[CAP], ring32[CAP];
 static uint8_t bits8[CAP];
 
 static float read_f32(void) {
@@ -64,7 +64,7 @@ static void print_grad(const void *g, int32_t n) {
   } while (0)
 
 enum { OP_LOSS = 1, OP_MASK, OP_COPY, OP_CONV_GI, OP_DW_GI, OP_FC_GI, OP_POOL_GI, OP_MEAN_GI, OP_PAD_GI,
-       OP_BIAS, OP_CONV_UPDATE, OP_DW_UPDATE, OP_FC_UPDATE };
+       OP_BIAS, OP_CONV_UPDATE, OP_DW_UPDATE, OP_FC_UPDATE, OP_DW_INPLACE_F32 };
 
 /* grad_out (a) with its exponent, the old grad_in (b) with its exponent and accumulate. */
 typedef struct {
@@ -153,11 +153,13 @@ static void run_case(void) {
         BOTH(mt_conv_grad_input, &p, &in_d, &f_d, w8, fs, &out_d, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
       } else {
         const mt_depthwise_conv_params d = {p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, p.pad_h, p.pad_w, dm, 0, 0, -128, 127};
-        void *ring = in_place ? (bits == 16 ? (void *)ring16 : (void *)ring8) : NULL;
-        /* in place: the input gradient is written over the output gradient */
-        if (in_place) g.gi = g.go;
-        BOTH(mt_depthwise_conv_grad_input, &d, &in_d, &f_d, w8, fs, &out_d, g.go, &g.e_out, g.gi, &g.e_in,
-             g.accumulate, ring);
+        if (in_place) { /* the input gradient written over the output gradient */
+          g.gi = g.go;
+          BOTH(mt_depthwise_conv_grad_input_inplace, &d, &in_d, &f_d, w8, fs, &out_d, g.go, &g.e_out, g.gi, &g.e_in,
+               bits == 16 ? (void *)ring16 : (void *)ring8);
+        } else {
+          BOTH(mt_depthwise_conv_grad_input, &d, &in_d, &f_d, w8, fs, &out_d, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
+        }
       }
       print_result(&g, dims_count(&in_d));
       break;
@@ -255,6 +257,20 @@ static void run_case(void) {
       }
       for (int32_t i = 0; i < n_w; ++i) printf(" %d", w8[i]);
       for (int32_t i = 0; i < n_w; ++i) print_f32(mom[i]);
+      break;
+    }
+    case OP_DW_INPLACE_F32: { /* bits is ignored: float32 gradients */
+      mt_depthwise_conv_params d = {1, 1, 1, 1, 0, 0, 1, 0, 0, -128, 127};
+      d.stride_h = read_i32(), d.stride_w = read_i32();
+      d.dilation_h = read_i32(), d.dilation_w = read_i32();
+      d.pad_h = read_i32(), d.pad_w = read_i32();
+      mt_dims4 in_d, f_d, out_d;
+      read_dims(&in_d), read_dims(&f_d), read_dims(&out_d);
+      read_i8s(w8, dims_count(&f_d), CAP);
+      read_f32s(fs, out_d.c);
+      read_f32s(gf32, dims_count(&out_d));
+      mt_depthwise_conv_grad_input_inplace_f32(&d, &in_d, &f_d, w8, fs, &out_d, gf32, gf32, ring32);
+      for (int32_t i = 0; i < dims_count(&in_d); ++i) print_f32(gf32[i]);
       break;
     }
     default:

@@ -8,9 +8,9 @@ import { formatPlanReport, lifetimeSvg, makePlanReport } from '../train/plan_rep
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import type { Command } from './commands.ts';
 import { AUTO_HELP, AUTO_OPTIONS, autoScheme } from './scheme_command.ts';
-import { LR_RANGE, MOMENTUM_RANGE, parseGradType, type GradType } from '../train/scheme.ts';
+import { LR_RANGE, MOMENTUM_RANGE } from '../train/scheme.ts';
 import { formatBytes } from './table.ts';
-import { numberOption, numericsOption, onePositional, PATCH_HELP, patchesOption, str, type Values } from './options.ts';
+import { gradOption, numberOption, numericsOption, onePositional, PATCH_HELP, patchesOption, str, type Values } from './options.ts';
 
 const TRAIN_HELP = [
   '  --train SCHEME       compile the training engine too: an inline scheme such as',
@@ -46,12 +46,6 @@ function trainOptions(v: Values): TrainOptions | undefined {
     scheme, qas: v['no-qas'] ? false : undefined, momentum: numberOption(v, 'momentum', MOMENTUM_RANGE), lr: numberOption(v, 'lr', LR_RANGE),
     reorder: v['no-reorder'] ? false : undefined, grad: gradOption(v),
   };
-}
-
-/** --grad f32|i16|i8, or undefined (the scheme's own). */
-export function gradOption(v: Values): GradType | undefined {
-  const g = str(v.grad);
-  return g === undefined ? undefined : parseGradType(g, '--grad');
 }
 
 export const COMPILE_COMMAND: Command = {

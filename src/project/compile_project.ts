@@ -35,6 +35,8 @@ export interface TrainOptions {
   grad?: GradType;
   momentum?: number;
   lr?: number;
+  /** false: every input gradient in its own buffer (to measure what in-place input gradients save). */
+  inPlace?: boolean;
   /** false: plan the conventional order (no operator reordering) for comparison; `mcutrain plan` only, compile refuses it. */
   reorder?: boolean;
 }
@@ -90,13 +92,14 @@ export function compileModel(opts: CompileOptions): CompileResult {
       'drop --no-reorder to compile (mcutrain plan --no-reorder reports the conventional order\'s memory)');
   }
   const scheme = opts.train ? resolveScheme(opts.train) : undefined;
-  const analysis = analyzeModel(bytes, name, numerics, scheme, { patches: opts.patches });
+  const options = { patches: opts.patches, inPlace: opts.train?.inPlace };
+  const analysis = analyzeModel(bytes, name, numerics, scheme, options);
   const training = analysis.training;
-  const fit = fitVerdict(analysis, target, { bytes, name, numerics, scheme, options: { patches: opts.patches } });
+  const fit = fitVerdict(analysis, target, { bytes, name, numerics, scheme, options });
   requireFit(fit);
   const sha256 = createHash('sha256').update(bytes).digest();
   const patchKey = analysis.patches ? `${analysis.patches.ops.length}x${analysis.patches.grid}` : '';
-  const buildKey = `${target.name}\0${numerics}\0${VERSION}\0${training?.schemeText ?? ''}\0${patchKey}`;
+  const buildKey = `${target.name}\0${numerics}\0${VERSION}\0${training?.schemeText ?? ''}\0${patchKey}${options.inPlace === false ? '\0no-in-place' : ''}`;
   const buildId = createHash('sha256').update(sha256).update(buildKey).digest('hex').slice(0, 16);
   const files = emitC(analysis.graph, analysis.calls, analysis.plan, {
     target, modelName: name, modelHash: sha256.subarray(0, 8), buildId, version: VERSION, training, schedule: analysis.schedule,

@@ -20,6 +20,7 @@ import { McutrainError } from '../errors.ts';
 import { isConstant, type DType, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
 import { opLabel } from '../lower/ops/checks.ts';
 import type { GradType } from './scheme.ts';
+import { inPlaceGradients } from './in_place.ts';
 import { WEIGHTED_KINDS, type TrainedLayer, type TrainingGraph } from './training_graph.ts';
 
 /** The tensor type of a gradient stored as `grad`. */
@@ -31,8 +32,8 @@ export type BackwardOp =
   /** Zeroes the gradient where the forward int8 output sat at its clamp bounds (ReLU, ReLU6, saturation). */
   /** `projected` at the logits: only gradients that would push a saturated logit further out are zeroed. */
   | { kind: 'mask'; op: Operator; output: number; grad: number; projected: boolean }
-  /** Gradient of one operator input, written or added to gradIn. */
-  | { kind: 'grad_input'; op: Operator; input: number; gradOut: number; gradIn: number; accumulate: boolean }
+  /** Gradient of one operator input, written or added to gradIn; `inPlace`: written over gradOut (in_place.ts). */
+  | { kind: 'grad_input'; op: Operator; input: number; gradOut: number; gradIn: number; accumulate: boolean; inPlace?: boolean }
   /** The input gradient is the output gradient itself (RESHAPE, one input of ADD): the two share memory. */
   | { kind: 'alias'; op: Operator; gradOut: number; gradIn: number }
   | UpdateOp
@@ -49,6 +50,8 @@ export type UpdateOp =
 export interface BackwardOptions {
   /** Each update right after the gradient it reads (default), or all after the backward pass (planning only). */
   reorder?: boolean;
+  /** Input gradients written over their output gradient where legal (default; in_place.ts). Needs reorder. */
+  inPlace?: boolean;
 }
 
 export interface BackwardSchedule {
@@ -140,7 +143,7 @@ export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {})
     if (layer && layer.updateBias) update({ kind: 'update_bias', layer, gradOut });
   }
   for (const d of deferred) ops.push({ kind: 'apply_update', ...d });
-  return { graph, ops, differentiated };
+  return { graph, ops: reorder && (options.inPlace ?? true) ? inPlaceGradients(graph, ops) : ops, differentiated };
 }
 
 /** Shape of the trained part of a tensor: the first `weightChannels` output channels of the weights, or the whole bias. */

@@ -52,8 +52,6 @@ export function narrowGradientCalls(graph: Graph, calls: KernelCall[], grad: Exc
     if (!call.fn || call.fn === skip) return call;
     const withExp = takesExponent(call.fn);
     const args = call.args.flatMap((a) => (a.kind === 'tensor' && isGradient(a.tensor) && withExp ? [a, entry(a.tensor)] : [a]));
-    // The depthwise input gradient's last argument: its ring of rows when in place, else NULL.
-    if (call.fn === 'mt_depthwise_conv_grad_input_f32') args.push({ kind: 'literal', value: 'NULL' });
     return { ...call, fn: narrowKernelName(call.fn, grad), args };
   });
   return { calls: out, exponents: index.size };

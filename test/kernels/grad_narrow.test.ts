@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededUniform } from '../../src/util/random.ts';
 import { buildKernelHarness, seededInts, type KernelHarness } from './c_harness.ts';
 import {
-  avgPoolGradNarrow, biasUpdateNarrow, clampMask, convGradInputNarrow, convUpdateNarrow, dequantize, EXP_ZERO, fcGradInputNarrow,
+  avgPoolGradNarrow, biasUpdateNarrow, clampMask, dwGradInputGatherF32, convGradInputNarrow, convUpdateNarrow, dequantize, EXP_ZERO, fcGradInputNarrow,
   fcUpdateNarrow, gradCopy, maskApply, meanGradNarrow, neededExp, padGradNarrow, qmax, quantize, shiftDown, softmaxXentNarrow,
   Writer, type Bits, type Narrow,
 } from './grad_narrow_reference.ts';
@@ -18,13 +18,13 @@ import {
   type ConvGeometry, type Dims, type PoolGeometry,
 } from './train_reference.ts';
 
-const KERNELS = ['grad_s16', 'grad_s8', 'train_loss'];
+const KERNELS = ['grad_s16', 'grad_s8', 'train_loss', 'depthwise_conv_backward'];
 let harness: KernelHarness;
 beforeAll(() => { harness = buildKernelHarness('grad_narrow', KERNELS, ['-ffp-contract=off', '-Wdouble-promotion']); });
 afterAll(() => harness?.cleanup());
 
 const f = Math.fround;
-const OP = { loss: 1, mask: 2, copy: 3, convGi: 4, dwGi: 5, fcGi: 6, poolGi: 7, meanGi: 8, padGi: 9, bias: 10, convUpdate: 11, dwUpdate: 12, fcUpdate: 13 } as const;
+const OP = { loss: 1, mask: 2, copy: 3, convGi: 4, dwGi: 5, fcGi: 6, poolGi: 7, meanGi: 8, padGi: 9, bias: 10, convUpdate: 11, dwUpdate: 12, fcUpdate: 13, dwInPlaceF32: 14 } as const;
 type Token = string;
 const I = (...v: number[]): Token[] => v.map((x) => String(x));
 const F = (...v: number[]): Token[] => v.map((x) => bitsOf(x).toString(16));
@@ -251,6 +251,25 @@ describe('narrow gradient kernels against their mirrors', () => {
       }
       run(cases).forEach((r, i) => expect(ints(r), `case ${i}`).toEqual([wants[i].exp, ...wants[i].q]));
     });
+
+    if (bits === 16) {
+      it('float32: the depthwise input gradient in place equals its gather mirror and the scatter kernel\'s sums', () => {
+        const { rand, u, scales } = gen(29);
+        const cases: Token[][] = [];
+        const wants: number[][] = [];
+        for (let k = 0; k < 40; k++) {
+          const s = randomConvShape(rand, true, true);
+          const w = Array.from({ length: count(s.fD) }, () => rand(-127, 127)), sc = scales(s.outD.c);
+          const go = Array.from({ length: count(s.outD) }, () => f(2 * u() - 1));
+          cases.push([...I(OP.dwInPlaceF32, 0), ...geometry(s.g), ...D(s.inD), ...D(s.fD), ...D(s.outD), ...I(...w), ...F(...sc, ...go)]);
+          const want = dwGradInputGatherF32(s.g, s.inD, s.fD, w, sc, s.outD, go);
+          const scatter = dwGradInput(s.g, s.inD, s.fD, w, sc, s.outD, go, [], false);
+          want.forEach((v, i) => expect(Math.abs(v - scatter[i])).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(scatter[i]))));
+          wants.push(want);
+        }
+        run(cases).forEach((r, i) => expect(hexBits(r), `case ${i}`).toEqual(wants[i].map(bitsOf)));
+      });
+    }
 
     it(`int${bits}: the bias and weight updates`, () => {
       const { rand, u, narrow } = gen(bits + 13);

@@ -150,6 +150,24 @@ export function convGradInputNarrow(g: ConvGeometry, depthwise: boolean, inD: Di
   });
 }
 
+/** The float32 depthwise input gradient in place (gathered, depthwise_grad_gather.inc): term (g * s) * w. */
+export function dwGradInputGatherF32(g: ConvGeometry, inD: Dims, fD: Dims, filter: number[], scale: number[], outD: Dims, gradOut: number[]): number[] {
+  return Array.from({ length: count(inD) }, (_, i) => {
+    const ic = i % inD.c, x = Math.floor(i / inD.c) % inD.w, y = Math.floor(i / (inD.c * inD.w)) % inD.h, n = Math.floor(i / (inD.c * inD.w * inD.h));
+    let acc = 0;
+    for (let fy = 0; fy < fD.h; ++fy) {
+      const oy = tapRow(y + g.padH - fy * g.dilationH, g.strideH, outD.h);
+      if (oy < 0) continue;
+      for (let fx = 0; fx < fD.w; ++fx) {
+        const ox = tapRow(x + g.padW - fx * g.dilationW, g.strideW, outD.w);
+        if (ox < 0) continue;
+        acc = f(acc + f(f(gradOut[off4(outD, n, oy, ox, ic)] * scale[ic]) * filter[off4(fD, 0, fy, fx, ic)]));
+      }
+    }
+    return acc;
+  });
+}
+
 export function fcGradInputNarrow(batches: number, depth: number, outDepth: number, weights: number[], scale: number[],
   gradOut: Narrow, old: Narrow, accumulate: boolean, bits: Bits): Narrow {
   return write(batches * depth, bits, gradOut.exp, old, accumulate, (i) => {

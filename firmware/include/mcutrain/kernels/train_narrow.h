@@ -45,7 +45,13 @@
                                         const mt_dims4 *filter_dims, const int8_t *filter,                 \
                                         const float *filter_scale, const mt_dims4 *output_dims,            \
                                         const T *grad_out, const int8_t *grad_out_exp, T *grad_in,         \
-                                        int8_t *grad_in_exp, int32_t accumulate, T *ring);                 \
+                                        int8_t *grad_in_exp, int32_t accumulate);                          \
+  void mt_depthwise_conv_grad_input_inplace_##S(const mt_depthwise_conv_params *params,                     \
+                                                const mt_dims4 *input_dims, const mt_dims4 *filter_dims,    \
+                                                const int8_t *filter, const float *filter_scale,            \
+                                                const mt_dims4 *output_dims, T *grad_out,                   \
+                                                const int8_t *grad_out_exp, T *grad_in, int8_t *grad_in_exp, \
+                                                T *ring);                                                   \
   void mt_fully_connected_grad_input_##S(int32_t batches, int32_t accum_depth, int32_t out_depth,          \
                                          const int8_t *weights, const float *weight_scale, const T *grad_out, \
                                          const int8_t *grad_out_exp, T *grad_in, int8_t *grad_in_exp,      \
@@ -91,10 +97,9 @@
  * where g_q is grad_out's stored integer; the value acc * 2^e_out is quantized as the header says.
  * With accumulate, the old grad_in element (at its old exponent, read before any is written) is
  * added first: v = old * 2^(e_old - e_out) + acc, one float addition.
- * Depthwise in place: with ring != NULL the input gradient overwrites the output gradient (grad_in ==
- * grad_out, stride 1, no depth multiplier, input and output of one shape, accumulate 0); ring holds
- * R = max(0, (filter_h - 1) * dilation_h - pad_h) + 1 rows (R * w * c elements) of the output
- * gradient, row y copied there just before input row y overwrites it.
+ * Depthwise in place (_inplace, as mt_depthwise_conv_grad_input_inplace_f32 in train.h): the input
+ * gradient overwrites the output gradient (grad_in == grad_out), never accumulating; ring holds
+ * max(0, (filter_h - 1) * dilation_h - pad_h) + 1 rows of the output gradient.
  *
  * Updates: the float32 kernels' sums with grad_out's integers as the factor (exact int32 products),
  * the sum scaled by 2^e_out (exponent arithmetic on its bits) before input_scale and grad_factor:

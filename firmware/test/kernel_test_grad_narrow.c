@@ -14,19 +14,7 @@ static int32_t ints[CAP], bias[CAP];
 static float fs[CAP], gf[CAP], mom[CAP], gf32[CAP], ring32[CAP];
 static uint8_t bits8[CAP];
 
-static float read_f32(void) {
-  unsigned long v;
-  if (scanf("%lx", &v) != 1) {
-    fprintf(stderr, "run: malformed or truncated case input\n");
-    exit(2);
-  }
-  return test_f32_from_bits((uint32_t)v);
-}
-
-static void read_f32s(float *a, int32_t n) {
-  require_fits(n, CAP);
-  for (int32_t i = 0; i < n; ++i) a[i] = read_f32();
-}
+static void read_f32s(float *a, int32_t n) { read_f32s_cap(a, n, CAP); }
 
 static void print_f32(float v) { printf(" %08lx", (unsigned long)test_bits_of_f32(v)); }
 

@@ -120,6 +120,10 @@ export function gradCopy(src: Narrow, dst: Narrow, accumulate: boolean, bits: Bi
   return write(src.q.length, bits, src.exp, dst, true, (i) => src.q[i]);
 }
 
+/** [n, y, x, c] of element i of an NHWC tensor. */
+const coords = (d: Dims, i: number): [number, number, number, number] =>
+  [Math.floor(i / (d.c * d.w * d.h)), Math.floor(i / (d.c * d.w)) % d.h, Math.floor(i / d.c) % d.w, i % d.c];
+
 /** The output index of a tap ((num / stride) when it divides and lies below limit), or -1. */
 function tapRow(num: number, stride: number, limit: number): number {
   if (num < 0 || num % stride !== 0) return -1;
@@ -127,25 +131,33 @@ function tapRow(num: number, stride: number, limit: number): number {
   return o < limit ? o : -1;
 }
 
+/** Calls visit(n, oy, ox, fy, fx) for each tap (fy, fx), in that order, that reads input element (n, y, x, c). */
+function forEachGatherTap(g: ConvGeometry, inD: Dims, fD: Dims, outD: Dims, i: number,
+  visit: (n: number, oy: number, ox: number, fy: number, fx: number) => void): void {
+  const [n, y, x] = coords(inD, i);
+  for (let fy = 0; fy < fD.h; ++fy) {
+    const oy = tapRow(y + g.padH - fy * g.dilationH, g.strideH, outD.h);
+    if (oy < 0) continue;
+    for (let fx = 0; fx < fD.w; ++fx) {
+      const ox = tapRow(x + g.padW - fx * g.dilationW, g.strideW, outD.w);
+      if (ox >= 0) visit(n, oy, ox, fy, fx);
+    }
+  }
+}
+
 /** CONV_2D (depthwise = false) or DEPTHWISE_CONV_2D input gradient, gathered per element. */
 export function convGradInputNarrow(g: ConvGeometry, depthwise: boolean, inD: Dims, fD: Dims, filter: number[], scale: number[], outD: Dims,
   gradOut: Narrow, old: Narrow, accumulate: boolean, bits: Bits): Narrow {
   return write(count(inD), bits, gradOut.exp, old, accumulate, (i) => {
-    const ic = i % inD.c, x = Math.floor(i / inD.c) % inD.w, y = Math.floor(i / (inD.c * inD.w)) % inD.h, n = Math.floor(i / (inD.c * inD.w * inD.h));
+    const ic = i % inD.c;
+    const channels = depthwise ? Array.from({ length: g.depthMultiplier }, (_, m) => ic * g.depthMultiplier + m) : Array.from({ length: outD.c }, (_, oc) => oc);
     let acc = 0;
-    for (let fy = 0; fy < fD.h; ++fy) {
-      const oy = tapRow(y + g.padH - fy * g.dilationH, g.strideH, outD.h);
-      if (oy < 0) continue;
-      for (let fx = 0; fx < fD.w; ++fx) {
-        const ox = tapRow(x + g.padW - fx * g.dilationW, g.strideW, outD.w);
-        if (ox < 0) continue;
-        const channels = depthwise ? Array.from({ length: g.depthMultiplier }, (_, m) => ic * g.depthMultiplier + m) : Array.from({ length: outD.c }, (_, oc) => oc);
-        for (const oc of channels) {
-          const w = depthwise ? filter[off4(fD, 0, fy, fx, oc)] : filter[off4(fD, oc, fy, fx, ic)];
-          acc = f(acc + f(gradOut.q[off4(outD, n, oy, ox, oc)] * w * scale[oc]));
-        }
+    forEachGatherTap(g, inD, fD, outD, i, (n, oy, ox, fy, fx) => {
+      for (const oc of channels) {
+        const w = depthwise ? filter[off4(fD, 0, fy, fx, oc)] : filter[off4(fD, oc, fy, fx, ic)];
+        acc = f(acc + f(gradOut.q[off4(outD, n, oy, ox, oc)] * w * scale[oc]));
       }
-    }
+    });
     return acc;
   });
 }
@@ -153,17 +165,11 @@ export function convGradInputNarrow(g: ConvGeometry, depthwise: boolean, inD: Di
 /** The float32 depthwise input gradient in place (gathered, depthwise_grad_gather.inc): term (g * s) * w. */
 export function dwGradInputGatherF32(g: ConvGeometry, inD: Dims, fD: Dims, filter: number[], scale: number[], outD: Dims, gradOut: number[]): number[] {
   return Array.from({ length: count(inD) }, (_, i) => {
-    const ic = i % inD.c, x = Math.floor(i / inD.c) % inD.w, y = Math.floor(i / (inD.c * inD.w)) % inD.h, n = Math.floor(i / (inD.c * inD.w * inD.h));
+    const ic = i % inD.c;
     let acc = 0;
-    for (let fy = 0; fy < fD.h; ++fy) {
-      const oy = tapRow(y + g.padH - fy * g.dilationH, g.strideH, outD.h);
-      if (oy < 0) continue;
-      for (let fx = 0; fx < fD.w; ++fx) {
-        const ox = tapRow(x + g.padW - fx * g.dilationW, g.strideW, outD.w);
-        if (ox < 0) continue;
-        acc = f(acc + f(f(gradOut[off4(outD, n, oy, ox, ic)] * scale[ic]) * filter[off4(fD, 0, fy, fx, ic)]));
-      }
-    }
+    forEachGatherTap(g, inD, fD, outD, i, (n, oy, ox, fy, fx) => {
+      acc = f(acc + f(f(gradOut[off4(outD, n, oy, ox, ic)] * scale[ic]) * filter[off4(fD, 0, fy, fx, ic)]));
+    });
     return acc;
   });
 }
@@ -180,7 +186,7 @@ export function fcGradInputNarrow(batches: number, depth: number, outDepth: numb
 
 export function avgPoolGradNarrow(p: PoolGeometry, inD: Dims, outD: Dims, gradOut: Narrow, old: Narrow, accumulate: boolean, bits: Bits): Narrow {
   return write(count(inD), bits, gradOut.exp, old, accumulate, (i) => {
-    const c = i % inD.c, x = Math.floor(i / inD.c) % inD.w, y = Math.floor(i / (inD.c * inD.w)) % inD.h, n = Math.floor(i / (inD.c * inD.w * inD.h));
+    const [n, y, x, c] = coords(inD, i);
     let acc = 0;
     for (let oy = 0; oy < outD.h; ++oy) {
       const y0 = oy * p.strideH - p.padH;
@@ -204,7 +210,7 @@ export function meanGradNarrow(inD: Dims, gradOut: Narrow, old: Narrow, accumula
 
 export function padGradNarrow(inD: Dims, outD: Dims, before: number[], gradOut: Narrow, old: Narrow, accumulate: boolean, bits: Bits): Narrow {
   return write(count(inD), bits, gradOut.exp, old, accumulate, (i) => {
-    const c = i % inD.c, x = Math.floor(i / inD.c) % inD.w, y = Math.floor(i / (inD.c * inD.w)) % inD.h, n = Math.floor(i / (inD.c * inD.w * inD.h));
+    const [n, y, x, c] = coords(inD, i);
     return gradOut.q[off4(outD, n + before[0], y + before[1], x + before[2], c + before[3])];
   });
 }

@@ -2,7 +2,8 @@
  * Pass `inPlaceGradients`: marks the input gradients that may overwrite their output gradient, so the
  * two share one buffer (the lowering declares the alias to the planner and a ring of rows as scratch).
  * Today: DEPTHWISE_CONV_2D with stride 1 and one output channel per input channel, input and output
- * of one shape (its gather reads only a few rows around the one it writes, kept in the ring), when
+ * of one shape, a filter up to 16x16 (its gather reads only a few rows around the one it writes, kept
+ * in the ring), when
  *  - the gradient is written, not accumulated (an accumulated one is another tensor already);
  *  - the layer's weights are not trained: their update must read the output gradient after the input
  *    gradient, which needs the old weights, is computed;
@@ -11,6 +12,7 @@
  */
 import { elementCount, type Graph } from '../ir/graph.ts';
 import type { BackwardOp } from './autodiff.ts';
+import { DW_GATHER_MAX_TAPS } from './narrow_gradients.ts';
 
 /** Tensors an op reads or writes. */
 function tensorsOf(o: BackwardOp): number[] {
@@ -31,7 +33,8 @@ function depthwiseInPlaceGeometry(graph: Graph, o: Extract<BackwardOp, { kind: '
   if (o.op.kind !== 'DEPTHWISE_CONV_2D') return false;
   const { strideH, strideW, depthMultiplier } = o.op.options;
   const input = graph.tensors[o.input].shape, output = graph.tensors[o.op.outputs[0]].shape;
-  return strideH === 1 && strideW === 1 && depthMultiplier === 1 && input.length === output.length &&
+  const [, fh, fw] = graph.tensors[o.op.inputs[1]].shape;
+  return strideH === 1 && strideW === 1 && depthMultiplier === 1 && fh <= DW_GATHER_MAX_TAPS && fw <= DW_GATHER_MAX_TAPS && input.length === output.length &&
     input.every((d, i) => d === output[i]) && elementCount(input) === elementCount(output);
 }
 

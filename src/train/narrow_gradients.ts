@@ -7,6 +7,7 @@
  * keeps the exponent valid), so the rewrite is the same for every call: the narrow kernel's name and
  * the exponent after each gradient argument.
  */
+import { McutrainError } from '../errors.ts';
 import type { Graph } from '../ir/graph.ts';
 import type { KernelArg, KernelCall } from '../lower/kernel_call.ts';
 import type { GradType } from './scheme.ts';
@@ -31,6 +32,9 @@ export function narrowKernelName(fn: string, grad: Exclude<GradType, 'f32'>): st
   throw new Error(`no narrow-gradient form of kernel ${fn}`);
 }
 
+/** Filter height and width the gathering depthwise input gradient takes (MT_DW_GATHER_MAX_TAPS). */
+export const DW_GATHER_MAX_TAPS = 16;
+
 /** Kernels that take no exponent: they only zero elements of a gradient. */
 const takesExponent = (fn: string) => !/^mt_(clamp_mask|mask_apply)/.test(fn);
 
@@ -50,6 +54,13 @@ export function narrowGradientCalls(graph: Graph, calls: KernelCall[], grad: Exc
   };
   const out = calls.map((call): KernelCall => {
     if (!call.fn || call.fn === skip) return call;
+    if (call.fn === 'mt_depthwise_conv_grad_input_f32') {
+      const filter = graph.tensors[graph.operators[call.op].inputs[1]];
+      if (filter.shape[1] > DW_GATHER_MAX_TAPS || filter.shape[2] > DW_GATHER_MAX_TAPS) {
+        throw new McutrainError(`op ${call.op} (DEPTHWISE_CONV_2D) has a ${filter.shape[1]}x${filter.shape[2]} filter; narrow gradients take depthwise filters up to ${DW_GATHER_MAX_TAPS}x${DW_GATHER_MAX_TAPS}`,
+          'use --grad f32, or train only layers after it');
+      }
+    }
     const withExp = takesExponent(call.fn);
     const args = call.args.flatMap((a) => (a.kind === 'tensor' && isGradient(a.tensor) && withExp ? [a, entry(a.tensor)] : [a]));
     return { ...call, fn: narrowKernelName(call.fn, grad), args };

@@ -75,7 +75,8 @@ void mt_depthwise_conv_grad_input_f32(const mt_depthwise_conv_params *params, co
 /* DEPTHWISE_CONV_2D in place: the input gradient written over the output gradient (grad_in ==
  * grad_out), for stride 1, depth multiplier 1 and input and output of one shape. Gathered element by
  * element in memory order: acc = sum over the taps (fy, fx) that read it, in that order, of
- * (grad_out * filter_scale[c]) * w (firmware/kernels/depthwise_grad_gather.inc). ring: scratch of
+ * (grad_out * filter_scale[c]) * w (firmware/kernels/depthwise_grad_gather.inc); filters up to 16x16
+ * (a larger one leaves grad_in untouched; the lowering never asks). ring: scratch of
  * max(0, (filter_h - 1) * dilation_h - pad_h) + 1 rows of the output gradient, where row y is copied
  * just before input row y overwrites it. */
 void mt_depthwise_conv_grad_input_inplace_f32(const mt_depthwise_conv_params *params, const mt_dims4 *input_dims,

@@ -91,6 +91,7 @@
  * Input gradients (the float32 kernels' maths, each grad_in element gathered whole, in memory order):
  *   conv:      for (fy, fx) of the taps that read it, for oc:      acc += (float)(g_q * w) * filter_scale[oc]
  *   depthwise: for (fy, fx) of the taps that read it, for m < dm:  the same with oc = ic * dm + m
+ *              (filters up to 16x16: a larger one leaves grad_in untouched; the lowering refuses it)
  *   FC:        for oc:                                             the same
  *   avg pool:  for the windows (oy, ox) holding it, in order:      acc += (float)g_q / window count
  *   MEAN:      (float)g_q / (h * w);  PAD: the element itself;  copy: the element itself

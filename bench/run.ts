@@ -8,6 +8,8 @@
  * No network; reproducible (instruction counts under QEMU -icount do not depend on the machine).
  * BENCH_QUICK=1: vww96 only, and written as quick.json (so latest.json keeps the whole suite).
  * BENCH_GRAD=i16|i8: every training scheme with narrow gradients (default f32; name the output with BENCH_NAME).
+ * BENCH_SECTIONS=training (or inference): those sections only, written as <sections>.json;
+ * BENCH_EMULATE=off: the training section's planner figures only, no emulated training step.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,12 +17,16 @@ import path from 'node:path';
 import { writeFileAtomic } from '../src/util/fs_atomic.ts';
 import { RUNS } from './emulated.ts';
 import { formatInference, INFERENCE_MODELS, measureInference, type InferenceRow } from './inference.ts';
-import { measureTraining, TRAINING_MODELS, TRAINING_NOTES, type TrainingModelFigures } from './training.ts';
-import { formatTrainingAnchors, formatTrainingCompute, formatTrainingMemory } from './training_table.ts';
+import { measureTraining, TRAINING_MODELS, TRAINING_NOTES, trainingTargets, type TrainingModelFigures } from './training.ts';
+import { formatTrainingAnchors, formatTrainingCompute, formatTrainingMemory, formatTrainingTargets } from './training_table.ts';
 
 const MODELS_DIR = process.env.MCUTRAIN_MODELS ?? path.resolve(import.meta.dirname, '../../shared/models');
 const QUICK = process.env.BENCH_QUICK === '1';
 const QUICK_MODEL = 'vww96_int8.tflite';
+const ALL_SECTIONS = ['inference', 'training'];
+const SECTIONS = (process.env.BENCH_SECTIONS ?? ALL_SECTIONS.join(',')).split(',');
+if (SECTIONS.some((s) => !ALL_SECTIONS.includes(s))) throw new Error(`BENCH_SECTIONS takes ${ALL_SECTIONS.join(', ')} (comma-separated), not '${process.env.BENCH_SECTIONS}'`);
+const EMULATE = process.env.BENCH_EMULATE !== 'off';
 
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
 
@@ -29,28 +35,38 @@ mkdirSync(work, { recursive: true });
 try {
   const started = performance.now();
   const rows: InferenceRow[] = [];
-  for (const file of INFERENCE_MODELS.filter((f) => !QUICK || f === QUICK_MODEL)) {
+  for (const file of INFERENCE_MODELS.filter((f) => SECTIONS.includes('inference') && (!QUICK || f === QUICK_MODEL))) {
     log(file);
     rows.push(await measureInference(MODELS_DIR, file, work));
   }
   const training: TrainingModelFigures[] = [];
-  for (const spec of TRAINING_MODELS.filter((s) => !QUICK || s.file === QUICK_MODEL)) {
+  for (const spec of TRAINING_MODELS.filter((s) => SECTIONS.includes('training') && (!QUICK || s.file === QUICK_MODEL))) {
     log(`training ${spec.name}`);
-    training.push(await measureTraining(spec, MODELS_DIR, work, { emulate: true }));
+    training.push(await measureTraining(spec, MODELS_DIR, work, { emulate: EMULATE }));
   }
-  const name = process.env.BENCH_NAME ?? (QUICK ? 'quick' : 'latest');
+  const targets = trainingTargets(training);
+  const partial = SECTIONS.length < ALL_SECTIONS.length || !EMULATE;
+  const name = process.env.BENCH_NAME ?? (QUICK ? 'quick' : partial ? `${SECTIONS.join('+')}${EMULATE ? '' : '-planned'}` : 'latest');
   const out = path.resolve(import.meta.dirname, 'results', `${name}.json`);
   const seconds = Math.round((performance.now() - started) / 1000);
   writeFileAtomic(out, JSON.stringify({
-    date: new Date().toISOString(), node: process.version, runs: RUNS, seconds, rows, training: { notes: TRAINING_NOTES, models: training },
+    date: new Date().toISOString(), node: process.version, runs: RUNS, seconds, rows, training: { notes: TRAINING_NOTES, models: training, targets },
   }, null, 2) + '\n');
-  console.log(formatInference(rows));
-  console.log('\nTraining: planned memory (bytes; "memory" = arena + trained parameters + momentum)\n');
-  console.log(formatTrainingMemory(training));
-  console.log(`\nTraining: one sparse scheme per model on the emulated Cortex-M7 (mps2-an500)\n`);
-  console.log(formatTrainingCompute(training));
-  console.log('\nTraining: memory ratios against the paper\'s\n');
-  console.log(formatTrainingAnchors(training));
+  if (rows.length > 0) console.log(formatInference(rows));
+  if (training.length > 0) {
+    console.log('\nTraining: planned memory (bytes; "memory" = arena + trained parameters + momentum; LB = lower bound)\n');
+    console.log(formatTrainingMemory(training));
+    if (EMULATE) {
+      console.log(`\nTraining: one sparse scheme per model on the emulated Cortex-M7 (mps2-an500)\n`);
+      console.log(formatTrainingCompute(training));
+    }
+    console.log('\nTraining: memory ratios against the paper\'s\n');
+    console.log(formatTrainingAnchors(training));
+    if (targets.length > 0) {
+      console.log('\nTraining: issue 11\'s memory targets, as measured\n');
+      console.log(formatTrainingTargets(targets));
+    }
+  }
   console.log(`\nwritten ${path.relative(process.cwd(), out)} in ${seconds} s`);
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -7,7 +7,7 @@
 import type { Graph } from '../src/ir/graph.ts';
 import type { Analysis } from '../src/project/compile_project.ts';
 import { analyzeTraining } from '../src/train/analyze_training.ts';
-import { DEFAULT_LR, type TrainingScheme, type WeightUpdate } from '../src/train/scheme.ts';
+import { DEFAULT_LR, parseScheme, type TrainingScheme, type WeightUpdate } from '../src/train/scheme.ts';
 import { planTraining } from '../src/train/training_graph.ts';
 
 export const BUDGETS_KIB = [50, 100, 150] as const;
@@ -97,6 +97,8 @@ const TINYENGINE_49KB_WEIGHTS = [
   ['classifier', 'classifier/weights', 1],
 ] as const;
 
+export const tinyEngine49kbName = 'TinyEngine 49 KB';
+
 /**
  * TinyEngine's 49 KB scheme for MCUNet-5FPS (../shared/anchors/README.md): biases of the last 21
  * convolutions (the classifier counts as one); weights of three expansion convolutions partially and
@@ -111,9 +113,33 @@ export function tinyEngine49kb(graph: Graph): NamedScheme {
     return { layer, fraction };
   });
   return {
-    name: 'TinyEngine 49 KB',
+    name: tinyEngine49kbName,
     scheme: scheme(21, weights),
     rule: 'the paper\'s 49 KB scheme (TinyEngine assets/49kb-int8-graph.json): biases of the last 21 convolutions, weights of ' +
       'v9_conv_0 at 1/4, v10_conv_0 and v11_conv_0 at 1/2 and the classifier; fractions of output channels here, of input channels there',
   };
+}
+
+/**
+ * The sparse-update schemes the paper's code release ships for its backbones (Lin et al. 2022), in
+ * mcutrain's inline form: weighted layers counted as here (the classifier is the last), fractions of
+ * output channels here where the paper's are of input channels (the same number of weights).
+ */
+export const PAPER_SCHEMES: Readonly<Record<string, readonly { name: string; text: string }[]>> = {
+  'mobilenetv2-w0.35': [
+    { name: 'paper "49kb"', text: 'bias:last=17,weights:layers=41@1/4,42,45,48,49@1/8,36,39,51' },
+    { name: 'paper "99kb"', text: 'bias:last=26,weights:layers=42@1/8,45@1/2,27,30,33,36,39,48,51' },
+  ],
+  'mcunet-5fps': [
+    { name: 'paper "100 KB"', text: 'bias:last=23,weights:layers=36@1/8,39@1/4,21,24,27,30,42' },
+  ],
+};
+
+/** A scheme of PAPER_SCHEMES, checked against `graph`: every layer it names must exist. */
+export function paperScheme(graph: Graph, name: string, text: string): NamedScheme {
+  const s = parseScheme(text);
+  const count = weightedLayers(graph).length;
+  const missing = [...(s.biasLast > count ? [`bias:last=${s.biasLast}`] : []), ...s.weights.filter((w) => w.layer >= count).map((w) => `layer ${w.layer}`)];
+  if (missing.length > 0) throw new Error(`${graph.name} has ${count} weighted layers, so the ${name} scheme's ${missing.join(', ')} does not exist`);
+  return { name, scheme: s, rule: `the paper's released ${name.replace('paper ', '')} scheme: ${text}` };
 }

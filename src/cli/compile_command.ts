@@ -1,10 +1,11 @@
 /** `mcutrain compile` (optionally with a training scheme) and `mcutrain plan` (the training memory report). */
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
-import { analyzeModel, compileModel, readModelFile, resolveScheme, type TrainOptions } from '../project/compile_project.ts';
+import { analyzeModel, compileModel, fitWithin, readModelFile, resolveScheme, type Analysis, type TrainOptions } from '../project/compile_project.ts';
 import { fitVerdict, requireFit } from '../project/fit.ts';
 import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
-import { formatPlanReport, lifetimeSvg, makePlanReport } from '../train/plan_report.ts';
+import { formatPlanReport, lifetimeSvg, makePlanReport, type PlanReport } from '../train/plan_report.ts';
+import { describePatchStage, extraMacsShare, parsePatchMode, type PatchMode } from '../plan/patch_stage.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import type { Command } from './commands.ts';
 import { AUTO_HELP, AUTO_OPTIONS, autoScheme } from './scheme_command.ts';
@@ -75,24 +76,24 @@ export const COMPILE_COMMAND: Command = {
     const numerics = numericsOption(v);
     const patches = patchesOption(v);
     let train = trainOptions(v);
+    let fitWithinBytes: number | undefined;
     if (train?.scheme === 'auto') {
-      train = { ...train, scheme: (await autoScheme(file, v)).scheme };
+      const chosen = await autoScheme(file, v);
+      train = { ...train, scheme: chosen.scheme };
+      fitWithinBytes = chosen.budget;
       console.log('');
     } else {
       const search = Object.keys(AUTO_OPTIONS).filter((k) => v[k] !== undefined).map((k) => `--${k}`);
       if (search.length > 0) throw new McutrainError(`${search.join(', ')} ${search.length > 1 ? 'are' : 'is'} for --train auto`, 'add --train auto, or drop them');
     }
     const started = performance.now();
-    const { manifest, fit } = compileModel({ modelPath: file, target: str(v.target) ?? DEFAULT_TARGET, outDir: out, numerics, train, patches });
+    const { manifest, fit } = compileModel({ modelPath: file, target: str(v.target) ?? DEFAULT_TARGET, outDir: out, numerics, train, patches, fitWithinBytes });
     const ms = performance.now() - started;
     console.log(`compiled ${manifest.model.file} for ${manifest.target} (${manifest.numerics} numerics) into ${out} in ${ms.toFixed(0)} ms`);
     console.log(`  operators ${manifest.ops.length}, MACs ${manifest.macs.toLocaleString('en-US')}`);
     console.log(`  SRAM arena ${formatBytes(manifest.arenaBytes)} (lower bound ${formatBytes(manifest.lowerBoundBytes)})`);
     console.log(`  Flash constants ${formatBytes(manifest.constBytes)}`);
-    if (manifest.patches) {
-      console.log(`  early stage (${manifest.patches.ops.length} operators) runs as ${manifest.patches.grid}x${manifest.patches.grid} patches, ` +
-        `recomputing ${manifest.patches.extraMacs.toLocaleString('en-US')} MACs in their halos`);
-    }
+    if (manifest.patches) console.log(`  early stage: ${describePatchStage({ ...manifest.patches, forwardMacs: manifest.macs })}`);
     const t = manifest.training;
     if (t) {
       console.log(`  training ${t.scheme}: ${t.params.length} trained tensors, ${formatBytes(t.paramBytes)} in SRAM` +
@@ -103,6 +104,19 @@ export const COMPILE_COMMAND: Command = {
     return 0;
   },
 };
+
+/** The early stage as `plan` reports it (text and --json): null when it runs whole. */
+interface PlanPatches { ops: number[]; grid: number; extraMacs: number; forwardMacs: number; extraMacsShare: number }
+
+const withPatches = (r: PlanReport, a: Analysis): PlanReport & { patches: PlanPatches | null } => ({
+  ...r,
+  patches: a.patches ? { ops: a.patches.ops, grid: a.patches.grid, extraMacs: a.patches.extraMacs, forwardMacs: a.patches.forwardMacs, extraMacsShare: extraMacsShare(a.patches) } : null,
+});
+
+function formatPlanPatches(p: PlanPatches | null, mode: PatchMode, fits: boolean): string {
+  const why = mode === 'off' ? '--patches off' : mode === 'fit' && fits ? 'the build fits without patches' : 'no patch layout lowers the arena';
+  return `Early stage: ${p ? describePatchStage(p) : `runs whole (${why})`}`;
+}
 
 export const PLAN_COMMAND: Command = {
   usage: 'plan <model.tflite> --train SCHEME [--target mps2-an500] [--svg chart.svg] [--json report.json]',
@@ -123,11 +137,13 @@ export const PLAN_COMMAND: Command = {
     if (!train) throw new McutrainError('plan needs a training scheme', 'add --train "bias:last=4" (or a scheme .json file)');
     const target = loadTarget(str(v.target) ?? DEFAULT_TARGET);
     const numerics = numericsOption(v);
-    const subject = { bytes: readModelFile(file), name: path.basename(file), numerics, scheme: resolveScheme(train), options: { reorder: train.reorder, patches: patchesOption(v) } };
+    const options = { reorder: train.reorder, patches: patchesOption(v), fitWithin: fitWithin(target) };
+    const subject = { bytes: readModelFile(file), name: path.basename(file), numerics, scheme: resolveScheme(train), options };
     const analysis = analyzeModel(subject.bytes, subject.name, numerics, subject.scheme, subject.options);
     const fit = fitVerdict(analysis, target, subject);
-    const report = makePlanReport(analysis, analysis.training!, target, fit);
+    const report = withPatches(makePlanReport(analysis, analysis.training!, target, fit), analysis);
     console.log(formatPlanReport(report));
+    console.log(formatPlanPatches(report.patches, parsePatchMode(options.patches, true), fit.fits));
     const svg = str(v.svg);
     if (svg) {
       writeFileAtomic(svg, lifetimeSvg(report));

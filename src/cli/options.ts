@@ -47,7 +47,11 @@ export function numericsOption(v: Values): Numerics {
   return parseNumerics(v.numerics, '--numerics');
 }
 
-export const PATCH_HELP = '  --patches auto|off   run the early stage patch by patch when that lowers the arena (default: auto with --train, off without)';
+export const PATCH_HELP = [
+  '  --patches auto|fit|off  run the early stage patch by patch: auto takes the layout with the smallest arena,',
+  '                       fit the one recomputing the fewest MACs whose build fits the target\'s SRAM (with',
+  '                       --train auto: the --budget), off none (default: auto with --train, off without)',
+].join('\n');
 
 /** --patches, checked; undefined leaves the stage's default (auto with training, off without). */
 /** --grad f32|i16|i8 (gradient storage), or undefined: the scheme's own. */

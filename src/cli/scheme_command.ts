@@ -156,7 +156,7 @@ export const SCHEME_COMMAND: Command = {
     '  --no-qas             without Quantization-Aware Scaling',
     '  --grad f32|i16|i8    gradient storage of the engines measured and of the scheme (default f32)',
     '  --numerics tflm|tflite  as for compile',
-    '  --patches auto|off   as for compile: price the schemes as they will be compiled (default auto)',
+    '  --patches auto|fit|off  as for compile (fit: within --budget): price the schemes as they will be compiled (default auto)',
     'Each candidate (bias of the last k layers; weights of one layer at 1/8, 1/4, 1/2, 1 of its channels) is',
     'fine-tuned alone on the host engine and scored on held-out samples; the search then combines them.',
   ].join('\n'),

@@ -15,6 +15,7 @@ import { targetView } from './target_view.ts';
 import { flashConstBytes, usedConstantTensors } from '../plan/flash.ts';
 import { GRAD_CTYPES } from '../train/narrow_gradients.ts';
 import type { TrainingAnalysis } from '../train/analyze_training.ts';
+import { MASK_PACK_FN } from '../train/clamp_masks.ts';
 import type { TrainParamInfo } from '../project/manifest.ts';
 
 export interface EmitOptions {
@@ -146,7 +147,10 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
     const tp = training.plan;
     // Steps of the training schedule: forward calls, the loss, backward calls.
     const lossStep = training.forwardCalls.length;
-    const forward = training.forwardCalls.map((c, step) => ({ statement: statement(c, tp, step), kind: graph.operators[c.op].kind, index: c.op }));
+    const forward = training.forwardCalls.map((c, step) => {
+      const s = statement(c, tp, step);
+      return { statement: c.fn === MASK_PACK_FN ? `if (update) ${s}` : s, kind: graph.operators[c.op].kind, index: c.op };
+    });
     const backwardDefs = training.backwardCalls.map((c, i) => {
       const stmt = statement(c, tp, lossStep + 1 + i);
       const def = definitions(c, `${c.name}: ${c.fn} (backward of op ${c.op} ${graph.operators[c.op]?.kind ?? ''})`, c.tensors ?? { inputs: [], outputs: [] });

@@ -15,13 +15,16 @@ import { constantValues } from '../ir/tensor_data.ts';
 import { oneOf } from '../util/option_values.ts';
 
 /**
- * Patch-based execution of the early stage: 'auto' uses it when it lowers the arena (the larger of the
- * inference and training schedules), 'off' never. The default is 'auto' with a training scheme (the
- * forward pass must not dominate the training step's memory) and 'off' for inference only, whose
- * figures stay comparable with TensorFlow Lite Micro's.
+ * Patch-based execution of the early stage: 'auto' takes the layout (stage end and grid) with the
+ * smallest arena (the larger of the inference and training schedules), 'fit' the one that recomputes
+ * the fewest MACs among those whose build fits the SRAM budget (the target's SRAM, or the scheme
+ * search's budget; the smallest arena when none fits), 'off' runs the stage whole. Either way, among
+ * layouts as good, the fewest recomputed MACs win (running whole recomputes none). The default is
+ * 'auto' with a training scheme (the forward pass must not dominate the training step's memory) and
+ * 'off' for inference only, whose figures stay comparable with TensorFlow Lite Micro's.
  */
-export type PatchMode = 'auto' | 'off';
-export const PATCH_MODES: readonly PatchMode[] = ['auto', 'off'];
+export type PatchMode = 'auto' | 'fit' | 'off';
+export const PATCH_MODES: readonly PatchMode[] = ['auto', 'fit', 'off'];
 
 /** The patch mode named by `value` (undefined: the default for `training`); anything else fails, naming the choices. */
 export function parsePatchMode(value: unknown, training: boolean, what = 'patches'): PatchMode {
@@ -39,8 +42,18 @@ export interface PatchStage {
   input: number;
   output: number;
   grid: number;
-  /** MACs added by recomputing the halos (0 without overlap). */
+  /** MACs added by recomputing the halos (0 without overlap), and the whole forward pass's MACs without patches. */
   extraMacs: number;
+  forwardMacs: number;
+}
+
+/** What the patches cost: recomputed MACs as a fraction of the unpatched forward pass. */
+export const extraMacsShare = (s: Pick<PatchStage, 'extraMacs' | 'forwardMacs'>): number => (s.forwardMacs > 0 ? s.extraMacs / s.forwardMacs : 0);
+
+/** One line for reports: which operators run as patches and the MACs their halos add. */
+export function describePatchStage(s: Pick<PatchStage, 'ops' | 'grid' | 'extraMacs' | 'forwardMacs'>): string {
+  return `the first ${s.ops.length} operators as ${s.grid}x${s.grid} patches, recomputing ${s.extraMacs.toLocaleString('en-US')} MACs in their halos ` +
+    `(+${(extraMacsShare(s) * 100).toFixed(2)}% of the forward pass's ${s.forwardMacs.toLocaleString('en-US')})`;
 }
 
 export interface PatchedSchedule {
@@ -140,23 +153,28 @@ function inputRegion(graph: Graph, call: KernelCall, op: Operator, out: Region, 
 /** Grids tried by bestPatchedSchedule: 2x2 up to 8x8 patches. */
 export const PATCH_GRIDS = [2, 3, 4, 5, 6, 8];
 
+/** Every patch layout of the stages `allowed` admits (stage end x grid), fewest recomputed MACs first. */
+export function patchLayouts(graph: Graph, calls: KernelCall[], allowed: (end: number) => boolean = () => true): PatchedSchedule[] {
+  const layouts = stageCandidates(graph, calls).filter(allowed).flatMap((end) => PATCH_GRIDS.map((grid) => patchStage(graph, calls, end, grid)));
+  // A stable sort: layouts that recompute as much keep the order of shorter stage, coarser grid.
+  return layouts.filter((p) => p !== null).sort((a, b) => a.stage.extraMacs - b.stage.extraMacs);
+}
+
 /**
- * The unpatched schedule or the patched one that `cost` (the arena the caller cares about) rates
- * lowest; ties go to fewer recomputed MACs. `cost` of null means the unpatched schedule.
+ * The unpatched schedule (null) or a patched one, tried in order of recomputed MACs (the unpatched
+ * first): with a `limit`, the first whose `cost` (the arena the caller cares about) is within it;
+ * otherwise, or when none is, the one of lowest cost, the fewest MACs among equals.
  */
 export function bestPatchedSchedule(graph: Graph, calls: KernelCall[], cost: (p: PatchedSchedule | null) => number,
-  allowed: (end: number) => boolean = () => true): PatchedSchedule | null {
+  opts: { allowed?: (end: number) => boolean; limit?: number } = {}): PatchedSchedule | null {
   let best: PatchedSchedule | null = null;
-  let bestCost = cost(null);
-  for (const end of stageCandidates(graph, calls).filter(allowed)) {
-    for (const grid of PATCH_GRIDS) {
-      const p = patchStage(graph, calls, end, grid);
-      if (!p) continue;
-      const c = cost(p);
-      if (c < bestCost || (c === bestCost && best && p.stage.extraMacs < best.stage.extraMacs)) {
-        best = p;
-        bestCost = c;
-      }
+  let bestCost = Infinity;
+  for (const p of [null, ...patchLayouts(graph, calls, opts.allowed)]) {
+    const c = cost(p);
+    if (opts.limit !== undefined && c <= opts.limit) return p;
+    if (c < bestCost) {
+      best = p;
+      bestCost = c;
     }
   }
   return best;
@@ -249,7 +267,7 @@ export function patchStage(base: Graph, calls: KernelCall[], end: number, grid: 
   return {
     graph,
     schedule: [...schedule, ...calls.slice(end + 1)],
-    stage: { ops: stageOps.map((op) => op.id), input, output, grid, extraMacs },
+    stage: { ops: stageOps.map((op) => op.id), input, output, grid, extraMacs, forwardMacs: calls.reduce((s, c) => s + c.macs, 0) },
   };
 }
 

@@ -11,7 +11,7 @@ import { parseNumerics, type Numerics } from '../lower/numerics.ts';
 import { planMemory, type MemoryPlan } from '../plan/plan_memory.ts';
 import { linkReceiveBytes } from '../codegen/emit_c.ts';
 import { bestPatchedSchedule, parsePatchMode, type PatchedSchedule, type PatchMode, type PatchStage } from '../plan/patch_stage.ts';
-import type { Target } from '../targets/target.ts';
+import { mcuOf, type Target } from '../targets/target.ts';
 import { analyzeTraining, type TrainingAnalysis, type TrainingAnalysisOptions } from '../train/analyze_training.ts';
 import type { TrainingScheme } from '../train/scheme.ts';
 import { sramBudget, type SramBudget } from '../train/memory_report.ts';
@@ -32,6 +32,14 @@ export interface Analysis {
 
 export interface AnalyzeOptions extends TrainingAnalysisOptions {
   patches?: PatchMode;
+  /** For patches 'fit': the SRAM the build must fit within on `target` (none: no limit, so the stage runs whole). */
+  fitWithin?: { target: Target; bytes: number };
+}
+
+/** What patches 'fit' keeps a build on `target` within: `bytes`, else the target's SRAM (none on a host). */
+export function fitWithin(target: Target, bytes?: number): AnalyzeOptions['fitWithin'] {
+  const limit = bytes ?? (target.kind === 'mcu' ? mcuOf(target).sram.bytes : undefined);
+  return limit === undefined ? undefined : { target, bytes: limit };
 }
 
 /** Import, lower and plan (and, with a scheme, derive and plan the training step): everything needed to report on a model or to emit it. */
@@ -58,18 +66,22 @@ export function analyzeModel(bytes: Uint8Array, name: string, numericsName?: Num
   const read = new Set(backward.flatMap((c) => c.tensors?.inputs ?? []));
   const frozen = (end: number) => calls.slice(0, end + 1).every((c, i) =>
     !differentiated.has(c.op) && (i === end || graph.operators[c.op].outputs.every((t) => !read.has(t))));
+  // 'fit': the arena may take what the budget leaves after the rest of the build's SRAM, which no layout changes.
+  const budget = options.fitWithin;
+  const limit = patches !== 'fit' ? undefined : budget ? budget.bytes - (buildSram(whole, budget.target).totalBytes - arena(whole)) : Infinity;
   const cache = new Map<PatchedSchedule | null, Analysis>([[null, whole]]);
   let bound = arena(whole);
   const best = bestPatchedSchedule(graph, calls, (p) => {
     if (!p) return arena(whole);
-    // The training step cannot take less than inference: skip planning it when inference alone loses.
+    // The training step cannot take less than inference: skip planning it when inference alone neither
+    // beats the best arena so far nor fits the limit.
     const inference = planInference(p);
-    if (inference.arenaBytes > bound) return inference.arenaBytes;
+    if (inference.arenaBytes > Math.max(bound, limit ?? 0)) return inference.arenaBytes;
     const a = analyse(p, inference);
     cache.set(p, a);
     bound = Math.min(bound, arena(a));
     return arena(a);
-  }, frozen);
+  }, { allowed: frozen, limit });
   return cache.get(best) ?? analyse(best);
 }
 

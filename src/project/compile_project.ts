@@ -22,8 +22,8 @@ import { fitVerdict, requireFit, type FitVerdict } from './fit.ts';
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
 
-import { analyzeModel, type Analysis } from './analyze.ts';
-export { analyzeModel, buildSram, trainingCallName, type AnalyzeOptions, type Analysis } from './analyze.ts';
+import { analyzeModel, fitWithin, type Analysis } from './analyze.ts';
+export { analyzeModel, buildSram, fitWithin, trainingCallName, type AnalyzeOptions, type Analysis } from './analyze.ts';
 export type { PatchMode } from '../plan/patch_stage.ts';
 
 /** How to train, for compileModel: a scheme (inline or a .json path) with optional overrides. */
@@ -72,6 +72,8 @@ export interface CompileOptions {
   train?: TrainOptions;
   /** Patch-based early stage (see PatchMode); default 'auto' when training, 'off' otherwise. */
   patches?: PatchMode;
+  /** The SRAM patches 'fit' keeps the build within (default: the target's SRAM; a host has no limit). */
+  fitWithinBytes?: number;
 }
 
 export interface CompileResult {
@@ -92,7 +94,7 @@ export function compileModel(opts: CompileOptions): CompileResult {
       'drop --no-reorder to compile (mcutrain plan --no-reorder reports the conventional order\'s memory)');
   }
   const scheme = opts.train ? resolveScheme(opts.train) : undefined;
-  const options = { patches: opts.patches, inPlace: opts.train?.inPlace };
+  const options = { patches: opts.patches, fitWithin: fitWithin(target, opts.fitWithinBytes), inPlace: opts.train?.inPlace };
   const analysis = analyzeModel(bytes, name, numerics, scheme, options);
   const training = analysis.training;
   const fit = fitVerdict(analysis, target, { bytes, name, numerics, scheme, options });

@@ -7,11 +7,11 @@
  */
 import { McutrainError } from '../errors.ts';
 import type { Numerics } from '../lower/numerics.ts';
-import { parsePatchMode } from '../plan/patch_stage.ts';
+import { extraMacsShare, parsePatchMode, type PatchStage } from '../plan/patch_stage.ts';
 import { listTargets, loadTarget, mcuOf, type Target } from '../targets/target.ts';
 import { buffersAtPeak, stackInSram, type SramBudget } from '../train/memory_report.ts';
 import type { TrainingScheme } from '../train/scheme.ts';
-import { analyzeModel, buildSram, trainingCallName, type AnalyzeOptions, type Analysis } from './analyze.ts';
+import { analyzeModel, buildSram, fitWithin, trainingCallName, type AnalyzeOptions, type Analysis } from './analyze.ts';
 import { flashConstBytes } from '../plan/flash.ts';
 
 export interface FitVerdict {
@@ -101,8 +101,17 @@ function remedies(a: Analysis, target: Target, subject: FitSubject | undefined, 
     const patched = analyzeModel(subject.bytes, subject.name, subject.numerics, subject.scheme, { ...subject.options, patches: 'auto' });
     const need = buildSram(patched, target).totalBytes;
     if (patched.patches && need < v.sram.totalBytes) {
-      const how = `--patches auto (the first ${patched.patches.ops.length} operators as ${patched.patches.grid}x${patched.patches.grid} patches)`;
-      out.push(need <= capSram ? `${how} needs ${kib(need)} of SRAM, which fits` : `${how} lowers SRAM to ${kib(need)}, not enough alone`);
+      const how = (mode: string, p: PatchStage) => `--patches ${mode} (the first ${p.ops.length} operators as ${p.grid}x${p.grid} patches)`;
+      const macs = (p: PatchStage) => `recomputing ${(extraMacsShare(p) * 100).toFixed(2)}% of the forward pass's MACs`;
+      if (need > capSram) out.push(`${how('auto', patched.patches)} lowers SRAM to ${kib(need)}, not enough alone`);
+      else {
+        out.push(`${how('auto', patched.patches)} needs ${kib(need)} of SRAM, which fits, ${macs(patched.patches)}`);
+        // The smallest arena may recompute far more than fitting needs.
+        const fit = analyzeModel(subject.bytes, subject.name, subject.numerics, subject.scheme, { ...subject.options, patches: 'fit', fitWithin: fitWithin(target) });
+        if (fit.patches && fit.patches.extraMacs < patched.patches.extraMacs) {
+          out.push(`${how('fit', fit.patches)} needs ${kib(buildSram(fit, target).totalBytes)} of SRAM, which fits, ${macs(fit.patches)}`);
+        }
+      }
     }
   }
   const t = a.training;

@@ -11,7 +11,7 @@ import type { LabelledSet } from '../data/labelled.ts';
 import { DEFAULT_NUMERICS, parseNumerics, type Numerics } from '../lower/numerics.ts';
 import { parsePatchMode } from '../plan/patch_stage.ts';
 import { inRange } from '../util/option_values.ts';
-import { analyzeModel, readModelFile, buildSram, type PatchMode } from '../project/compile_project.ts';
+import { analyzeModel, readModelFile, buildSram, fitWithin, type PatchMode } from '../project/compile_project.ts';
 import { fitVerdict, type FitVerdict } from '../project/fit.ts';
 import type { IoTensorInfo } from '../project/manifest.ts';
 import { loadTarget, mcuOf, type Target } from '../targets/target.ts';
@@ -104,10 +104,10 @@ export interface ChooseResult {
   warning?: string;
 }
 
-/** The planner's SRAM of a scheme on a target, from one analyzeModel (no build). */
+/** The planner's SRAM of a scheme on a target, from one analyzeModel (no build); `budget` is what patches 'fit' meets. */
 export function plannedSram(bytes: Uint8Array, name: string, target: Target, scheme: TrainingScheme, numerics: Numerics = DEFAULT_NUMERICS,
-  patches?: PatchMode): SramBudget {
-  return buildSram(analyzeModel(bytes, name, numerics, scheme, { patches }), target);
+  patches?: PatchMode, budget?: number): SramBudget {
+  return buildSram(analyzeModel(bytes, name, numerics, scheme, { patches, fitWithin: fitWithin(target, budget) }), target);
 }
 
 export async function chooseScheme(opts: ChooseOptions): Promise<ChooseResult> {
@@ -128,7 +128,7 @@ export async function chooseScheme(opts: ChooseOptions): Promise<ChooseResult> {
   const memoryOf = (c: Combination): number => {
     const key = combinationKey(c);
     let m = memo.get(key);
-    if (m === undefined) memo.set(key, (m = plannedSram(bytes, name, target, schemeOf(c), numerics, opts.patches).totalBytes));
+    if (m === undefined) memo.set(key, (m = plannedSram(bytes, name, target, schemeOf(c), numerics, opts.patches, budget).totalBytes));
     return m;
   };
 
@@ -178,7 +178,7 @@ export async function chooseScheme(opts: ChooseOptions): Promise<ChooseResult> {
       `took ${least.key}, the least bad. Try more --steps, another --lr, or more data`;
   }
   const scheme = schemeOf(chosen.combination);
-  const subject = { bytes, name, numerics, scheme, options: { patches: opts.patches } };
+  const subject = { bytes, name, numerics, scheme, options: { patches: opts.patches, fitWithin: fitWithin(target, budget) } };
   const fit = fitVerdict(analyzeModel(bytes, name, numerics, scheme, subject.options), target, subject);
   return {
     scheme, chosen, sram: fit.sram, fit, budget, target, baseline: contributions.baseline,

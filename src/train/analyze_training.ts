@@ -9,6 +9,7 @@ import type { KernelCall } from '../lower/kernel_call.ts';
 import { planMemory, type MemoryPlan } from '../plan/plan_memory.ts';
 import type { TrainParamInfo } from '../project/manifest.ts';
 import { deriveBackward, type BackwardOp, type BackwardOptions } from './autodiff.ts';
+import { maskPackCalls, withMaskPacks } from './clamp_masks.ts';
 import { lowerBackward, momentumFloats, PLANNING_ONLY_FN } from './lower_backward.ts';
 import { narrowGradientCalls } from './narrow_gradients.ts';
 import { schemeToString, type TrainingScheme } from './scheme.ts';
@@ -19,7 +20,7 @@ export interface TrainingAnalysis {
   /** The graph with gradient tensors appended (a superset of the inference graph: same ids below). */
   graph: Graph;
   backwardOps: BackwardOp[];
-  /** Forward calls of the training step (the inference calls up to the logits), then loss and backward. */
+  /** Forward calls of the training step (the inference calls up to the logits, each clamped output the backward needs followed by its mask's pack call). */
   forwardCalls: KernelCall[];
   lossCall: KernelCall;
   backwardCalls: KernelCall[];
@@ -49,7 +50,7 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
   const calls = narrow?.calls ?? lowered.calls;
   const loss = calls[0];
   const forwardIds = new Set(tg.forward.map((op) => op.id));
-  const forwardCalls = inferenceCalls.filter((c) => forwardIds.has(c.op));
+  const forwardCalls = withMaskPacks(inferenceCalls.filter((c) => forwardIds.has(c.op)), maskPackCalls(backward.graph, backward.ops));
   const backwardCalls = calls.filter((c) => c !== loss);
   const schedule = [...forwardCalls, loss, ...backwardCalls];
   const plan = planMemory(backward.graph, schedule, { liveIn: graph.inputs, liveOut: [] });

@@ -9,7 +9,8 @@
  *   bias in place, right after its input gradient (which needs the old weights), so no weight
  *   gradient buffer ever exists and the output gradient dies at that layer.
  * - Gradients are tensors added to (a copy of) the graph, named "grad:<tensor>", so the same memory
- *   planner places them with the activations: float32, or int16 / int8 with the scheme's `grad`.
+ *   planner places them with the activations: float32, or int16 / int8 with the scheme's `grad`; so
+ *   are the 1-bit clamp masks ("mask:<tensor>").
  *
  * With `reorder: false` the schedule models the conventional order instead (what the paper compares
  * against): each trained tensor's float32 gradient is materialized in its own buffer when computed,
@@ -21,6 +22,7 @@ import { isConstant, type DType, type Graph, type Operator, type Tensor } from '
 import { opLabel } from '../lower/ops/checks.ts';
 import type { GradType } from './scheme.ts';
 import { inPlaceGradients } from './in_place.ts';
+import { maskTensor } from './clamp_masks.ts';
 import { WEIGHTED_KINDS, type TrainedLayer, type TrainingGraph } from './training_graph.ts';
 
 /** The tensor type of a gradient stored as `grad`. */
@@ -29,9 +31,12 @@ export const GRAD_DTYPES: Record<GradType, DType> = { f32: 'float32', i16: 'int1
 export type BackwardOp =
   /** Softmax cross-entropy of the logits: loss, prediction, and (when updating) dL/dlogits. */
   | { kind: 'loss'; logits: number; grad: number }
-  /** Zeroes the gradient where the forward int8 output sat at its clamp bounds (ReLU, ReLU6, saturation). */
-  /** `projected` at the logits: only gradients that would push a saturated logit further out are zeroed. */
-  | { kind: 'mask'; op: Operator; output: number; grad: number; projected: boolean }
+  /**
+   * Zeroes the gradient where the forward int8 output sat at its clamp bounds (ReLU, ReLU6, saturation),
+   * from `bits`, the 1-bit mask the forward pass packs (clamp_masks.ts). `projected` at the logits (no
+   * bits: it reads the int8 logits): only gradients that would push a saturated logit further out are zeroed.
+   */
+  | { kind: 'mask'; op: Operator; output: number; grad: number; projected: boolean; bits?: number }
   /** Gradient of one operator input, written or added to gradIn; `inPlace`: written over gradOut (in_place.ts). */
   | { kind: 'grad_input'; op: Operator; input: number; gradOut: number; gradIn: number; accumulate: boolean; inPlace?: boolean }
   /** The input gradient is the output gradient itself (RESHAPE, one input of ADD): the two share memory. */
@@ -116,7 +121,11 @@ export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {})
         'train only layers after it (bias:last / weights:layers closer to the output)');
     }
     differentiated.push(op);
-    if (CLAMPED.has(op.kind)) ops.push({ kind: 'mask', op, output, grad: gradOut, projected: output === tg.logits.id });
+    if (CLAMPED.has(op.kind)) {
+      const projected = output === tg.logits.id;
+      const bits = projected ? undefined : tensors.push(maskTensor(base.tensors[output], tensors.length)) - 1;
+      ops.push({ kind: 'mask', op, output, grad: gradOut, projected, bits });
+    }
 
     // Input gradients (with the old weights), for inputs that need one.
     const inputs = op.kind === 'ADD' ? op.inputs : [op.inputs[0]];

@@ -7,13 +7,13 @@
  */
 import { cFloat } from '../codegen/c_literals.ts';
 import { elementCount, tensorBytes, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
-import { activationRange, INT8_MAX, INT8_MIN } from '../lower/common.ts';
 import type { CConst, KernelArg, KernelCall } from '../lower/kernel_call.ts';
 import { opError } from '../lower/ops/checks.ts';
 import { constInts, shape4d } from '../lower/ops/tensor_checks.ts';
 import { window2d } from '../lower/ops/window.ts';
 import { toFloat32 } from '../lower/quant_params.ts';
 import type { BackwardOp } from './autodiff.ts';
+import { clampRange } from './clamp_masks.ts';
 import type { TrainedLayer } from './training_graph.ts';
 
 const tensorArg = (tensor: number): KernelArg => ({ kind: 'tensor', tensor });
@@ -80,12 +80,15 @@ function lowerOne(graph: Graph, b: BackwardOp, qas: boolean, name: string): Kern
       };
     }
     case 'mask': {
-      const range = b.op.kind === 'MEAN'
-        ? { min: INT8_MIN, max: INT8_MAX }
-        : activationRange((b.op.options as { activation: Parameters<typeof activationRange>[0] }).activation, T(b.output));
+      const n = elementCount(T(b.output).shape);
+      if (b.bits !== undefined) {
+        return { ...base, op: b.op.id, fn: 'mt_mask_apply_f32', args: [tensorArg(b.bits), tensorArg(b.grad), lit(n)],
+          tensors: { inputs: [b.bits, b.grad], outputs: [b.grad] }, macs: 0 };
+      }
+      const range = clampRange(graph, b);
       return {
-        ...base, op: b.op.id, fn: b.projected ? 'mt_clamp_mask_projected_f32' : 'mt_clamp_mask_f32',
-        args: [tensorArg(b.output), tensorArg(b.grad), lit(elementCount(T(b.output).shape)), lit(range.min), lit(range.max)],
+        ...base, op: b.op.id, fn: 'mt_clamp_mask_projected_f32',
+        args: [tensorArg(b.output), tensorArg(b.grad), lit(n), lit(range.min), lit(range.max)],
         tensors: { inputs: [b.output, b.grad], outputs: [b.grad] },
         macs: 0,
       };

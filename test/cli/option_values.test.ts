@@ -18,15 +18,15 @@ const HELLO = model('hello_world_int8.tflite');
 
 describe('option values on the command line', () => {
   it.each([
-    [['compile', HELLO, '--target', 'host', '--patches', 'bogus'], /--patches must be one of auto, off, not 'bogus'/],
-    [['compile', HELLO, '--target', 'host', '--train', 'bias:last=1', '--patches', 'yes'], /--patches must be one of auto, off, not 'yes'/],
+    [['compile', HELLO, '--target', 'host', '--patches', 'bogus'], /--patches must be one of auto, fit, off, not 'bogus'/],
+    [['compile', HELLO, '--target', 'host', '--train', 'bias:last=1', '--patches', 'yes'], /--patches must be one of auto, fit, off, not 'yes'/],
     [['compile', HELLO, '--target', 'host', '--train', 'bias:last=1', '--lr', '0x10'], /--lr must be a number >= 0, not '0x10'/],
     [['compile', HELLO, '--target', 'host', '--train', 'bias:last=1', '--momentum', '1'], /--momentum must be a number in \[0, 1\), not '1'/],
     [['compile', HELLO, '--target', 'host', '--train', 'bias:last=1', '--steps', '10', '--jobs', '2'], /--steps, --jobs are for --train auto/],
     [['plan', HELLO, '--train', 'bias:last=1', '--numerics', 'bogus'], /--numerics must be one of tflm, tflite, not 'bogus'/],
-    [['plan', HELLO, '--train', 'bias:last=1', '--patches', 'bogus'], /--patches must be one of auto, off, not 'bogus'/],
+    [['plan', HELLO, '--train', 'bias:last=1', '--patches', 'bogus'], /--patches must be one of auto, fit, off, not 'bogus'/],
     [['scheme', HELLO, '--data', 'nowhere', '--budget', '64KiB', '--numerics', 'fast'], /--numerics must be one of tflm, tflite, not 'fast'/],
-    [['scheme', HELLO, '--data', 'nowhere', '--budget', '64KiB', '--patches', 'on'], /--patches must be one of auto, off, not 'on'/],
+    [['scheme', HELLO, '--data', 'nowhere', '--budget', '64KiB', '--patches', 'on'], /--patches must be one of auto, fit, off, not 'on'/],
     [['scheme', HELLO, '--data', 'nowhere', '--budget', '64 KiBs'], /cannot read the budget '64 KiBs'/],
     [['scheme', HELLO, '--data', 'nowhere', '--budget', '64KiB', '--steps', '1e9'], /--steps must be an integer from 1 to 1000000, not '1e9'/],
     [['scheme', HELLO, '--data', 'nowhere', '--budget', '64KiB', '--target', 'nrf52'], /unknown target 'nrf52'/],
@@ -62,9 +62,9 @@ describe('option values through the stage functions', () => {
   it('analyzeModel and compileModel refuse unknown numerics and patch modes', () => {
     expect(() => analyzeModel(bytes, 'hello', 'fast' as Numerics)).toThrow(McutrainError);
     expect(() => analyzeModel(bytes, 'hello', 'fast' as Numerics)).toThrow(/numerics must be one of tflm, tflite, not 'fast'/);
-    expect(() => analyzeModel(bytes, 'hello', 'tflm', undefined, { patches: 'bogus' as PatchMode })).toThrow(/patches must be one of auto, off, not 'bogus'/);
+    expect(() => analyzeModel(bytes, 'hello', 'tflm', undefined, { patches: 'bogus' as PatchMode })).toThrow(/patches must be one of auto, fit, off, not 'bogus'/);
     const out = path.join(tempDir('options'), 'p');
-    expect(() => compileModel({ modelPath: HELLO, target: 'host', outDir: out, patches: 'bogus' as PatchMode })).toThrow(/patches must be one of auto, off, not 'bogus'/);
+    expect(() => compileModel({ modelPath: HELLO, target: 'host', outDir: out, patches: 'bogus' as PatchMode })).toThrow(/patches must be one of auto, fit, off, not 'bogus'/);
     expect(() => compileModel({ modelPath: HELLO, target: 'host', outDir: out, train: { scheme: 'bias:last=1', lr: Number.NaN } })).toThrow(/learning rate NaN/);
     expect(existsSync(out)).toBe(false);
   });
@@ -76,7 +76,7 @@ describe('option values through the stage functions', () => {
       hyper: { steps: 1, lr: 0.05, momentum: 0, qas: true, seed: 1 },
     };
     await expect(chooseScheme({ ...base, numerics: 'fast' as Numerics })).rejects.toThrow(/numerics must be one of tflm, tflite, not 'fast'/);
-    await expect(chooseScheme({ ...base, patches: 'bogus' as PatchMode })).rejects.toThrow(/patches must be one of auto, off, not 'bogus'/);
+    await expect(chooseScheme({ ...base, patches: 'bogus' as PatchMode })).rejects.toThrow(/patches must be one of auto, fit, off, not 'bogus'/);
     await expect(chooseScheme({ ...base, budget: Number.NaN })).rejects.toThrow(/budget must be a whole number of bytes above 0, not NaN/);
   });
 });

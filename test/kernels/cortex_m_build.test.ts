@@ -14,7 +14,7 @@ import { STRICT_FLAGS } from './c_harness.ts';
 const FIRMWARE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../firmware');
 const CC = 'arm-none-eabi-gcc';
 const hasCrossCompiler = spawnSync(CC, ['--version']).status === 0;
-const KERNELS = ['conv', 'depthwise_conv', 'fully_connected', 'pooling', 'add'];
+const KERNELS = ['conv', 'depthwise_conv', 'fully_connected', 'pooling', 'add', 'clamp_mask'];
 const CPUS = [['-mcpu=cortex-m0plus', '-mthumb'], ['-mcpu=cortex-m7', '-mthumb', '-mfpu=fpv5-d16', '-mfloat-abi=hard']];
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mcutrain-cortex-m-'));

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { buildZooModel } from '../../src/zoo/zoo.ts';
-import { cli } from '../helpers/cli.ts';
+import { cliAsync as cli } from '../helpers/cli.ts';
 import { model, tempDir } from '../helpers/paths.ts';
 
 const BOARD = 'nrf52840-dk'; // 256 KiB of SRAM
@@ -21,14 +21,14 @@ describe('the fit verdict', () => {
     const file = path.join(dir, 'mbv2.tflite');
     writeFileSync(file, writeTflite(await buildZooModel('mobilenetv2-w0.35', { int8: true }))); // a 240 KiB arena at 128x128
     const out = path.join(dir, 'project');
-    const r = cli('compile', file, '--target', BOARD, '-o', out);
+    const r = await cli('compile', file, '--target', BOARD, '-o', out);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(new RegExp(`does not fit ${BOARD}: the inference build needs \\d+ B of SRAM but ${BOARD} has 262144 B`));
     const promised = r.err.match(/hint: --patches auto \(the first \d+ operators as \d+x\d+ patches\) needs ([\d.]+) KiB of SRAM, which fits/);
     expect(promised).not.toBeNull();
     expect(existsSync(out)).toBe(false);
 
-    const patched = cli('compile', file, '--target', BOARD, '--patches', 'auto', '-o', out);
+    const patched = await cli('compile', file, '--target', BOARD, '--patches', 'auto', '-o', out);
     expect(patched.err).toBe('');
     expect(patched.code).toBe(0);
     expect(patched.out).toContain(`fits ${BOARD}: SRAM ${promised![1]} KiB of 256.0 KiB`);
@@ -37,11 +37,11 @@ describe('the fit verdict', () => {
     expect((fit.sram.totalBytes / 1024).toFixed(1)).toBe(promised![1]);
   });
 
-  it('plan over the SRAM exits non-zero with the verdict compile gives, in text and JSON; the momentum remedy fits', () => {
+  it('plan over the SRAM exits non-zero with the verdict compile gives, in text and JSON; the momentum remedy fits', async () => {
     const dir = tempDir('fit');
     const scheme = 'bias:last=20,weights:layers=10,12,14,16,18,20,momentum=0.9';
     const json = path.join(dir, 'plan.json');
-    const plan = cli('plan', model('vww96_int8.tflite'), '--train', scheme, '--target', BOARD, '--json', json);
+    const plan = await cli('plan', model('vww96_int8.tflite'), '--train', scheme, '--target', BOARD, '--json', json);
     expect(plan.code).toBe(1);
     const report = JSON.parse(readFileSync(json, 'utf8')) as { fit: { fits: boolean; summary: string; remedies: string[] }; sram: { totalBytes: number } };
     expect(report.fit.fits).toBe(false);
@@ -51,14 +51,14 @@ describe('the fit verdict', () => {
     expect(plan.err).toContain(`hint: ${report.fit.remedies.join('; or ')}`);
     expect(plan.err).not.toMatch(/\n\s+at /);
 
-    const compiled = cli('compile', model('vww96_int8.tflite'), '--train', scheme, '--target', BOARD, '-o', path.join(dir, 'project'));
+    const compiled = await cli('compile', model('vww96_int8.tflite'), '--train', scheme, '--target', BOARD, '-o', path.join(dir, 'project'));
     expect(compiled.code).toBe(1);
     expect(compiled.err).toContain(`mcutrain: error: ${report.fit.summary}`);
     expect(existsSync(path.join(dir, 'project'))).toBe(false);
 
     const promised = report.fit.remedies.join('\n').match(/drop momentum \(--momentum 0\): ([\d.]+) KiB of SRAM, which fits/);
     expect(promised).not.toBeNull();
-    const without = cli('plan', model('vww96_int8.tflite'), '--train', scheme, '--momentum', '0', '--target', BOARD);
+    const without = await cli('plan', model('vww96_int8.tflite'), '--train', scheme, '--momentum', '0', '--target', BOARD);
     expect(without.code).toBe(0);
     expect(without.out).toContain(`Verdict: fits ${BOARD}: SRAM ${promised![1]} KiB of 256.0 KiB`);
   });

@@ -98,8 +98,8 @@ describe('a scheme on vww96_int8', () => {
     expect(bias.plan.lowerBoundBytes).toBe(55_296);
     expect(bias.params.map((p) => p.bytes)).toEqual([1024, 1024, 1024, 8]);
     const deep = analyzeTraining(graph, calls, parseScheme('bias:last=28'));
-    expect(deep.plan.arenaBytes).toBe(267_264);
-    expect(deep.plan.lowerBoundBytes).toBe(267_264);
+    expect(deep.plan.arenaBytes).toBe(225_792);
+    expect(deep.plan.lowerBoundBytes).toBe(225_792);
     // Momentum keeps one float per trained parameter.
     const m = analyzeTraining(graph, calls, parseScheme('weights:layers=-1@1/2,bias:last=1,momentum=0.9'));
     expect(m.params.map((p) => [p.kind, p.channels, p.momentumFloats])).toEqual([['weights', 1, 256], ['bias', 2, 2]]);

@@ -44,9 +44,19 @@ float mt_softmax_xent_s8(const int8_t *logits, int32_t n, float scale, int32_t z
                          int32_t label, float *grad, int32_t *predicted);
 
 /* The gradient through a clamp: grad[i] = 0 where the int8 forward output out[i] sits at act_min or
- * act_max (fused ReLU/ReLU6 and int8 saturation: the output is the mask, no extra tensor). An output
- * exactly at ReLU's zero counts as clamped (gradient 0 there). */
+ * act_max (fused ReLU/ReLU6 and int8 saturation). An output exactly at ReLU's zero counts as clamped
+ * (gradient 0 there). The unpacked form: generated engines pack the mask in the forward pass (below). */
 void mt_clamp_mask_f32(const int8_t *out, float *grad, int32_t n, int32_t act_min, int32_t act_max);
+
+/* The clamp mask packed by the forward pass, so the int8 output need not live until its backward step:
+ * bit i (bit i & 7 of bits[i >> 3], LSB first) is 1 where the gradient passes (act_min < out[i] <
+ * act_max, the complement of mt_clamp_mask_f32's condition) and 0 where the output is clamped; the
+ * unused high bits of the last byte are 0. bits holds (n + 7) / 8 bytes. */
+void mt_clamp_mask_pack_s8(const int8_t *out, uint8_t *bits, int32_t n, int32_t act_min, int32_t act_max);
+
+/* The backward side of a packed mask: grad[i] = 0 where bit i is 0 (same result as mt_clamp_mask_f32
+ * on the output the bits were packed from). */
+void mt_mask_apply_f32(const uint8_t *bits, float *grad, int32_t n);
 
 /* The clamp of the logits, projected: a gradient that would push a saturated logit further out is
  * zeroed, one that pulls it back in passes. With the plain mask, logits that all saturate (a new task

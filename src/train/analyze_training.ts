@@ -10,7 +10,8 @@ import { planMemory, type MemoryPlan } from '../plan/plan_memory.ts';
 import type { TrainParamInfo } from '../project/manifest.ts';
 import { deriveBackward, type BackwardOp, type BackwardOptions } from './autodiff.ts';
 import { maskPackCalls, withMaskPacks } from './clamp_masks.ts';
-import { lowerBackward, momentumFloats } from './lower_backward.ts';
+import { lowerBackward, momentumFloats, PLANNING_ONLY_FN } from './lower_backward.ts';
+import { narrowGradientCalls } from './narrow_gradients.ts';
 import { schemeToString, type TrainingScheme } from './scheme.ts';
 import { planTraining, type TrainingGraph } from './training_graph.ts';
 
@@ -32,6 +33,8 @@ export interface TrainingAnalysis {
   macsForward: number;
   macsBackward: number;
   schemeText: string;
+  /** Entries of the gradient exponent table (narrow gradients; 0 for float32). */
+  gradExponents: number;
   /** False for the conventional order (gradients buffered, updates after the backward pass): a plan to compare, never emitted. */
   reorder: boolean;
 }
@@ -41,7 +44,11 @@ export type TrainingAnalysisOptions = BackwardOptions;
 export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], scheme: TrainingScheme, options: TrainingAnalysisOptions = {}): TrainingAnalysis {
   const tg = planTraining(graph, scheme);
   const backward = deriveBackward(tg, options);
-  const { calls, loss } = lowerBackward(backward.graph, backward.ops, scheme.qas);
+  const lowered = lowerBackward(backward.graph, backward.ops, scheme.qas);
+  const grad = scheme.grad ?? 'f32';
+  const narrow = grad === 'f32' ? undefined : narrowGradientCalls(backward.graph, lowered.calls, grad, PLANNING_ONLY_FN);
+  const calls = narrow?.calls ?? lowered.calls;
+  const loss = calls[0];
   const forwardIds = new Set(tg.forward.map((op) => op.id));
   const forwardCalls = withMaskPacks(inferenceCalls.filter((c) => forwardIds.has(c.op)), maskPackCalls(backward.graph, backward.ops));
   const backwardCalls = calls.filter((c) => c !== loss);
@@ -72,7 +79,7 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
   return {
     tg, graph: backward.graph, backwardOps: backward.ops, forwardCalls, lossCall: loss, backwardCalls, schedule, plan, params,
     paramBytes: offset, momentumBytes: momentumOffset * 4, macsForward, macsBackward, schemeText: schemeToString(scheme),
-    reorder: options.reorder ?? true,
+    reorder: options.reorder ?? true, gradExponents: narrow?.exponents ?? 0,
   };
 }
 

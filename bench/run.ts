@@ -9,6 +9,7 @@
  * Writes bench/results/<BENCH_NAME or latest>.json ({ rows, training, linkedSram }) and prints the tables.
  * No network; reproducible (instruction counts under QEMU -icount do not depend on the machine).
  * BENCH_QUICK=1: vww96 only, no linked SRAM, and written as quick.json (so latest.json keeps the whole suite).
+ * BENCH_GRAD=i16|i8: every training scheme with narrow gradients (default f32; name the output with BENCH_NAME).
  * BENCH_SECTIONS=training (or inference, linked): those sections only, written as <sections>.json;
  * BENCH_EMULATE=off: the training section's planner figures only, no emulated training step.
  */

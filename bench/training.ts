@@ -15,7 +15,7 @@ import { analyzeModel, compileModel, type Analysis, type PatchMode } from '../sr
 import { loadTarget, type Target } from '../src/targets/target.ts';
 import { analyzeTraining, type TrainingAnalysis } from '../src/train/analyze_training.ts';
 import { makePlanReport } from '../src/train/plan_report.ts';
-import { schemeToString } from '../src/train/scheme.ts';
+import { parseGradType, schemeToString, type GradType } from '../src/train/scheme.ts';
 import { buildZooModel } from '../src/zoo/zoo.ts';
 import { inputBytesOf, ticksPerInference, ticksPerTrainStep, withDevice } from './emulated.ts';
 import {
@@ -27,6 +27,8 @@ export const TARGET = 'mps2-an500';
 
 /** Patch-based early stage as the engine chooses it ('auto'); BENCH_PATCHES=off plans layer by layer. */
 export const PATCHES: PatchMode = process.env.BENCH_PATCHES === 'off' ? 'off' : 'auto';
+/** Gradient storage of every scheme (BENCH_GRAD=i16|i8; default f32, as `--grad`). */
+export const GRAD: GradType = parseGradType(process.env.BENCH_GRAD ?? 'f32', 'BENCH_GRAD');
 
 export interface TrainingModelSpec {
   name: string;
@@ -259,7 +261,7 @@ export async function measureTraining(spec: TrainingModelSpec, modelsDir: string
   chosen.push(...paper);
   const schemes: SchemeFigures[] = [];
   for (const s of chosen) {
-    schemes.push(schemeFigures(loaded, spec.name, s, plain.plan, target));
+    schemes.push(schemeFigures(loaded, spec.name, { ...s, scheme: { ...s.scheme, grad: GRAD } }, plain.plan, target));
     await nextTurn(); // a test awaiting this keeps its link to vitest between the planner's long calls
   }
 

@@ -9,13 +9,15 @@
  * (transfer_qas.quick.json with --quick).
  *
  * --patches=off keeps the engine's frozen early stage whole (compileModel's `patches`; default auto).
+ * --grad=i16|i8 runs the engine with narrow gradients (the scheme's grad; default f32) and writes
+ * transfer_qas.grad-<type>[.quick].json instead.
  * Environment: TRANSFER_SEED overrides the seed (1).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { PatchMode } from '../src/project/compile_project.ts';
-import { parseScheme } from '../src/train/scheme.ts';
+import { parseGradType, parseScheme } from '../src/train/scheme.ts';
 import { writeFileAtomic } from '../src/util/fs_atomic.ts';
 import { shuffled } from './mnist_pipeline.ts';
 import {
@@ -27,6 +29,10 @@ const quick = process.argv.includes('--quick');
 // Whether the frozen early stage of the engine may run patch by patch (compileModel's default with a scheme: auto).
 const patches: PatchMode = process.argv.includes('--patches=off') ? 'off' : 'auto';
 const config = quick ? QUICK : FULL;
+// The engine's gradient storage (the float SGD reference has none).
+const gradArg = process.argv.find((a) => a.startsWith('--grad='));
+const grad = gradArg ? parseGradType(gradArg.slice('--grad='.length), '--grad') : 'f32';
+const engineScheme = grad === 'f32' ? SCHEME : `${SCHEME},grad=${grad}`;
 const SEED = Number(process.env.TRANSFER_SEED ?? 1);
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -111,7 +117,7 @@ try {
     for (const [method, qas] of [['noQas', false], ['qas', true]] as const) {
       // The engine is young: a failing build or run is reported in the results, not fatal to the float ones.
       try {
-        const engine = await openTrainingEngine(tflite, SCHEME, qas, path.join(work, `train${n++}`), patches);
+        const engine = await openTrainingEngine(tflite, engineScheme, qas, path.join(work, `train${n++}`), patches);
         try {
           results[method] = await sweep(config.lrGrid[method], (lr) => fineTuneEngine(engine, order, data.targetTest, lr), qas ? 'int8+QAS' : 'int8 no QAS');
         } finally {
@@ -134,6 +140,7 @@ const result = {
   quick,
   seed: SEED,
   scheme: SCHEME,
+  grad,
   patches,
   architecture: 'conv3x3 s2 8 ReLU6 -> [dw3x3 s2 8 ReLU6, pw 16] -> [pw 32 ReLU6, dw3x3 32 ReLU6, pw 16, +ADD] -> pw 32 ReLU6 -> MEAN(H, W) -> FC 5 (NHWC 28x28x1)',
   counts: config.counts,
@@ -145,7 +152,7 @@ const result = {
   memory: memory ?? { unavailable: 'needs the training engine' },
   totalMs: Math.round(performance.now() - started),
 };
-const out = path.resolve(import.meta.dirname, `results/transfer_qas${quick ? '.quick' : ''}.json`);
+const out = path.resolve(import.meta.dirname, `results/transfer_qas${grad === 'f32' ? '' : `.grad-${grad}`}${quick ? '.quick' : ''}.json`);
 writeFileAtomic(out, JSON.stringify(result, null, 2) + '\n');
 
 const NAMES: Record<Method, string> = { float: '(a) float SGD (tfjs)', noQas: '(b) int8 engine, no QAS', qas: '(c) int8 engine + QAS' };
@@ -156,7 +163,7 @@ const row = (method: Method) => {
   const acc = (s: Score) => pct(s.accuracy);
   return [NAMES[method], String(c.lr), acc(c.before), acc(c.after), c.after.loss.toFixed(4), c.finalMeanLoss.toFixed(4)];
 };
-console.log(`\n### Transfer 0-4 -> 5-9, scheme \`${SCHEME}\`, ${order.length} SGD steps (batch 1)\n`);
+console.log(`\n### Transfer 0-4 -> 5-9, scheme \`${SCHEME}\`, ${order.length} SGD steps (batch 1), engine gradients ${grad}\n`);
 console.log(markdownTable(
   ['method', 'lr', `test acc before % (n=${data.targetTest.length})`, 'test acc after %', 'test loss after', 'final mean loss (online, last 25 %)'],
   (['float', 'noQas', 'qas'] as const).map(row)));

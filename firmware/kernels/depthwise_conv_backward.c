@@ -40,6 +40,24 @@ void mt_depthwise_conv_grad_input_f32(const mt_depthwise_conv_params *params, co
   }
 }
 
+typedef struct {
+  float *grad_in;
+} mt_dw_f32_state;
+#define MT_DW_T float
+#define MT_DW_NAME mt_depthwise_gather_f32
+#define MT_DW_STATE mt_dw_f32_state
+#define MT_DW_TERM(g, w, s) (((g) * (s)) * (float)(w))
+#define MT_DW_STORE(st, i, acc) ((st)->grad_in[(i)] = (acc))
+#include "depthwise_grad_gather.inc"
+
+void mt_depthwise_conv_grad_input_inplace_f32(const mt_depthwise_conv_params *params, const mt_dims4 *input_dims,
+                                              const mt_dims4 *filter_dims, const int8_t *filter,
+                                              const float *filter_scale, const mt_dims4 *output_dims,
+                                              float *grad_out, float *grad_in, float *ring) {
+  mt_dw_f32_state st = {grad_in};
+  mt_depthwise_gather_f32(params, input_dims, filter_dims, filter, filter_scale, output_dims, grad_out, ring, &st);
+}
+
 /* For each trained channel oc and tap (fy, fx), in that order:
  *   acc = sum over (n, out_y, out_x), in that order, of grad_out[.., oc] * (q_in[.., oc / dm] + input_offset)
  *   g = (acc * input_scale) * grad_factor[oc], then the SGD step of that weight. The momentum buffer

@@ -442,19 +442,7 @@ static void property_pointwise_is_fc(void) {
 
 /* ---- run mode: one case per line, "<op> <fields...>"; floats as hex bits ---- */
 
-static float read_f32(void) {
-  unsigned long v;
-  if (scanf("%lx", &v) != 1) {
-    fprintf(stderr, "run: malformed or truncated case input\n");
-    exit(2);
-  }
-  return test_f32_from_bits((uint32_t)v);
-}
-
-static void read_f32s(float *a, int32_t n) {
-  require_fits(n, CAP);
-  for (int32_t i = 0; i < n; ++i) a[i] = read_f32();
-}
+static void read_f32s(float *a, int32_t n) { read_f32s_cap(a, n, CAP); }
 
 static void print_f32s(const float *a, int32_t n) {
   for (int32_t i = 0; i < n; ++i) printf(" %08lx", (unsigned long)test_bits_of_f32(a[i]));

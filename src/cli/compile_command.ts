@@ -11,7 +11,7 @@ import type { Command } from './commands.ts';
 import { AUTO_HELP, AUTO_OPTIONS, autoScheme } from './scheme_command.ts';
 import { LR_RANGE, MOMENTUM_RANGE } from '../train/scheme.ts';
 import { formatBytes } from './table.ts';
-import { numberOption, numericsOption, onePositional, PATCH_HELP, patchesOption, str, type Values } from './options.ts';
+import { gradOption, numberOption, numericsOption, onePositional, PATCH_HELP, patchesOption, str, type Values } from './options.ts';
 
 const TRAIN_HELP = [
   '  --train SCHEME       compile the training engine too: an inline scheme such as',
@@ -20,6 +20,8 @@ const TRAIN_HELP = [
   '                       input channels (1x1 convolutions and FULLY_CONNECTED layers)',
   '  --no-qas             train without Quantization-Aware Scaling (for comparison)',
   '  --momentum M         SGD momentum (default 0: plain SGD, no optimizer state in SRAM)',
+  '  --grad f32|i16|i8    storage of the gradients: float32 (default), or int16 / int8 with a power-of-two',
+  '                       scale per tensor chosen at run time (half / a quarter of the gradient memory)',
   '  --lr LR              learning rate the firmware starts with (mcutrain train --lr changes it)',
   '  --no-reorder         plan only: the conventional order (every weight/bias gradient buffered,',
   '                       updates after the backward pass), to compare with the engine\'s in-place updates',
@@ -31,20 +33,21 @@ const TRAIN_OPTIONS = {
   'no-qas': { type: 'boolean' },
   momentum: { type: 'string' },
   lr: { type: 'string' },
+  grad: { type: 'string' },
   'no-reorder': { type: 'boolean' },
 } as const;
 
 function trainOptions(v: Values): TrainOptions | undefined {
   const scheme = str(v.train);
   if (scheme === undefined) {
-    if (v['no-qas'] || v['no-reorder'] || v.momentum !== undefined || v.lr !== undefined) {
-      throw new McutrainError('--no-qas, --no-reorder, --momentum and --lr need a training scheme', 'add --train "<scheme>"');
+    if (v['no-qas'] || v['no-reorder'] || v.momentum !== undefined || v.lr !== undefined || v.grad !== undefined) {
+      throw new McutrainError('--no-qas, --no-reorder, --momentum, --lr and --grad need a training scheme', 'add --train "<scheme>"');
     }
     return undefined;
   }
   return {
     scheme, qas: v['no-qas'] ? false : undefined, momentum: numberOption(v, 'momentum', MOMENTUM_RANGE), lr: numberOption(v, 'lr', LR_RANGE),
-    reorder: v['no-reorder'] ? false : undefined,
+    reorder: v['no-reorder'] ? false : undefined, grad: gradOption(v),
   };
 }
 

@@ -8,6 +8,7 @@ import type { PixelMapping } from '../data/input_file.ts';
 import { parseNumerics, type Numerics } from '../lower/numerics.ts';
 import { parsePatchMode, type PatchMode } from '../plan/patch_stage.ts';
 import { parseBytes } from '../search/budget.ts';
+import { parseGradType, type GradType } from '../train/scheme.ts';
 import { oneOf, parseNumber, type NumberRange } from '../util/option_values.ts';
 
 export type Values = Record<string, string | boolean | undefined>;
@@ -53,6 +54,12 @@ export const PATCH_HELP = [
 ].join('\n');
 
 /** --patches, checked; undefined leaves the stage's default (auto with training, off without). */
+/** --grad f32|i16|i8 (gradient storage), or undefined: the scheme's own. */
+export function gradOption(v: Values): GradType | undefined {
+  const g = str(v.grad);
+  return g === undefined ? undefined : parseGradType(g, '--grad');
+}
+
 export function patchesOption(v: Values): PatchMode | undefined {
   return v.patches === undefined ? undefined : parsePatchMode(v.patches, false, '--patches');
 }

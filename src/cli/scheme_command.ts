@@ -15,7 +15,7 @@ import { DEFAULT_LR, LR_RANGE, MOMENTUM_RANGE, schemeToJson, schemeToString } fr
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { seededUniform } from '../util/random.ts';
 import type { Command, OptionSpec } from './commands.ts';
-import { numberOption, numericsOption, onePositional, patchesOption, pixelsOption, sizeOption, str, type Values } from './options.ts';
+import { gradOption, numberOption, numericsOption, onePositional, patchesOption, pixelsOption, sizeOption, str, type Values } from './options.ts';
 import { progress } from './progress.ts';
 import { warn } from './warn.ts';
 import { formatTable } from './table.ts';
@@ -86,7 +86,7 @@ export async function autoScheme(modelFile: string, v: Values): Promise<ChooseRe
   try {
     result = await chooseScheme({
       modelPath: modelFile, target, budget, train, val, layers, numerics, patches,
-      hyper: { steps, lr, momentum, qas: v['no-qas'] !== true, seed }, cacheFile: str(v.cache) ?? DEFAULT_CACHE, concurrency: jobs,
+      hyper: { steps, lr, momentum, qas: v['no-qas'] !== true, seed, grad: gradOption(v) }, cacheFile: str(v.cache) ?? DEFAULT_CACHE, concurrency: jobs,
       onProgress: (done, total, note) => bar.update(done, total, note),
     });
   } finally {
@@ -154,6 +154,7 @@ export const SCHEME_COMMAND: Command = {
     `  --lr X               learning rate of the fine-tuning runs and of the scheme (default ${DEFAULT_LR})`,
     '  --momentum X         SGD momentum (default 0)',
     '  --no-qas             without Quantization-Aware Scaling',
+    '  --grad f32|i16|i8    gradient storage of the engines measured and of the scheme (default f32)',
     '  --numerics tflm|tflite  as for compile',
     '  --patches auto|fit|off  as for compile (fit: within --budget): price the schemes as they will be compiled (default auto)',
     'Each candidate (bias of the last k layers; weights of one layer at 1/8, 1/4, 1/2, 1 of its channels) is',
@@ -161,7 +162,7 @@ export const SCHEME_COMMAND: Command = {
   ].join('\n'),
   options: {
     ...AUTO_OPTIONS, target: { type: 'string', short: 't', default: DEFAULT_TARGET }, out: { type: 'string', short: 'o' },
-    lr: { type: 'string' }, momentum: { type: 'string' }, 'no-qas': { type: 'boolean' }, numerics: { type: 'string', default: 'tflm' },
+    lr: { type: 'string' }, momentum: { type: 'string' }, 'no-qas': { type: 'boolean' }, grad: { type: 'string' }, numerics: { type: 'string', default: 'tflm' },
     patches: { type: 'string' },
   },
   async run(pos, v) {

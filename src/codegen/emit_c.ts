@@ -14,6 +14,7 @@ import { constantValues } from '../ir/tensor_data.ts';
 import { targetView } from './target_view.ts';
 import { splitBlock } from '../ir/tensor_block.ts';
 import { flashConstBytes, usedConstantTensors } from '../plan/flash.ts';
+import { GRAD_CTYPES } from '../train/narrow_gradients.ts';
 import type { TrainingAnalysis } from '../train/analyze_training.ts';
 import { MASK_PACK_FN } from '../train/clamp_masks.ts';
 import type { TrainParamInfo } from '../project/manifest.ts';
@@ -162,7 +163,12 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
       scheme: cComment(training.schemeText),
       forward,
       backward: backwardDefs,
-      loss: { logits: lossArgs[0], n: lossArgs[1], scale: lossArgs[2], zeroPoint: lossArgs[3], grad: lossArgs[5] },
+      // float32 gradients: (.., label, grad, predicted); narrow: (.., label, grad, &exponent, predicted)
+      loss: {
+        fn: training.lossCall.fn, logits: lossArgs[0], n: lossArgs[1], scale: lossArgs[2], zeroPoint: lossArgs[3], grad: lossArgs[5],
+        gradType: GRAD_CTYPES[training.tg.scheme.grad ?? 'f32'], exponent: lossArgs.length > 7 ? lossArgs[6] : undefined,
+      },
+      gradExponents: training.gradExponents,
       classes: training.tg.classes,
       inputOffset: tp.tensorOffset.get(input.id),
       inputBytes: tensorBytes(input),

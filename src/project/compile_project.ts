@@ -17,7 +17,7 @@ import { McutrainError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { isProjectDir, MANIFEST_FILE, PROJECT_MODEL_FILE, type IoTensorInfo, type ProjectManifest, type TrainingInfo } from './manifest.ts';
 import type { TrainingAnalysis } from '../train/analyze_training.ts';
-import { parseScheme, validateScheme, type TrainingScheme } from '../train/scheme.ts';
+import { parseScheme, validateScheme, type GradType, type TrainingScheme } from '../train/scheme.ts';
 import { fitVerdict, requireFit, type FitVerdict } from './fit.ts';
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
@@ -31,8 +31,12 @@ export interface TrainOptions {
   /** Inline, JSON text, a .json path, or the scheme itself. */
   scheme: string | TrainingScheme;
   qas?: boolean;
+  /** Gradient storage, overriding the scheme's (`--grad`). */
+  grad?: GradType;
   momentum?: number;
   lr?: number;
+  /** false: every input gradient in its own buffer (to measure what in-place input gradients save). */
+  inPlace?: boolean;
   /** false: plan the conventional order (no operator reordering) for comparison; `mcutrain plan` only, compile refuses it. */
   reorder?: boolean;
 }
@@ -43,6 +47,7 @@ export function resolveScheme(train: TrainOptions): TrainingScheme {
   return validateScheme({
     ...scheme,
     qas: train.qas ?? scheme.qas,
+    grad: train.grad ?? scheme.grad,
     momentum: train.momentum ?? scheme.momentum,
     lr: train.lr ?? scheme.lr,
   });
@@ -89,14 +94,14 @@ export function compileModel(opts: CompileOptions): CompileResult {
       'drop --no-reorder to compile (mcutrain plan --no-reorder reports the conventional order\'s memory)');
   }
   const scheme = opts.train ? resolveScheme(opts.train) : undefined;
-  const options = { patches: opts.patches, fitWithin: fitWithin(target, opts.fitWithinBytes) };
+  const options = { patches: opts.patches, fitWithin: fitWithin(target, opts.fitWithinBytes), inPlace: opts.train?.inPlace };
   const analysis = analyzeModel(bytes, name, numerics, scheme, options);
   const training = analysis.training;
   const fit = fitVerdict(analysis, target, { bytes, name, numerics, scheme, options });
   requireFit(fit);
   const sha256 = createHash('sha256').update(bytes).digest();
   const patchKey = analysis.patches ? `${analysis.patches.ops.length}x${analysis.patches.grid}` : '';
-  const buildKey = `${target.name}\0${numerics}\0${VERSION}\0${training?.schemeText ?? ''}\0${patchKey}`;
+  const buildKey = `${target.name}\0${numerics}\0${VERSION}\0${training?.schemeText ?? ''}\0${patchKey}${options.inPlace === false ? '\0no-in-place' : ''}`;
   const buildId = createHash('sha256').update(sha256).update(buildKey).digest('hex').slice(0, 16);
   const files = emitC(analysis.graph, analysis.calls, analysis.plan, {
     target, modelName: name, modelHash: sha256.subarray(0, 8), buildId, version: VERSION, training, schedule: analysis.schedule,
@@ -149,6 +154,7 @@ function trainingInfo(t: TrainingAnalysis): TrainingInfo {
   return {
     scheme: t.schemeText,
     qas: s.qas,
+    grad: s.grad ?? 'f32',
     classes: t.tg.classes,
     logits: t.tg.logits.name,
     lr: s.lr,

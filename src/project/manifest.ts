@@ -49,6 +49,8 @@ export interface TrainingInfo {
   /** The scheme in its inline form, e.g. "bias:last=8,weights:layers=21,24@0.25,qas=on". */
   scheme: string;
   qas: boolean;
+  /** Storage of the gradients (`--grad`): f32, i16 or i8; absent in manifests written before narrow gradients (f32). */
+  grad?: string;
   classes: number;
   /** The tensor the loss reads (the logits), before any SOFTMAX. */
   logits: string;
@@ -158,7 +160,7 @@ const MANIFEST_SHAPE: Shape = record({
   arenaBytes: num, lowerBoundBytes: num, constBytes: num, macs: num,
   inputs: list(IO_TENSOR), outputs: list(IO_TENSOR), ops: list(record({ index: num, kind: str, macs: num })),
   training: optional(record({
-    scheme: str, qas: bool, classes: num, logits: str, lr: num, momentum: num, inputBytes: num, params: list(TRAIN_PARAM),
+    scheme: str, qas: bool, grad: optional(str), classes: num, logits: str, lr: num, momentum: num, inputBytes: num, params: list(TRAIN_PARAM),
     paramBytes: num, momentumBytes: num, trainArenaBytes: num, trainLowerBoundBytes: num, macsForward: num, macsBackward: num,
   })),
   patches: optional(record({ ops: list(num), grid: num, extraMacs: num })),

@@ -123,7 +123,7 @@ export async function chooseScheme(opts: ChooseOptions): Promise<ChooseResult> {
   const info = modelInfo(bytes, name);
   const count = opts.layers === 'all' ? info.layers : Math.min(opts.layers.last, info.layers);
   const layers = Array.from({ length: count }, (_, k) => info.layers - count + k);
-  const schemeOf = (c: Combination): TrainingScheme => ({ ...c, qas: opts.hyper.qas, momentum: opts.hyper.momentum, lr: opts.hyper.lr });
+  const schemeOf = (c: Combination): TrainingScheme => ({ ...c, qas: opts.hyper.qas, momentum: opts.hyper.momentum, lr: opts.hyper.lr, grad: opts.hyper.grad });
   const memo = new Map<string, number>();
   const memoryOf = (c: Combination): number => {
     const key = combinationKey(c);

@@ -22,7 +22,7 @@ import { openProjectDevice } from '../link/connect.ts';
 import type { Device } from '../link/device.ts';
 import { compileModel } from '../project/compile_project.ts';
 import { MANIFEST_FILE, readManifest, type ProjectManifest } from '../project/manifest.ts';
-import { CHANNEL_FRACTIONS, schemeToString, type TrainingScheme } from '../train/scheme.ts';
+import { CHANNEL_FRACTIONS, schemeToString, type GradType, type TrainingScheme } from '../train/scheme.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { seededUniform } from '../util/random.ts';
 import { VERSION } from '../version.ts';
@@ -51,6 +51,8 @@ export interface Hyper {
   momentum: number;
   qas: boolean;
   seed: number;
+  /** Gradient storage of the engines measured and of the scheme chosen (absent: f32). */
+  grad?: GradType;
 }
 
 export interface MeasureOptions {
@@ -170,7 +172,8 @@ export async function measureContributions(opts: MeasureOptions): Promise<Contri
   const modelBytes = new Uint8Array(readFileSync(opts.modelPath));
   const modelSha = createHash('sha256').update(modelBytes).digest('hex');
   const data = dataFingerprint(train, val);
-  const keyOf = (candidate: string) => cacheKey([modelSha, candidate, data, hyper.steps, hyper.lr, hyper.momentum, hyper.qas, hyper.seed]);
+  const keyOf = (candidate: string) => cacheKey([modelSha, candidate, data, hyper.steps, hyper.lr, hyper.momentum, hyper.qas, hyper.seed,
+    ...(hyper.grad && hyper.grad !== 'f32' ? [hyper.grad] : [])]); // f32 keys as before narrow gradients
   const cache = readCache(opts.cacheFile);
   const save = () => writeFileAtomic(opts.cacheFile, JSON.stringify(cache, null, 1) + '\n');
   const buildRoot = `${opts.cacheFile}.builds`;
@@ -179,7 +182,7 @@ export async function measureContributions(opts: MeasureOptions): Promise<Contri
   // One build per distinct scheme; concurrent users of the same scheme share it.
   const builds = new Map<string, Promise<{ dir: string; manifest: ProjectManifest }>>();
   const buildFor = (combination: Combination) => {
-    const scheme: TrainingScheme = { ...combination, qas: hyper.qas, momentum: hyper.momentum, lr: hyper.lr };
+    const scheme: TrainingScheme = { ...combination, qas: hyper.qas, momentum: hyper.momentum, lr: hyper.lr, grad: hyper.grad };
     const text = schemeToString(scheme);
     const dir = path.join(buildRoot, createHash('sha256').update(`${modelSha}\0${text}\0${VERSION}\0unpatched`).digest('hex').slice(0, 16));
     let b = builds.get(dir);

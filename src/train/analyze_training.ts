@@ -4,15 +4,17 @@
  * loss, backward with in-place updates). The inference schedule keeps its own plan; both share the
  * one arena, which is as large as the larger of the two.
  */
+import { McutrainError } from '../errors.ts';
 import { elementCount, tensorBytes, type Graph } from '../ir/graph.ts';
 import type { KernelCall } from '../lower/kernel_call.ts';
 import { planMemory, type MemoryPlan } from '../plan/plan_memory.ts';
 import type { TrainParamInfo } from '../project/manifest.ts';
 import { deriveBackward, type BackwardOp, type BackwardOptions } from './autodiff.ts';
 import { maskPackCalls, withMaskPacks } from './clamp_masks.ts';
-import { lowerBackward, momentumFloats } from './lower_backward.ts';
+import { lowerBackward, momentumFloats, PLANNING_ONLY_FN } from './lower_backward.ts';
+import { narrowGradientCalls } from './narrow_gradients.ts';
 import { schemeToString, type TrainingScheme } from './scheme.ts';
-import { saveSliceCall, splitWeightsView } from './split_weights.ts';
+import { saveSliceCall, splitTensors, splitWeightsView } from './split_weights.ts';
 import { planTraining, trainedSlice, type TrainingGraph } from './training_graph.ts';
 
 export interface TrainingAnalysis {
@@ -33,6 +35,8 @@ export interface TrainingAnalysis {
   macsForward: number;
   macsBackward: number;
   schemeText: string;
+  /** Entries of the gradient exponent table (narrow gradients; 0 for float32). */
+  gradExponents: number;
   /** False for the conventional order (gradients buffered, updates after the backward pass): a plan to compare, never emitted. */
   reorder: boolean;
   /** An inference call as the training build emits it: reading split trained tensors through their split view (split_weights.ts). */
@@ -44,8 +48,19 @@ export type TrainingAnalysisOptions = BackwardOptions;
 export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], scheme: TrainingScheme, options: TrainingAnalysisOptions = {}): TrainingAnalysis {
   const tg = planTraining(graph, scheme);
   const backward = deriveBackward(tg, options);
-  const { calls, loss } = lowerBackward(backward.graph, backward.ops, scheme.qas);
-  const inferenceCall = splitWeightsView(new Set(tg.trained.filter((l) => trainedSlice(l)).map((l) => l.weights.id)));
+  const lowered = lowerBackward(backward.graph, backward.ops, scheme.qas);
+  const grad = scheme.grad ?? 'f32';
+  const narrow = grad === 'f32' ? undefined : narrowGradientCalls(backward.graph, lowered.calls, grad, PLANNING_ONLY_FN);
+  const calls = narrow?.calls ?? lowered.calls;
+  const loss = calls[0];
+  const split = splitTensors(tg.trained.filter((l) => trainedSlice(l)).map((l) => l.weights.id), [...inferenceCalls, ...calls]);
+  // An input fraction's update writes the [out][trained inputs] block: its tensor must be split.
+  const whole = tg.trained.find((l) => l.weightInputChannels < l.inputChannels && !split.has(l.weights.id));
+  if (whole) {
+    throw new McutrainError(`layer ${whole.layer} trains a fraction of its input channels, which needs float32 gradients (--grad ${grad}: its input gradient has no kernel for a split weight tensor yet)`,
+      `use --grad f32, or a fraction of its output channels (${whole.layer}@1/${whole.inputChannels / whole.weightInputChannels})`);
+  }
+  const inferenceCall = splitWeightsView(split);
   const forwardIds = new Set(tg.forward.map((op) => op.id));
   // Each saved input slice is copied right before the layer that reads the whole input; each mask packed right after its operator.
   const forwardCalls = withMaskPacks(inferenceCalls.filter((c) => forwardIds.has(c.op)).flatMap((c) => [
@@ -65,7 +80,7 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
     for (const [kind, on] of entries) {
       if (!on) continue;
       const t = kind === 'weights' ? l.weights : l.bias!;
-      const slice = kind === 'weights' ? trainedSlice(l) : undefined;
+      const slice = kind === 'weights' && split.has(t.id) ? trainedSlice(l) : undefined;
       const bytes = slice ? slice.rows * slice.cols : tensorBytes(t);
       const mFloats = scheme.momentum > 0 ? momentumFloats(l, kind) : 0;
       params.push({
@@ -82,7 +97,7 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
   return {
     tg, graph: backward.graph, backwardOps: backward.ops, forwardCalls, lossCall: loss, backwardCalls, schedule, plan, params,
     paramBytes: offset, momentumBytes: momentumOffset * 4, macsForward, macsBackward, schemeText: schemeToString(scheme),
-    reorder: options.reorder ?? true, inferenceCall,
+    reorder: options.reorder ?? true, gradExponents: narrow?.exponents ?? 0, inferenceCall,
   };
 }
 

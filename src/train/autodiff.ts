@@ -8,8 +8,9 @@
  * - A frozen layer computes only its input gradient; a trained one also updates its weights and/or
  *   bias in place, right after its input gradient (which needs the old weights), so no weight
  *   gradient buffer ever exists and the output gradient dies at that layer.
- * - Gradients are float32 tensors added to (a copy of) the graph, named "grad:<tensor>", so the same
- *   memory planner places them with the activations; so are the 1-bit clamp masks ("mask:<tensor>").
+ * - Gradients are tensors added to (a copy of) the graph, named "grad:<tensor>", so the same memory
+ *   planner places them with the activations: float32, or int16 / int8 with the scheme's `grad`; so
+ *   are the 1-bit clamp masks ("mask:<tensor>").
  *
  * With `reorder: false` the schedule models the conventional order instead (what the paper compares
  * against): each trained tensor's float32 gradient is materialized in its own buffer when computed,
@@ -17,10 +18,15 @@
  * That schedule exists for the memory planner only (a figure for comparison); no kernels implement it.
  */
 import { McutrainError } from '../errors.ts';
-import { isConstant, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
+import { isConstant, type DType, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
 import { opLabel } from '../lower/ops/checks.ts';
+import type { GradType } from './scheme.ts';
+import { inPlaceGradients } from './in_place.ts';
 import { maskTensor } from './clamp_masks.ts';
 import { WEIGHTED_KINDS, type TrainedLayer, type TrainingGraph } from './training_graph.ts';
+
+/** The tensor type of a gradient stored as `grad`. */
+export const GRAD_DTYPES: Record<GradType, DType> = { f32: 'float32', i16: 'int16', i8: 'int8' };
 
 export type BackwardOp =
   /** Softmax cross-entropy of the logits: loss, prediction, and (when updating) dL/dlogits. */
@@ -31,8 +37,8 @@ export type BackwardOp =
    * bits: it reads the int8 logits): only gradients that would push a saturated logit further out are zeroed.
    */
   | { kind: 'mask'; op: Operator; output: number; grad: number; projected: boolean; bits?: number }
-  /** Gradient of one operator input, written or added to gradIn. */
-  | { kind: 'grad_input'; op: Operator; input: number; gradOut: number; gradIn: number; accumulate: boolean }
+  /** Gradient of one operator input, written or added to gradIn; `inPlace`: written over gradOut (in_place.ts). */
+  | { kind: 'grad_input'; op: Operator; input: number; gradOut: number; gradIn: number; accumulate: boolean; inPlace?: boolean }
   /** The input gradient is the output gradient itself (RESHAPE, one input of ADD): the two share memory. */
   | { kind: 'alias'; op: Operator; gradOut: number; gradIn: number }
   | UpdateOp
@@ -49,6 +55,8 @@ export type UpdateOp =
 export interface BackwardOptions {
   /** Each update right after the gradient it reads (default), or all after the backward pass (planning only). */
   reorder?: boolean;
+  /** Input gradients written over their output gradient where legal (default; in_place.ts). Needs reorder. */
+  inPlace?: boolean;
 }
 
 export interface BackwardSchedule {
@@ -87,9 +95,10 @@ export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {})
   }
 
   const gradOf = new Map<number, number>();
-  const addGradTensor = (of: Tensor, shape: number[]): number => {
+  const gradDtype = GRAD_DTYPES[tg.scheme.grad ?? 'f32'];
+  const addGradTensor = (of: Tensor, shape: number[], dtype: DType = gradDtype): number => {
     const id = tensors.length;
-    tensors.push({ id, name: `grad:${of.name}`, dtype: 'float32', shape });
+    tensors.push({ id, name: `grad:${of.name}`, dtype, shape });
     return id;
   };
   const newGrad = (of: number): number => {
@@ -106,7 +115,7 @@ export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {})
       ops.push(u);
       return;
     }
-    const grad = addGradTensor(u.kind === 'update_weights' ? u.layer.weights : u.layer.bias!, trainedShape(u));
+    const grad = addGradTensor(u.kind === 'update_weights' ? u.layer.weights : u.layer.bias!, trainedShape(u), 'float32');
     ops.push({ kind: 'param_grad', update: u, grad });
     deferred.push({ update: u, grad });
   };
@@ -162,7 +171,7 @@ export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {})
     if (layer && layer.updateBias) update({ kind: 'update_bias', layer, gradOut });
   }
   for (const d of deferred) ops.push({ kind: 'apply_update', ...d });
-  return { graph, ops, differentiated, savedSlices };
+  return { graph, ops: reorder && (options.inPlace ?? true) ? inPlaceGradients(graph, ops) : ops, differentiated, savedSlices };
 }
 
 /** Shape of the trained part of a tensor: the first `weightChannels` output channels of the weights, or the whole bias. */

@@ -6,10 +6,11 @@
  * parameter struct (`op<N>_params`: strides, pads, offsets) instead of storing it twice.
  */
 import { cFloat } from '../codegen/c_literals.ts';
-import { elementCount, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
+import { elementCount, tensorBytes, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
 import type { CConst, KernelArg, KernelCall } from '../lower/kernel_call.ts';
 import { opError } from '../lower/ops/checks.ts';
 import { constInts, shape4d } from '../lower/ops/tensor_checks.ts';
+import { window2d } from '../lower/ops/window.ts';
 import { toFloat32 } from '../lower/quant_params.ts';
 import type { BackwardOp } from './autodiff.ts';
 import { clampRange } from './clamp_masks.ts';
@@ -158,6 +159,7 @@ function lowerGradInput(graph: Graph, b: Extract<BackwardOp, { kind: 'grad_input
       }
       const channels = op.kind === 'CONV_2D' ? filter.shape[0] : filter.shape[3];
       const scale: CConst = { name: 'filter_scale', ctype: 'float', values: channelScales(filter, channels) };
+      if (b.inPlace) return lowerInPlaceDepthwise(graph, b, { ...common, consts: [scale] }, dims);
       return {
         ...common, consts: [scale],
         fn: op.kind === 'CONV_2D' ? 'mt_conv_grad_input_f32' : 'mt_depthwise_conv_grad_input_f32',
@@ -208,6 +210,31 @@ function lowerGradInput(graph: Graph, b: Extract<BackwardOp, { kind: 'grad_input
     default:
       throw opError(op, `has no gradient in the training engine`, 'train only layers after it');
   }
+}
+
+/**
+ * The depthwise input gradient over its output gradient (in_place.ts): the two tensors share one
+ * buffer (the call's alias), and the kernel keeps the output rows it still needs in a ring (scratch).
+ */
+function lowerInPlaceDepthwise(graph: Graph, b: Extract<BackwardOp, { kind: 'grad_input' }>, common: Base & Pick<KernelCall, 'op' | 'tensors'>,
+  dims: (t: Tensor, role: string) => KernelArg): KernelCall {
+  const op = b.op as Extract<Operator, { kind: 'DEPTHWISE_CONV_2D' }>;
+  const T = (id: number) => graph.tensors[id];
+  const filter = T(op.inputs[1]), output = T(op.outputs[0]), grad = T(b.gradOut);
+  const [, inH, inW, depth] = shape4d(op, T(b.input), 'input');
+  const [filterH, filterW] = [filter.shape[1], filter.shape[2]];
+  // the kernel's ring: the rows the gather still reads below the one it writes, and that one
+  const { padH } = window2d(op.options, inH, inW, filterH, filterW);
+  const ringRows = Math.max(0, (filterH - 1) * op.options.dilationH - padH) + 1;
+  return {
+    ...common, fn: 'mt_depthwise_conv_grad_input_inplace_f32',
+    args: [forwardParams(op), dims(T(b.input), 'input'), dims(filter, 'filter'), tensorArg(filter.id), { kind: 'const', name: 'filter_scale' },
+      dims(output, 'output'), tensorArg(b.gradOut), tensorArg(b.gradIn), { kind: 'scratch' }],
+    tensors: { inputs: [b.gradOut, filter.id], outputs: [b.gradIn] },
+    aliases: [{ output: b.gradIn, input: b.gradOut }],
+    scratchBytes: ringRows * inW * depth * (tensorBytes(grad) / elementCount(grad.shape)),
+    macs: elementCount(output.shape) * elementCount(filter.shape) / depth,
+  };
 }
 
 function lowerUpdateWeights(graph: Graph, l: TrainedLayer, inputId: number, gradOut: number, qas: boolean, base: Base): KernelCall {

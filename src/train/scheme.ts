@@ -1,8 +1,8 @@
 /**
  * The training scheme: what Sparse Update trains, how (SGD, momentum, QAS), in two spellings:
- *   inline  "bias:last=8,weights:layers=21@1/4,24@1,qas=off,momentum=0.9,lr=0.05"
+ *   inline  "bias:last=8,weights:layers=21@1/4,24@1,qas=off,momentum=0.9,lr=0.05,grad=i16"
  *   JSON    { "bias": { "last": 8 }, "weights": [{ "layer": 21, "fraction": 0.25 }, { "layer": 24 }],
- *             "qas": false, "momentum": 0.9, "lr": 0.05 }
+ *             "qas": false, "momentum": 0.9, "lr": 0.05, "grad": "i16" }
  * In the inline list a fraction applies to the layers since the previous one: "21,24@1/4" is both
  * layers at a quarter, "3@1/2,7" is layer 3 at half and 7 whole.
  * Layers are weighted layers (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED) counted from 0 in execution
@@ -16,6 +16,18 @@ import { McutrainError } from '../errors.ts';
 import { inRange, type NumberRange } from '../util/option_values.ts';
 
 export const CHANNEL_FRACTIONS = [0.125, 0.25, 0.5, 1] as const;
+
+/** How gradient tensors are stored: float32, or int16 / int8 with a power-of-two exponent per tensor and step. */
+export const GRAD_TYPES = ['f32', 'i16', 'i8'] as const;
+export type GradType = (typeof GRAD_TYPES)[number];
+export const DEFAULT_GRAD: GradType = 'f32';
+
+/** A gradient type from its name, or an error that lists the choices. */
+export function parseGradType(value: unknown, where: string): GradType {
+  if (GRAD_TYPES.includes(value as GradType)) return value as GradType;
+  throw new McutrainError(`${where}: gradient storage ${JSON.stringify(value)} is not one of ${GRAD_TYPES.join(', ')}`,
+    'use f32 (float32 gradients), i16 or i8 (narrow gradients with a per-tensor power-of-two scale; docs/training.md)');
+}
 
 export interface WeightUpdate {
   layer: number;
@@ -35,6 +47,8 @@ export interface TrainingScheme {
   momentum: number;
   /** Learning rate the firmware starts with (SET_HYPER changes it at run time). */
   lr: number;
+  /** Storage of the gradient tensors (absent: f32; validateScheme leaves it out for f32). */
+  grad?: GradType;
 }
 
 export const DEFAULT_LR = 0.05;
@@ -70,6 +84,7 @@ interface SchemeJson {
   qas?: unknown;
   momentum?: unknown;
   lr?: unknown;
+  grad?: unknown;
 }
 
 /**
@@ -80,7 +95,7 @@ interface SchemeJson {
 function inlineToJson(text: string): SchemeJson {
   const json: SchemeJson = {};
   // Split on commas that start a new key=value or key:... part; "layers=21,24@1/4" keeps its list.
-  const parts = text.split(/,(?=\s*(?:bias|weights|qas|momentum|lr)\b)/).map((p) => p.trim()).filter((p) => p !== '');
+  const parts = text.split(/,(?=\s*(?:bias|weights|qas|momentum|lr|grad)\b)/).map((p) => p.trim()).filter((p) => p !== '');
   if (parts.length === 0) throw new McutrainError('the training scheme is empty', HINT);
   for (const part of parts) {
     let m: RegExpMatchArray | null;
@@ -94,6 +109,8 @@ function inlineToJson(text: string): SchemeJson {
       json.momentum = inlineNumber(m[1], 'momentum');
     } else if ((m = part.match(/^lr=(.+)$/))) {
       json.lr = inlineNumber(m[1], 'lr');
+    } else if ((m = part.match(/^grad=(.*)$/))) {
+      json.grad = m[1].trim();
     } else {
       throw new McutrainError(`cannot read '${part}' in the training scheme`, HINT);
     }
@@ -148,7 +165,7 @@ function onlyFields(o: Record<string, unknown>, known: string[], where: string):
 /** The one reader of a scheme's fields (both spellings come through here), then the one validator. */
 function schemeFromJson(json: unknown, source: string): TrainingScheme {
   if (!isObject(json)) throw new McutrainError(`${source} must hold a JSON object`, HINT);
-  onlyFields(json, ['bias', 'weights', 'qas', 'momentum', 'lr'], source);
+  onlyFields(json, ['bias', 'weights', 'qas', 'momentum', 'lr', 'grad'], source);
   const number = (v: unknown, what: string, fallback: number): number => {
     if (v === undefined) return fallback;
     if (typeof v !== 'number') throw new McutrainError(`${source}: ${what} must be a number, not ${JSON.stringify(v)}`, HINT);
@@ -174,6 +191,7 @@ function schemeFromJson(json: unknown, source: string): TrainingScheme {
     qas,
     momentum: number(json.momentum, 'momentum', 0),
     lr: number(json.lr, 'lr', DEFAULT_LR),
+    grad: json.grad === undefined ? undefined : parseGradType(json.grad, source),
   });
 }
 
@@ -201,9 +219,11 @@ export function validateScheme(s: TrainingScheme): TrainingScheme {
   if (typeof s.qas !== 'boolean') throw new McutrainError(`qas must be on or off, not ${String(s.qas)}`, HINT);
   if (!inRange(s.momentum, MOMENTUM_RANGE)) throw new McutrainError(`momentum ${s.momentum} must lie in [0, 1)`, HINT);
   if (!inRange(s.lr, LR_RANGE)) throw new McutrainError(`learning rate ${s.lr} must be a finite number >= 0`, HINT);
+  const grad = s.grad === undefined ? DEFAULT_GRAD : parseGradType(s.grad, 'the training scheme');
   return {
     biasLast: s.biasLast, weights: s.weights.map((w) => ({ layer: w.layer, fraction: w.fraction, ...((w.inputFraction ?? 1) < 1 ? { inputFraction: w.inputFraction } : {}) })),
     qas: s.qas, momentum: s.momentum, lr: s.lr,
+    ...(grad !== DEFAULT_GRAD ? { grad } : {}), // absent for float32, as in schemes written before narrow gradients
   };
 }
 
@@ -229,6 +249,7 @@ export function schemeToString(s: TrainingScheme): string {
   parts.push(`qas=${s.qas ? 'on' : 'off'}`);
   if (s.momentum !== 0) parts.push(`momentum=${s.momentum}`);
   parts.push(`lr=${s.lr}`);
+  if ((s.grad ?? DEFAULT_GRAD) !== DEFAULT_GRAD) parts.push(`grad=${s.grad}`);
   return parts.join(',');
 }
 
@@ -240,6 +261,7 @@ export function schemeToJson(s: TrainingScheme): string {
       ? { weights: s.weights.map((w) => (w.inputFraction !== undefined && w.inputFraction < 1 ? { layer: w.layer, inputFraction: w.inputFraction } : { layer: w.layer, fraction: w.fraction })) }
       : {}),
     qas: s.qas, momentum: s.momentum, lr: s.lr,
+    ...((s.grad ?? DEFAULT_GRAD) !== DEFAULT_GRAD ? { grad: s.grad } : {}),
   };
   return JSON.stringify(json, null, 2) + '\n';
 }

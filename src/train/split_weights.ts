@@ -18,6 +18,20 @@ const SPLIT_ENTRY: Record<string, string> = {
   mt_fully_connected_grad_input_f32: 'mt_fully_connected_grad_input_split_f32',
 };
 
+/** Kernels that read a split tensor as it is in SRAM (its trained block): the updates, whatever their gradient type. */
+const WRITES_BLOCK = /^mt_\w+_update_weights_s8(_g\d+)?$/;
+
+/**
+ * Of the `candidates` (partly trained weight tensors), those every call can read split: through a
+ * `_split` entry point or as the block an update writes. A tensor some other kernel reads whole (the
+ * narrow-gradient input gradients have no split form yet) stays whole in SRAM.
+ */
+export function splitTensors(candidates: Iterable<number>, calls: KernelCall[]): Set<number> {
+  const readsWhole = (c: KernelCall, t: number) =>
+    c.fn !== null && !(c.fn in SPLIT_ENTRY) && !WRITES_BLOCK.test(c.fn) && c.args.some((a) => a.kind === 'tensor' && a.tensor === t);
+  return new Set([...candidates].filter((t) => !calls.some((c) => readsWhole(c, t))));
+}
+
 /**
  * The call reading tensors of `split` through their split view, or the call itself when it reads none.
  * Calls are rewritten once each (memoized), so a call shared by two schedules stays one object.

@@ -12,10 +12,10 @@ import type { TrainOptions } from '../../src/project/compile_project.ts';
 import type { Device } from '../../src/link/device.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { readInputFile } from '../../src/data/input_file.ts';
-import type { TrainParamInfo } from '../../src/project/manifest.ts';
 import { cosineSimilarity, floatGradients, relativeError } from '../oracle/float_gradients.ts';
 import { model, tempDir } from '../helpers/paths.ts';
 import { randomBytes, rng } from '../helpers/random.ts';
+import { realGradient, trainedPart } from '../helpers/trained_gradients.ts';
 import { BUILD_BUDGET_MS, buildHostAndBoard, expectTunedModelAnswersAs, openBuilt, TEST_BUDGET_MS, type Built } from '../helpers/training_builds.ts';
 
 const work = tempDir('train');
@@ -32,27 +32,6 @@ const open = openBuilt;
 beforeAll(async () => {
   ({ host, board } = await buildHostAndBoard(work, model(VWW), TRAIN));
 }, BUILD_BUDGET_MS);
-
-/** The real gradient of each element of a trained tensor, from the QAS-scaled one the momentum buffer holds after one step. */
-function realGradient(p: TrainParamInfo, scaled: Float32Array, weightScales: number[], inputScale: number, opKind: string): Float32Array {
-  const out = new Float32Array(scaled.length);
-  const perChannel = p.kind === 'bias' ? 1 : scaled.length / p.channels;
-  for (let i = 0; i < scaled.length; i++) {
-    const c = p.kind === 'bias' ? i : opKind === 'DEPTHWISE_CONV_2D' ? i % p.channels : Math.floor(i / perChannel);
-    const s = weightScales.length > 1 ? weightScales[c] : weightScales[0];
-    out[i] = scaled[i] * (p.kind === 'bias' ? s * inputScale : s); // QAS: g = G / s
-  }
-  return out;
-}
-
-/** The oracle's gradient restricted to the trained channels, in the momentum buffer's layout. */
-function trainedPart(p: TrainParamInfo, full: Float32Array, opKind: string): Float32Array {
-  if (p.channels === p.totalChannels) return full;
-  if (opKind !== 'DEPTHWISE_CONV_2D') return full.slice(0, p.momentumFloats);
-  const out = new Float32Array(p.momentumFloats);
-  for (let i = 0, j = 0; i < full.length; i++) if (i % p.totalChannels < p.channels) out[j++] = full[i];
-  return out;
-}
 
 describe('training engine on vww96_int8', () => {
   it('computes the gradients float autodiff computes, per trained tensor', async () => {

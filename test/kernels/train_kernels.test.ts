@@ -20,7 +20,7 @@ import { buildKernelHarness, seededInts, STRICT_FLAGS, type KernelHarness } from
 import {
   avgPoolForward64, avgPoolGrad, biasUpdate, bitsOf, convForward64, convGradInput, convUpdate, count, dot, dwGradInput,
   expf, f32OfBits, fcForward64, fcGradInput, fcUpdate, logf, meanForward64, meanGrad, padForward64, padGrad,
-  softmaxXent, type ConvGeometry, type Dims, type PoolGeometry, type Sgd,
+  randomConvShape, softmaxXent, type ConvGeometry, type Dims, type PoolGeometry, type Sgd,
 } from './train_reference.ts';
 
 const FIRMWARE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../firmware');
@@ -74,30 +74,6 @@ function generators(seed: number) {
   const ints = (n: number, lo: number, hi: number): number[] => Array.from({ length: n }, () => rand(lo, hi));
   const positive = (lo: number, hi: number): number => f(lo * Math.pow(hi / lo, u())); // log-uniform
   return { rand, u, real, reals, ints, positive };
-}
-
-interface ConvShape { g: ConvGeometry; inD: Dims; fD: Dims; outD: Dims }
-
-/** Random conv / depthwise geometry: strides 1-2, dilations 1-2, SAME (TensorFlow's split, more at the end) or VALID. */
-function randomConvShape(rand: (lo: number, hi: number) => number, depthwise: boolean): ConvShape {
-  const inD = { n: rand(1, 2), h: rand(1, 7), w: rand(1, 7), c: rand(1, 4) };
-  const depthMultiplier = depthwise ? rand(1, 2) : 1;
-  const oc = depthwise ? inD.c * depthMultiplier : rand(1, 5);
-  const fD = depthwise ? { n: 1, h: rand(1, 3), w: rand(1, 3), c: oc } : { n: oc, h: rand(1, 3), w: rand(1, 3), c: inD.c };
-  const g: ConvGeometry = { strideH: rand(1, 2), strideW: rand(1, 2), dilationH: rand(1, 2), dilationW: rand(1, 2), padH: 0, padW: 0, depthMultiplier };
-  const effH = (fD.h - 1) * g.dilationH + 1, effW = (fD.w - 1) * g.dilationW + 1;
-  const same = rand(0, 1) === 1 || inD.h < effH || inD.w < effW;
-  let outH: number, outW: number;
-  if (same) {
-    outH = Math.ceil(inD.h / g.strideH);
-    outW = Math.ceil(inD.w / g.strideW);
-    g.padH = Math.floor(Math.max((outH - 1) * g.strideH + effH - inD.h, 0) / 2);
-    g.padW = Math.floor(Math.max((outW - 1) * g.strideW + effW - inD.w, 0) / 2);
-  } else {
-    outH = Math.floor((inD.h - effH) / g.strideH) + 1;
-    outW = Math.floor((inD.w - effW) / g.strideW) + 1;
-  }
-  return { g, inD, fD, outD: { n: inD.n, h: outH, w: outW, c: oc } };
 }
 
 const geometryTokens = (g: ConvGeometry): Token[] => I(g.strideH, g.strideW, g.dilationH, g.dilationW, g.padH, g.padW);

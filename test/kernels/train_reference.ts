@@ -139,6 +139,37 @@ export interface ConvGeometry {
   depthMultiplier: number; // 1 for CONV_2D
 }
 
+export interface ConvShape { g: ConvGeometry; inD: Dims; fD: Dims; outD: Dims }
+
+/**
+ * Random conv / depthwise geometry: strides 1-2, dilations 1-2, filters up to `filterMax` (3) square,
+ * SAME (TensorFlow's split, more at the end) or VALID; `stride1Same`: stride 1, SAME, one output
+ * channel per input channel (an in-place depthwise layer).
+ */
+export function randomConvShape(rand: (lo: number, hi: number) => number, depthwise: boolean,
+  opts: { filterMax?: number; stride1Same?: boolean } = {}): ConvShape {
+  const fMax = opts.filterMax ?? 3;
+  const inD = { n: rand(1, 2), h: rand(1, 7), w: rand(1, 7), c: rand(1, 4) };
+  const depthMultiplier = depthwise && !opts.stride1Same ? rand(1, 2) : 1;
+  const oc = depthwise ? inD.c * depthMultiplier : rand(1, 5);
+  const fD = depthwise ? { n: 1, h: rand(1, fMax), w: rand(1, fMax), c: oc } : { n: oc, h: rand(1, fMax), w: rand(1, fMax), c: inD.c };
+  const stride = () => (opts.stride1Same ? 1 : rand(1, 2));
+  const g: ConvGeometry = { strideH: stride(), strideW: stride(), dilationH: rand(1, 2), dilationW: rand(1, 2), padH: 0, padW: 0, depthMultiplier };
+  const effH = (fD.h - 1) * g.dilationH + 1, effW = (fD.w - 1) * g.dilationW + 1;
+  const same = opts.stride1Same || rand(0, 1) === 1 || inD.h < effH || inD.w < effW;
+  let outH: number, outW: number;
+  if (same) {
+    outH = Math.ceil(inD.h / g.strideH);
+    outW = Math.ceil(inD.w / g.strideW);
+    g.padH = Math.floor(Math.max((outH - 1) * g.strideH + effH - inD.h, 0) / 2);
+    g.padW = Math.floor(Math.max((outW - 1) * g.strideW + effW - inD.w, 0) / 2);
+  } else {
+    outH = Math.floor((inD.h - effH) / g.strideH) + 1;
+    outW = Math.floor((inD.w - effW) / g.strideW) + 1;
+  }
+  return { g, inD, fD, outD: { n: inD.n, h: outH, w: outW, c: oc } };
+}
+
 /** Calls visit(n, oy, ox, oc, fy, fx, iy, ix) for every in-bounds tap of a conv (depthwise: depthwise=true) in the kernels' scatter order. */
 function forEachTap(g: ConvGeometry, inD: Dims, fD: Dims, outD: Dims,
   visit: (n: number, oy: number, ox: number, oc: number, fy: number, fx: number, iy: number, ix: number) => void): void {

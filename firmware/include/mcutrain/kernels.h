@@ -16,5 +16,6 @@
 #include "mcutrain/kernels/quantize.h"
 #include "mcutrain/kernels/softmax.h"
 #include "mcutrain/kernels/train.h"
+#include "mcutrain/kernels/train_narrow.h"
 
 #endif

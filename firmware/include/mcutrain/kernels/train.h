@@ -91,6 +91,18 @@ void mt_depthwise_conv_grad_input_f32(const mt_depthwise_conv_params *params, co
                                       const float *filter_scale, const mt_dims4 *output_dims,
                                       const float *grad_out, float *grad_in, int32_t accumulate);
 
+/* DEPTHWISE_CONV_2D in place: the input gradient written over the output gradient (grad_in ==
+ * grad_out), for stride 1, depth multiplier 1 and input and output of one shape. Gathered element by
+ * element in memory order: acc = sum over the taps (fy, fx) that read it, in that order, of
+ * (grad_out * filter_scale[c]) * w (firmware/kernels/depthwise_grad_gather.inc); filters up to 16x16
+ * (a larger one leaves grad_in untouched; the lowering never asks). ring: scratch of
+ * max(0, (filter_h - 1) * dilation_h - pad_h) + 1 rows of the output gradient, where row y is copied
+ * just before input row y overwrites it. */
+void mt_depthwise_conv_grad_input_inplace_f32(const mt_depthwise_conv_params *params, const mt_dims4 *input_dims,
+                                              const mt_dims4 *filter_dims, const int8_t *filter,
+                                              const float *filter_scale, const mt_dims4 *output_dims,
+                                              float *grad_out, float *grad_in, float *ring);
+
 /* FULLY_CONNECTED: weights [out_depth, accum_depth] (per-channel scales, or one repeated), `batches` rows. */
 void mt_fully_connected_grad_input_f32(int32_t batches, int32_t accum_depth, int32_t out_depth,
                                        const int8_t *weights, const float *weight_scale,

@@ -19,6 +19,7 @@
 #include "mcutrain/kernels/conv.h"
 #include "mcutrain/kernels/fully_connected.h"
 #include "mcutrain/kernels/train.h"
+#include "mcutrain/kernels/train_narrow.h"
 
 #include "harness_io.h" /* put_str, put_int, put_cases, get_u32, rand_u32, rand_in */
 
@@ -98,6 +99,35 @@ static int32_t check(const char *kernel, int32_t index, int32_t at) {
 }
 
 
+static int16_t g16_out[CAP], g16_whole[CAP + GUARD], g16_split[CAP + GUARD];
+static int8_t g8_out[CAP], g8_whole[CAP + GUARD], g8_split[CAP + GUARD];
+
+/* Mismatching cases of the narrow input gradients (int16, int8), and how many ran. */
+static int32_t narrow_cases = 0, narrow_bad[2] = {0, 0};
+
+/* Random narrow gradients: grad_out of n_out and the same old grad_in (n_in and its guard band) for
+ * both sides, with exponents. */
+static void fill_narrow(int32_t n_out, int32_t n_in, int8_t *exp_out, int8_t *exp_in) {
+  for (int32_t i = 0; i < n_out; ++i) {
+    END_OF(g16_out, n_out)[i] = (int16_t)rand_in(-32767, 32767);
+    END_OF(g8_out, n_out)[i] = (int8_t)rand_in(-127, 127);
+  }
+  for (int32_t i = 0; i < n_in + GUARD; ++i) {
+    g16_whole[i] = g16_split[i] = (int16_t)rand_in(-32767, 32767);
+    g8_whole[i] = g8_split[i] = (int8_t)rand_in(-127, 127);
+  }
+  *exp_out = (int8_t)rand_in(-30, 0);
+  *exp_in = (int8_t)rand_in(-30, 0);
+}
+
+/* The narrow results of one case: grad_in and its exponent, whole against split. */
+static void check_narrow(const char *kernel, int32_t index, int32_t n_in, const int8_t exp_whole[2], const int8_t exp_split[2]) {
+  ++narrow_cases;
+  const int32_t at16 = first_difference(g16_whole, g16_split, n_in + GUARD, 2), at8 = first_difference(g8_whole, g8_split, n_in + GUARD, 1);
+  narrow_bad[0] += check(kernel, index, at16 >= 0 ? at16 : exp_whole[0] != exp_split[0] ? n_in : -1);
+  narrow_bad[1] += check(kernel, index, at8 >= 0 ? at8 : exp_whole[1] != exp_split[1] ? n_in : -1);
+}
+
 static int32_t conv_case(int32_t index, int32_t *grad_cases, int32_t *grad_bad) {
   const int32_t pointwise = rand_in(0, 2) == 0;
   const int32_t fh = pointwise ? 1 : rand_in(1, 3), fw = pointwise ? 1 : rand_in(1, 3);
@@ -141,6 +171,17 @@ static int32_t conv_case(int32_t index, int32_t *grad_cases, int32_t *grad_bad) 
     mt_conv_grad_input_f32(&p, &in_d, &f_d, filter, scale, &out_d, grad_out, grad_whole, accumulate);
     mt_conv_grad_input_split_f32(&p, &in_d, &f_d, &split, scale, &out_d, grad_out, grad_split, accumulate);
     *grad_bad += check("conv_grad_input", index, first_difference(grad_whole, grad_split, n_in + GUARD, 4));
+
+    int8_t e_out, e_in, ew[2], es[2];
+    fill_narrow(n_out, n_in, &e_out, &e_in);
+    ew[0] = es[0] = ew[1] = es[1] = e_in;
+    const int16_t *o16 = END_OF(g16_out, n_out);
+    const int8_t *o8 = END_OF(g8_out, n_out);
+    mt_conv_grad_input_s16(&p, &in_d, &f_d, filter, scale, &out_d, o16, &e_out, g16_whole, &ew[0], accumulate);
+    mt_conv_grad_input_split_s16(&p, &in_d, &f_d, &split, scale, &out_d, o16, &e_out, g16_split, &es[0], accumulate);
+    mt_conv_grad_input_s8(&p, &in_d, &f_d, filter, scale, &out_d, o8, &e_out, g8_whole, &ew[1], accumulate);
+    mt_conv_grad_input_split_s8(&p, &in_d, &f_d, &split, scale, &out_d, o8, &e_out, g8_split, &es[1], accumulate);
+    check_narrow("conv_grad_input_narrow", index, n_in, ew, es);
   }
   return bad;
 }
@@ -173,6 +214,17 @@ static int32_t fully_connected_case(int32_t index, int32_t *grad_bad) {
   mt_fully_connected_grad_input_f32(p.batches, p.accum_depth, p.output_depth, filter, scale, grad_out, grad_whole, accumulate);
   mt_fully_connected_grad_input_split_f32(p.batches, p.accum_depth, p.output_depth, &split, scale, grad_out, grad_split, accumulate);
   *grad_bad += check("fully_connected_grad_input", index, first_difference(grad_whole, grad_split, n_in + GUARD, 4));
+
+  int8_t e_out, e_in, ew[2], es[2];
+  fill_narrow(n_out, n_in, &e_out, &e_in);
+  ew[0] = es[0] = ew[1] = es[1] = e_in;
+  const int16_t *o16 = END_OF(g16_out, n_out);
+  const int8_t *o8 = END_OF(g8_out, n_out);
+  mt_fully_connected_grad_input_s16(p.batches, p.accum_depth, p.output_depth, filter, scale, o16, &e_out, g16_whole, &ew[0], accumulate);
+  mt_fully_connected_grad_input_split_s16(p.batches, p.accum_depth, p.output_depth, &split, scale, o16, &e_out, g16_split, &es[0], accumulate);
+  mt_fully_connected_grad_input_s8(p.batches, p.accum_depth, p.output_depth, filter, scale, o8, &e_out, g8_whole, &ew[1], accumulate);
+  mt_fully_connected_grad_input_split_s8(p.batches, p.accum_depth, p.output_depth, &split, scale, o8, &e_out, g8_split, &es[1], accumulate);
+  check_narrow("fully_connected_grad_input_narrow", index, n_in, ew, es);
   return bad;
 }
 
@@ -184,7 +236,9 @@ static int32_t run(int32_t cases) {
   put_cases("conv_grad_input", conv_grad_cases, conv_grad_bad);
   put_cases("fully_connected", cases, fc_bad);
   put_cases("fully_connected_grad_input", cases, fc_grad_bad);
-  return conv_bad + fc_bad + conv_grad_bad + fc_grad_bad;
+  put_cases("grad_input_s16", narrow_cases, narrow_bad[0]);
+  put_cases("grad_input_s8", narrow_cases, narrow_bad[1]);
+  return conv_bad + fc_bad + conv_grad_bad + fc_grad_bad + narrow_bad[0] + narrow_bad[1];
 }
 
 #if defined(MT_HARNESS_HOST)

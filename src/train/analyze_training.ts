@@ -57,8 +57,8 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
   // An input fraction's update writes the [out][trained inputs] block: its tensor must be split.
   const whole = tg.trained.find((l) => l.weightInputChannels < l.inputChannels && !split.has(l.weights.id));
   if (whole) {
-    throw new McutrainError(`layer ${whole.layer} trains a fraction of its input channels, which needs float32 gradients (--grad ${grad}: its input gradient has no kernel for a split weight tensor yet)`,
-      `use --grad f32, or a fraction of its output channels (${whole.layer}@1/${whole.inputChannels / whole.weightInputChannels})`);
+    throw new McutrainError(`layer ${whole.layer} trains a fraction of its input channels, but a kernel of this build reads its weights whole (no split form)`,
+      `train a fraction of its output channels (${whole.layer}@1/${whole.inputChannels / whole.weightInputChannels}), or report this scheme`);
   }
   const inferenceCall = splitWeightsView(split);
   const forwardIds = new Set(tg.forward.map((op) => op.id));

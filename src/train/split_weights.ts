@@ -10,12 +10,14 @@ import { elementCount } from '../ir/graph.ts';
 import type { KernelCall } from '../lower/kernel_call.ts';
 import type { SavedSlice } from './autodiff.ts';
 
-/** The kernels that read a whole weight tensor, and their entry points for a split one. */
+/** The kernels that read a whole weight tensor, and their entry points for a split one (input gradients: every gradient type). */
 const SPLIT_ENTRY: Record<string, string> = {
   mt_conv_s8: 'mt_conv_s8_split',
   mt_fully_connected_s8: 'mt_fully_connected_s8_split',
-  mt_conv_grad_input_f32: 'mt_conv_grad_input_split_f32',
-  mt_fully_connected_grad_input_f32: 'mt_fully_connected_grad_input_split_f32',
+  ...Object.fromEntries(['f32', 's16', 's8'].flatMap((g) => [
+    [`mt_conv_grad_input_${g}`, `mt_conv_grad_input_split_${g}`],
+    [`mt_fully_connected_grad_input_${g}`, `mt_fully_connected_grad_input_split_${g}`],
+  ])),
 };
 
 /** Kernels that read a split tensor as it is in SRAM (its trained block): the updates, whatever their gradient type. */
@@ -23,8 +25,8 @@ const WRITES_BLOCK = /^mt_\w+_update_weights_s8(_g\d+)?$/;
 
 /**
  * Of the `candidates` (partly trained weight tensors), those every call can read split: through a
- * `_split` entry point or as the block an update writes. A tensor some other kernel reads whole (the
- * narrow-gradient input gradients have no split form yet) stays whole in SRAM.
+ * `_split` entry point or as the block an update writes. A tensor some other kernel reads whole
+ * (one without a split form) stays whole in SRAM.
  */
 export function splitTensors(candidates: Iterable<number>, calls: KernelCall[]): Set<number> {
   const readsWhole = (c: KernelCall, t: number) =>

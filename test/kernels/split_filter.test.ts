@@ -1,8 +1,9 @@
 /**
  * The kernels that read a weight tensor split between SRAM and Flash (mt_split_filter: the trained
  * block of a partly trained tensor, firmware/test/kernel_test_split.c) give the bits the same kernels
- * give on the whole tensor: CONV_2D and FULLY_CONNECTED forward, their input gradients; splits by
- * output channels (any filter, groups too) and by input channels (1x1 convolutions, FC), of every size.
+ * give on the whole tensor: CONV_2D (no groups) and FULLY_CONNECTED forward, their input gradients
+ * (float32, and int16 / int8 with their exponents); splits by output channels (any filter size, stride,
+ * dilation, padding) and by input channels (1x1 convolutions, FC), of every size.
  *  - on the host with the portable kernels and with the DSP twins (instructions emulated in C), under ASan/UBSan;
  *  - on the emulated Cortex-M7 (mps2-an500, make DSP=1: the twins themselves);
  *  - a corrupted trained weight is caught (the check can fail).
@@ -15,8 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIRMWARE, loadMps2Target, makeFirmware, runHarnessOnBoard, writeMps2Project, type MakeResult } from '../emulate/mps2_firmware.ts';
 import { buildKernelHarness, type KernelHarness } from './c_harness.ts';
 
-const KERNELS = ['conv', 'conv_grad_input', 'fully_connected', 'fully_connected_grad_input'];
-const BACKWARD = ['conv_backward', 'fully_connected_backward'];
+const KERNELS = ['conv', 'conv_grad_input', 'fully_connected', 'fully_connected_grad_input', 'grad_input_s16', 'grad_input_s8'];
+/* the input gradients: float32 and narrow (int16, int8: train_narrow.h; they need the loss's mt_expf) */
+const BACKWARD = ['conv_backward', 'fully_connected_backward', 'grad_s16', 'grad_s8', 'train_loss'];
 const HOST = '-DMT_HARNESS_HOST';
 const HARNESS_MAIN = 'runtime/test/kernel_test_split.c';
 const hasCrossCompiler = spawnSync('arm-none-eabi-gcc', ['--version']).status === 0;
@@ -36,11 +38,9 @@ function expectAllAgree(output: string, cases: number): void {
   const c = casesOf(output);
   expect(output).not.toMatch(/MISMATCH/);
   expect([...c.keys()].sort(), output).toEqual([...KERNELS].sort());
-  for (const k of ['conv', 'fully_connected', 'fully_connected_grad_input']) expect(c.get(k), `${k}\n${output}`).toEqual([cases, 0]);
-  // the input gradient runs for the convolutions without groups: most of them
-  const [gradCases, gradBad] = c.get('conv_grad_input')!;
-  expect(gradBad).toBe(0);
-  expect(gradCases).toBeGreaterThan(cases / 2);
+  for (const k of ['conv', 'conv_grad_input', 'fully_connected', 'fully_connected_grad_input']) expect(c.get(k), `${k}\n${output}`).toEqual([cases, 0]);
+  // the narrow input gradients: a conv and an FC case each, grad_in and its exponent compared
+  for (const k of ['grad_input_s16', 'grad_input_s8']) expect(c.get(k), `${k}\n${output}`).toEqual([2 * cases, 0]);
 }
 
 describe.each([

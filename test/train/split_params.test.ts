@@ -101,13 +101,16 @@ describe('MCUNet-5FPS with TinyEngine\'s 49 KB scheme', () => {
 });
 
 describe('split tensors with narrow gradients', () => {
-  it('stay whole where the narrow input gradients read them (no split form yet); input fractions are refused', () => {
-    const narrow = (scheme: string) => analyzeModel(mc5, 'mc5.tflite', 'tflm', resolveScheme({ scheme, grad: 'i16' }), { patches: 'off' }).training!;
-    const t = narrow(OUTPUT_FORM);
-    expect(t.paramBytes).toBe(47_656);
-    expect(t.params.filter((p) => p.slice)).toEqual([]);
-    expect([...t.schedule].filter((c) => c.fn?.endsWith('_split'))).toEqual([]);
-    expect(refusal(() => narrow(INPUT_FORM))).toMatch(/layer 24 trains a fraction of its input channels, which needs float32 gradients \(--grad i16/);
+  it('are read split by the narrow input gradients too: the same trained blocks and saved slices', () => {
+    for (const [scheme, grad] of [[OUTPUT_FORM, 'i16'], [INPUT_FORM, 'i16'], [INPUT_FORM, 'i8']] as const) {
+      const t = analyzeModel(mc5, 'mc5.tflite', 'tflm', resolveScheme({ scheme, grad }), { patches: 'off' }).training!;
+      const f32 = analysis(scheme).training!;
+      expect(t.paramBytes).toBe(32_104);
+      expect(t.params.map((p) => p.slice)).toEqual(f32.params.map((p) => p.slice));
+      const fns = new Set(t.backwardCalls.flatMap((c) => (c.args.some((a) => a.kind === 'split_filter') ? [c.fn] : [])));
+      expect(fns).toEqual(new Set([`mt_conv_grad_input_split_${grad === 'i16' ? 's16' : 's8'}`])); // the classifier is whole
+      expect(t.forwardCalls.filter((c) => c.fn === 'mt_copy_channels_s8')).toHaveLength(scheme === INPUT_FORM ? 3 : 0);
+    }
   });
 });
 

@@ -102,21 +102,20 @@ export const tinyEngine49kbName = 'TinyEngine 49 KB';
 /**
  * TinyEngine's 49 KB scheme for MCUNet-5FPS (../shared/anchors/README.md): biases of the last 21
  * convolutions (the classifier counts as one); weights of three expansion convolutions partially and
- * the classifier whole. Their fractions are of input channels, ours of output channels: the same
- * number of weights, a different slice of them.
+ * the classifier whole. The fractions are of input channels, as TinyEngine's are (`24@in1/4`).
  */
 export function tinyEngine49kb(graph: Graph): NamedScheme {
   const names = weightedLayers(graph).map((op) => graph.tensors[op.inputs[1]].name);
   const weights = TINYENGINE_49KB_WEIGHTS.map(([theirs, ours, fraction]) => {
     const layer = names.indexOf(ours);
     if (layer < 0) throw new Error(`${graph.name} has no layer '${ours}' (TinyEngine's ${theirs}): is it mcunet-5fps?`);
-    return { layer, fraction };
+    return fraction === 1 ? { layer, fraction } : { layer, fraction: 1, inputFraction: fraction };
   });
   return {
     name: tinyEngine49kbName,
     scheme: scheme(21, weights),
     rule: 'the paper\'s 49 KB scheme (TinyEngine assets/49kb-int8-graph.json): biases of the last 21 convolutions, weights of ' +
-      'v9_conv_0 at 1/4, v10_conv_0 and v11_conv_0 at 1/2 and the classifier; fractions of output channels here, of input channels there',
+      'v9_conv_0 at 1/4, v10_conv_0 and v11_conv_0 at 1/2 of their input channels and the classifier',
   };
 }
 

@@ -60,7 +60,7 @@ export function formatTrainingAnchors(models: TrainingModelFigures[]): string {
     if (!te) continue;
     notes.push(`${m.model}, TinyEngine's 49 KB scheme: TinyEngine plans 189,800 B; here arena ${n(te.reordered.arenaBytes)} B ` +
       `(lower bound ${n(te.reordered.lowerBoundBytes)} B, peak in the ${te.reordered.peakIn} pass; inference arena ${n(m.inferenceArenaBytes)} B), ` +
-      `trained tensors ${n(te.paramBytes)} B in SRAM (TinyEngine's updated parameters: 32,104 B; whole tensors move here)`);
+      `trained tensors ${n(te.paramBytes)} B in SRAM (TinyEngine's updated parameters: 32,104 B)`);
   }
   const basis = models.flatMap((m) => m.ratios)[0]?.basis;
   if (basis) notes.push(`basis of the ratios: ${basis}`);

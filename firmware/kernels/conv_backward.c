@@ -9,11 +9,12 @@
 
 /* Scatter in the forward loop's order (n, out_y, out_x, oc, fy, fx, ic): each output gradient times
  * its channel's filter scale, g, adds g * w to every input element that tap read. Padding taps are
- * skipped, as in the forward pass. */
-void mt_conv_grad_input_f32(const mt_conv_params *params, const mt_dims4 *input_dims,
-                            const mt_dims4 *filter_dims, const int8_t *filter, const float *filter_scale,
-                            const mt_dims4 *output_dims, const float *grad_out, float *grad_in,
-                            int32_t accumulate) {
+ * skipped, as in the forward pass. The filter is `filter`, or `split` when not NULL (a constant in each
+ * entry point): every element gets the same additions in the same order either way. */
+MT_INLINE void conv_grad_input(const mt_conv_params *params, const mt_dims4 *input_dims,
+                               const mt_dims4 *filter_dims, const int8_t *filter, const mt_split_filter *split,
+                               const float *filter_scale, const mt_dims4 *output_dims, const float *grad_out,
+                               float *grad_in, int32_t accumulate) {
   const mt_conv_params p = *params;
   const mt_dims4 in_d = *input_dims, f_d = *filter_dims, out_d = *output_dims;
   mt_grad_prepare_f32(grad_in, in_d.n * in_d.h * in_d.w * in_d.c, accumulate);
@@ -31,6 +32,12 @@ void mt_conv_grad_input_f32(const mt_conv_params *params, const mt_dims4 *input_
               const int32_t in_x = in_x0 + fx * p.dilation_w;
               if (in_x < 0 || in_x >= in_d.w) continue;
               float *gi = &grad_in[mt_offset4(&in_d, n, in_y, in_x, 0)];
+              if (split != NULL) {
+                const mt_split_row r = mt_split_row_of(split, oc, f_d.h * f_d.w * f_d.c);
+                const int32_t j0 = (fy * f_d.w + fx) * f_d.c;
+                for (int32_t ic = 0; ic < f_d.c; ++ic) gi[ic] = gi[ic] + g * (float)mt_split_row_at(r, j0 + ic);
+                continue;
+              }
               const int8_t *w = &filter[mt_offset4(&f_d, oc, fy, fx, 0)];
               for (int32_t ic = 0; ic < f_d.c; ++ic) gi[ic] = gi[ic] + g * (float)w[ic];
             }
@@ -39,6 +46,20 @@ void mt_conv_grad_input_f32(const mt_conv_params *params, const mt_dims4 *input_
       }
     }
   }
+}
+
+void mt_conv_grad_input_f32(const mt_conv_params *params, const mt_dims4 *input_dims,
+                            const mt_dims4 *filter_dims, const int8_t *filter, const float *filter_scale,
+                            const mt_dims4 *output_dims, const float *grad_out, float *grad_in,
+                            int32_t accumulate) {
+  conv_grad_input(params, input_dims, filter_dims, filter, NULL, filter_scale, output_dims, grad_out, grad_in, accumulate);
+}
+
+void mt_conv_grad_input_split_f32(const mt_conv_params *params, const mt_dims4 *input_dims,
+                                  const mt_dims4 *filter_dims, const mt_split_filter *filter,
+                                  const float *filter_scale, const mt_dims4 *output_dims, const float *grad_out,
+                                  float *grad_in, int32_t accumulate) {
+  conv_grad_input(params, input_dims, filter_dims, NULL, filter, filter_scale, output_dims, grad_out, grad_in, accumulate);
 }
 
 /* For each trained channel oc and tap (fy, fx, ic), in that order:

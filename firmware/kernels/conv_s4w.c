@@ -12,6 +12,6 @@ void mt_conv_s4w(const mt_conv_params *params,
                  const int32_t *bias,
                  const int32_t *output_mult, const int32_t *output_shift,
                  const mt_dims4 *output_dims, int8_t *output) {
-  const mt_weights w = {NULL, filter};
+  const mt_weights w = {NULL, filter, NULL};
   mt_conv_loop(params, input_dims, input, filter_dims, w, bias, output_mult, output_shift, output_dims, output);
 }

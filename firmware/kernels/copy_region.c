@@ -12,3 +12,7 @@ void mt_copy_region_s8(const int8_t *src, const mt_dims4 *src_dims, int32_t src_
     }
   }
 }
+
+void mt_copy_channels_s8(const int8_t *src, int32_t pixels, int32_t depth, int32_t channels, int8_t *dst) {
+  for (int32_t p = 0; p < pixels; ++p) memcpy(dst + p * channels, src + p * depth, (size_t)channels);
+}

@@ -11,7 +11,7 @@ void mt_depthwise_conv_s8(const mt_depthwise_conv_params *params,
                           const int32_t *bias,
                           const int32_t *output_mult, const int32_t *output_shift,
                           const mt_dims4 *output_dims, int8_t *output) {
-  const mt_weights w = {filter, NULL};
+  const mt_weights w = {filter, NULL, NULL};
   mt_depthwise_conv_loop(params, input_dims, input, filter_dims, w, bias, output_mult, output_shift, output_dims,
                          output);
 }

@@ -11,6 +11,6 @@ void mt_fully_connected_s4w(const mt_fully_connected_params *params,
                             const int8_t *input, const uint8_t *filter, const int32_t *bias,
                             const int32_t *output_mult, const int32_t *output_shift,
                             int8_t *output) {
-  const mt_weights w = {NULL, filter};
+  const mt_weights w = {NULL, filter, NULL};
   mt_fully_connected_loop(params, input, w, bias, output_mult, output_shift, output);
 }

@@ -14,11 +14,23 @@
 #include "mcutrain/kernels/fully_connected.h"
 
 /* A constant weight tensor: int8 (s8), or int4 packed two per byte as TFLite's INT4 stores it (s4:
- * element 2i in the low nibble of byte i, element 2i + 1 in the high nibble). */
+ * element 2i in the low nibble of byte i, element 2i + 1 in the high nibble), or int8 split between
+ * SRAM and Flash (split, common.h: conv and FC only, the *_split entry points). */
 typedef struct {
   const int8_t *s8;
   const uint8_t *s4;
+  const mt_split_filter *split;
 } mt_weights;
+
+/* The sum over i < n of (weight j0 + i of row `row` of a split filter + filter_offset) * (x[i] +
+ * input_offset): the same terms as the loops below, so the same integer sum. */
+MT_INLINE int32_t mt_split_dot(const mt_split_filter *f, int32_t row, int32_t row_size, int32_t j0, const int8_t *x,
+                               int32_t n, int32_t filter_offset, int32_t input_offset) {
+  const mt_split_row r = mt_split_row_of(f, row, row_size);
+  int32_t acc = 0;
+  for (int32_t i = 0; i < n; ++i) acc += (mt_split_row_at(r, j0 + i) + filter_offset) * ((int32_t)x[i] + input_offset);
+  return acc;
+}
 
 /* Weight i of the flattened tensor, sign-extended. */
 MT_INLINE int32_t mt_weight_at(mt_weights w, int32_t i) {
@@ -60,6 +72,11 @@ MT_INLINE void mt_conv_loop(const mt_conv_params *params,
               if (in_x < 0 || in_x >= in_d.w) continue;
               const int8_t *in = &input[mt_offset4(&in_d, n, in_y, in_x, in_c0)];
               const int32_t w0 = mt_offset4(&f_d, oc, fy, fx, 0);
+              if (filter.split != NULL) { /* folds away in the other entry points */
+                acc += mt_split_dot(filter.split, oc, f_d.h * f_d.w * f_d.c, (fy * f_d.w + fx) * f_d.c, in, group_depth, 0,
+                                    p.input_offset);
+                continue;
+              }
               for (int32_t ic = 0; ic < group_depth; ++ic) {
                 acc += mt_weight_at(filter, w0 + ic) * ((int32_t)in[ic] + p.input_offset);
               }
@@ -126,8 +143,12 @@ MT_INLINE void mt_fully_connected_loop(const mt_fully_connected_params *params,
     for (int32_t oc = 0; oc < p.output_depth; ++oc) {
       const int32_t w0 = oc * depth;
       int32_t acc = 0;
-      for (int32_t d = 0; d < depth; ++d) {
-        acc += (mt_weight_at(filter, w0 + d) + p.filter_offset) * ((int32_t)row[d] + p.input_offset);
+      if (filter.split != NULL) {
+        acc = mt_split_dot(filter.split, oc, depth, 0, row, depth, p.filter_offset, p.input_offset);
+      } else {
+        for (int32_t d = 0; d < depth; ++d) {
+          acc += (mt_weight_at(filter, w0 + d) + p.filter_offset) * ((int32_t)row[d] + p.input_offset);
+        }
       }
       if (bias != NULL) acc += bias[oc];
       output[b * p.output_depth + oc] =

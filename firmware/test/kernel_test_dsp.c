@@ -25,69 +25,20 @@
 /* The portable kernels under other names (their headers are already included, so the renamed
  * definitions stand alone). */
 #define mt_conv_s8 mt_portable_conv_s8
+#define mt_conv_s8_split mt_portable_conv_s8_split
 #include "../kernels/conv.c"
 #undef mt_conv_s8
+#undef mt_conv_s8_split
 #define mt_depthwise_conv_s8 mt_portable_depthwise_conv_s8
 #include "../kernels/depthwise_conv.c"
 #undef mt_depthwise_conv_s8
 #define mt_fully_connected_s8 mt_portable_fully_connected_s8
+#define mt_fully_connected_s8_split mt_portable_fully_connected_s8_split
 #include "../kernels/fully_connected.c"
 #undef mt_fully_connected_s8
+#undef mt_fully_connected_s8_split
 
-/* ---- platform: the host (stdio) or an MPS2 board (UART0, SysTick, semihosting) ---- */
-#if defined(MT_DSP_EMULATE)
-#include <stdio.h>
-#include <stdlib.h>
-static void put_str(const char *s) { fputs(s, stdout); }
-static uint32_t ticks(void) { return 0; }
-#else
-#include "mcutrain/platform.h"
-#include "mps2.h"
-static void put_str(const char *s) { mt_mps2_uart_puts(s); }
-static uint32_t ticks(void) { return mt_platform_ticks(); }
-static uint32_t get_u32(void) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) v |= (uint32_t)(uint8_t)mt_mps2_uart_getc(0xFFFFFFFFu) << (8 * i);
-  return v;
-}
-#endif
-
-static void put_int(int64_t v) {
-  char buf[24];
-  int i = (int)sizeof buf - 1;
-  const int negative = v < 0;
-  uint64_t u = negative ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-  buf[i] = '\0';
-  do {
-    buf[--i] = (char)('0' + (int)(u % 10u));
-    u /= 10u;
-  } while (u != 0);
-  if (negative) buf[--i] = '-';
-  put_str(&buf[i]);
-}
-
-static void put_kv(const char *key, int64_t v) {
-  put_str(" ");
-  put_str(key);
-  put_str("=");
-  put_int(v);
-}
-
-/* ---- random numbers: xorshift32, the same sequence on every platform ---- */
-static uint32_t rng_state = 1;
-
-static uint32_t rand_u32(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 17;
-  rng_state ^= rng_state << 5;
-  return rng_state;
-}
-
-/* Uniform enough on [lo, hi] (hi - lo < 2^32). */
-static int32_t rand_in(int32_t lo, int32_t hi) {
-  const uint32_t span = (uint32_t)hi - (uint32_t)lo + 1u;
-  return span == 0 ? (int32_t)rand_u32() : (int32_t)((uint32_t)lo + rand_u32() % span);
-}
+#include "harness_io.h" /* put_str, put_int, put_kv, put_cases, get_u32, ticks, rand_u32, rand_in */
 
 /* ---- buffers ---- */
 #define IN_CAP 32768
@@ -386,15 +337,6 @@ static void run_fc(const fc_case *k, uint32_t *t_ref, uint32_t *t_dsp) {
   *t_dsp = t2 - t1;
 }
 
-static void summary(const char *kernel, int32_t cases, int32_t bad) {
-  put_str("CASES ");
-  put_str(kernel);
-  put_str(" ");
-  put_int(cases);
-  put_str(" ");
-  put_int(bad);
-  put_str("\n");
-}
 
 /* ---- the requantization's edges ----
  * A fully connected layer of depth 1 over a zero input and zero weights has its bias as accumulator,
@@ -451,7 +393,7 @@ static int32_t requant_edges(int32_t rounds) {
       }
     }
   }
-  summary("requantization", rounds, bad);
+  put_cases("requantization", rounds, bad);
   return bad;
 }
 
@@ -472,7 +414,7 @@ static int32_t random_cases(int32_t cases, uint32_t flags) {
       if (reports <= 20) put_conv(&k);
     }
   }
-  summary("conv", cases, bad_conv);
+  put_cases("conv", cases, bad_conv);
   for (int32_t i = 0; i < cases; ++i) {
     const depthwise_case k = random_depthwise();
     run_depthwise(&k, &t_ref, &t_dsp);
@@ -483,7 +425,7 @@ static int32_t random_cases(int32_t cases, uint32_t flags) {
       if (reports <= 20) put_depthwise(&k);
     }
   }
-  summary("depthwise_conv", cases, bad_depthwise);
+  put_cases("depthwise_conv", cases, bad_depthwise);
   for (int32_t i = 0; i < cases; ++i) {
     const fc_case k = random_fc();
     run_fc(&k, &t_ref, &t_dsp);
@@ -494,7 +436,7 @@ static int32_t random_cases(int32_t cases, uint32_t flags) {
       if (reports <= 20) put_fc(&k);
     }
   }
-  summary("fully_connected", cases, bad_fc);
+  put_cases("fully_connected", cases, bad_fc);
   return bad_conv + bad_depthwise + bad_fc + overflows + requant_edges(cases / 10);
 }
 

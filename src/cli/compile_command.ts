@@ -15,7 +15,9 @@ import { gradOption, numberOption, numericsOption, onePositional, PATCH_HELP, pa
 
 const TRAIN_HELP = [
   '  --train SCHEME       compile the training engine too: an inline scheme such as',
-  '                       "bias:last=8,weights:layers=21,24@1/4" or a scheme .json file (docs/training.md)',
+  '                       "bias:last=8,weights:layers=21,24@1/4" or a scheme .json file (docs/training.md);',
+  '                       @1/4 trains the first quarter of a layer\'s output channels, @in1/4 of its',
+  '                       input channels (1x1 convolutions and FULLY_CONNECTED layers)',
   '  --no-qas             train without Quantization-Aware Scaling (for comparison)',
   '  --momentum M         SGD momentum (default 0: plain SGD, no optimizer state in SRAM)',
   '  --grad f32|i16|i8    storage of the gradients: float32 (default), or int16 / int8 with a power-of-two',

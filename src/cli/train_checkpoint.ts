@@ -8,6 +8,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { McutrainError } from '../errors.ts';
 import type { LabelledSet } from '../data/labelled.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
+import type { TrainParamInfo } from '../project/manifest.ts';
 
 /** What must not change between a run and its resumption, or the position means nothing. */
 export interface RunIdentity {
@@ -16,6 +17,8 @@ export interface RunIdentity {
   dataSha256: string;
   samples: number;
   seed: number;
+  /** Where each trained tensor's bytes lie in the parameter space (paramLayout): the saved bytes mean nothing to another layout. */
+  paramLayout: string;
 }
 
 export interface TrainCheckpoint<Epoch, Step> {
@@ -38,6 +41,15 @@ export function dataSha256(set: LabelledSet): string {
     hash.update(new Uint8Array(Int32Array.of(set.labels[i]).buffer));
   });
   return hash.digest('hex');
+}
+
+/**
+ * The parameter space's layout, as a checkpoint records it: each trained tensor's offset, size and
+ * trained block. Builds of the same model with another scheme, or from before trained tensors were
+ * split between SRAM and Flash, lay their bytes out differently.
+ */
+export function paramLayout(params: readonly TrainParamInfo[]): string {
+  return params.map((p) => `${p.tensor}@${p.offset}+${p.bytes}${p.slice ? `[${p.slice.rows}x${p.slice.cols}/${p.slice.rowSize}]` : ''}`).join(',');
 }
 
 export function writeCheckpoint<E, S>(file: string, ck: TrainCheckpoint<E, S>): void {

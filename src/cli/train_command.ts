@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
 import { readLabelledFolder, type LabelledSet } from '../data/labelled.ts';
-import { withConstantData } from '../export/apply_weights.ts';
+import { withTrainedParam } from '../export/apply_weights.ts';
+import { splitBlock } from '../ir/tensor_block.ts';
 import { writeTflite } from '../export/write_tflite.ts';
 import { importTflite } from '../import/import_tflite.ts';
 import type { Graph } from '../ir/graph.ts';
@@ -16,7 +17,7 @@ import { openProjectDevice } from '../link/connect.ts';
 import type { Device, TrainInfo } from '../link/device.ts';
 import { PROJECT_MODEL_FILE, readManifest, type ProjectManifest, type TrainingInfo } from '../project/manifest.ts';
 import { loadTarget } from '../targets/target.ts';
-import { dataSha256, readCheckpoint, removeCheckpoint, writeCheckpoint, type RunIdentity, type TrainCheckpoint } from './train_checkpoint.ts';
+import { dataSha256, paramLayout, readCheckpoint, removeCheckpoint, writeCheckpoint, type RunIdentity, type TrainCheckpoint } from './train_checkpoint.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { seededUniform } from '../util/random.ts';
 import type { Command } from './commands.ts';
@@ -97,9 +98,11 @@ function writeWeights(params: Uint8Array, training: TrainingInfo, dir: string, o
         `compile the project again: mcutrain compile <model.tflite> --train ... -o ${dir}`);
     }
     const trained = params.subarray(p.offset, p.offset + p.bytes);
-    const before = original.tensors[p.tensor]?.data;
+    const data = original.tensors[p.tensor]?.data;
+    // A partly trained tensor's SRAM copy is its trained block (p.slice): compared with, and put back into, that block.
+    const before = data && p.slice ? splitBlock(data, p.slice).block : data;
     const changed = before ? trained.reduce((n, b, i) => n + (b !== before[i] ? 1 : 0), 0) : p.bytes;
-    graph = withConstantData(graph, p.tensor, trained);
+    graph = withTrainedParam(graph, p, trained);
     rows.push([p.layer, p.op, shortName(p.name), p.kind, p.dtype, p.bytes, changed]);
   }
   writeFileAtomic(out, writeTflite(graph));
@@ -217,7 +220,9 @@ export const TRAIN_COMMAND: Command = {
     const original = out ? loadProjectModel(dir, manifest) : undefined;
 
     const ckFile = str(v.checkpoint) ?? checkpointFile(dir);
-    const identity: RunIdentity = { modelSha256: manifest.model.sha256, dataSha256: dataSha256(train), samples: train.samples.length, seed };
+    const identity: RunIdentity = {
+      modelSha256: manifest.model.sha256, dataSha256: dataSha256(train), samples: train.samples.length, seed, paramLayout: paramLayout(training.params),
+    };
     const resumed = v.resume === true ? readCheckpoint<EpochReport, StepRecord>(ckFile, identity) : undefined;
 
     const device = await openProjectDevice(dir, manifest, portOptions(v));

@@ -12,6 +12,7 @@ import { cArrayLines, cComment, cFloat, cInt, cScalar, cString } from './c_liter
 import { renderTemplate } from './templates.ts';
 import { constantValues } from '../ir/tensor_data.ts';
 import { targetView } from './target_view.ts';
+import { splitBlock } from '../ir/tensor_block.ts';
 import { flashConstBytes, usedConstantTensors } from '../plan/flash.ts';
 import { GRAD_CTYPES } from '../train/narrow_gradients.ts';
 import type { TrainingAnalysis } from '../train/analyze_training.ts';
@@ -54,6 +55,7 @@ function cTypeOf(t: Tensor): { ctype: CScalarType; tag: string } {
 const weightName = (id: number) => `mt_const_t${id}`;
 const paramName = (id: number) => `mt_param_t${id}`;
 const momentumName = (id: number) => `mt_momentum_t${id}`;
+const splitName = (id: number) => `mt_split_t${id}`;
 
 /**
  * The link's receive buffer (mt_link_buffers.rx): none. INFER, TRAIN_STEP and EVALUATE payloads are staged
@@ -102,6 +104,7 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
           const p = trained.get(arg.tensor);
           return p && p.momentumFloats > 0 ? momentumName(arg.tensor) : 'NULL';
         }
+        case 'split_filter': return `&${splitName(arg.tensor)}`;
       }
     }
   }
@@ -189,17 +192,31 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
     return { ...def, structs: schedule.includes(call) ? def.structs : [], dims: dimsOf(call), index: call.op, kind: op.kind };
   });
 
-  const weights = usedConstantTensors(graph, [...calls, ...(training?.backwardCalls ?? [])]).map((id) => {
+  const splits: { name: string; trained: string; frozen: string; rows: number; cols: number }[] = [];
+  const weights = usedConstantTensors(graph, [...calls, ...(training?.backwardCalls ?? [])]).flatMap((id) => {
     const t = graph.tensors[id];
     const isTrained = trained.has(id);
+    const slice = trained.get(id)?.slice;
+    const shape = `${t.name} [${t.shape.join('x')}]`;
+    if (slice) {
+      // Only the trained block in SRAM, the rest in Flash (an mt_split_filter joins them).
+      const { block, rest } = splitBlock(t.data!, slice);
+      splits.push({ name: splitName(id), trained: paramName(id), frozen: weightName(id), rows: slice.rows, cols: slice.cols });
+      const array = (name: string, qualifier: string, values: Uint8Array, what: string) => {
+        const v = new Int8Array(values.buffer, values.byteOffset, values.length);
+        return { name, qualifier, ctype: 'int8_t' as const, length: v.length, comment: cComment(`${shape}, ${what}`), lines: cArrayLines('int8_t', v) };
+      };
+      return [array(paramName(id), '', block, `trained block ${slice.rows}x${slice.cols} of rows of ${slice.rowSize}: in SRAM`),
+        array(weightName(id), 'const ', rest, 'the frozen rest')];
+    }
     // int4 weights stay packed two per byte, as the _s4w kernels read them (and as the .tflite holds them).
     const { ctype, values } = t.dtype === 'int4'
       ? { ctype: 'uint8_t' as const, values: Uint8Array.from(t.data ?? []) }
       : { ctype: cTypeOf(t).ctype, values: constantValues(t) };
-    return {
+    return [{
       name: isTrained ? paramName(id) : weightName(id), qualifier: isTrained ? '' : 'const ', ctype, length: values.length,
-      comment: cComment(`${t.name} [${t.shape.join('x')}]${isTrained ? ', trained: in SRAM' : ''}`), lines: cArrayLines(ctype, values),
-    };
+      comment: cComment(`${shape}${isTrained ? ', trained: in SRAM' : ''}`), lines: cArrayLines(ctype, values),
+    }];
   });
   const constBytes = flashConstBytes(graph, [...calls, ...(training?.backwardCalls ?? [])]);
 
@@ -242,6 +259,7 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
     inputs: io(graph.inputs),
     outputs: io(graph.outputs),
     weights,
+    splits,
   };
 
   const files = [

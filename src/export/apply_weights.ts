@@ -6,6 +6,7 @@
 import { McutrainError } from '../errors.ts';
 import { elementCount, tensorBytes, type DType, type Graph } from '../ir/graph.ts';
 import { packInt4 } from '../ir/int4.ts';
+import { joinBlock, type TensorBlock } from '../ir/tensor_block.ts';
 
 /**
  * New contents for a constant: its raw little-endian bytes as stored in the file (any dtype), or a typed
@@ -42,6 +43,33 @@ export function withConstantData(graph: Graph, tensorId: number, values: Constan
   const tensors = graph.tensors.slice();
   tensors[tensorId] = { ...tensor, data: bytes };
   return { ...graph, tensors };
+}
+
+/**
+ * A copy of `graph` in which block `b` of constant tensor `tensorId` (rows [0, b.rows) x their first
+ * b.cols bytes, row by row) holds `block`: the learned part of a partly trained int8 weight tensor,
+ * as a training build keeps it in SRAM. The rest of the tensor keeps its bytes.
+ */
+export function withConstantBlock(graph: Graph, tensorId: number, block: Uint8Array, b: TensorBlock): Graph {
+  const tensor = graph.tensors[tensorId];
+  const data = tensor?.data;
+  if (!data || tensor.dtype !== 'int8' || data.length % b.rowSize !== 0 || b.rows * b.rowSize > data.length || b.cols > b.rowSize) {
+    throw new McutrainError(`cannot put a ${b.rows}x${b.cols} block (rows of ${b.rowSize}) into tensor ${tensorId}${tensor ? ` '${tensor.name}' (${tensor.dtype} [${tensor.shape.join(', ')}])` : ''}`,
+      'the weights belong to a different model; use the model they were trained from');
+  }
+  if (block.length !== b.rows * b.cols) {
+    throw new McutrainError(`cannot put ${block.length} bytes into the ${b.rows}x${b.cols} trained block of tensor ${tensorId} '${tensor.name}'`,
+      'the weights belong to a different model or layer; use the model they were trained from');
+  }
+  return withConstantData(graph, tensorId, joinBlock(data, block, b));
+}
+
+/**
+ * A copy of `graph` with one trained tensor's learned bytes (`bytes`: its SRAM copy, as the device's
+ * parameter space holds it) put back: the whole tensor, or its trained block when `slice` says so.
+ */
+export function withTrainedParam(graph: Graph, p: { tensor: number; slice?: TensorBlock }, bytes: Uint8Array): Graph {
+  return p.slice ? withConstantBlock(graph, p.tensor, bytes, p.slice) : withConstantData(graph, p.tensor, bytes);
 }
 
 /** The values as the tensor's stored bytes (a private copy), after checking their element type. */

@@ -31,7 +31,8 @@ export type KernelArg =
   | { kind: 'literal'; value: number | string } // a C literal or NULL
   | { kind: 'dims'; values: number[] }          // address of an mt_dims4 constant with these 4 values
   | { kind: 'sgd' }                             // the model's optimizer settings (training)
-  | { kind: 'momentum'; tensor: number };       // the momentum buffer of a trained tensor, or NULL
+  | { kind: 'momentum'; tensor: number }        // the momentum buffer of a trained tensor, or NULL
+  | { kind: 'split_filter'; tensor: number };   // a weight tensor split between SRAM and Flash (mt_split_filter *)
 
 export interface KernelCall {
   /** Index of the operator in the graph (for a backward call: the operator it differentiates). */

@@ -8,7 +8,7 @@ const C_SCALAR_BYTES: Record<CScalarType, number> = { int8_t: 1, uint8_t: 1, int
 /** Ids of the constant tensors the calls read, ascending. */
 export function usedConstantTensors(graph: Graph, calls: KernelCall[]): number[] {
   const ids = new Set<number>();
-  for (const c of calls) for (const a of c.args) if (a.kind === 'tensor' && graph.tensors[a.tensor].data) ids.add(a.tensor);
+  for (const c of calls) for (const a of c.args) if ((a.kind === 'tensor' || a.kind === 'split_filter') && graph.tensors[a.tensor].data) ids.add(a.tensor);
   return [...ids].sort((a, b) => a - b);
 }
 

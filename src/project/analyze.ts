@@ -54,7 +54,9 @@ export function analyzeModel(bytes: Uint8Array, name: string, numericsName?: Num
     const g = p?.graph ?? graph;
     const schedule = p?.schedule ?? calls;
     const training = scheme ? analyzeTraining(g, schedule, scheme, options) : undefined;
-    return { graph: g, calls, schedule, plan, training, patches: p?.stage };
+    // A training build's inference reads partly trained tensors as the training step does (split between SRAM and Flash).
+    const view = (list: KernelCall[]) => (training ? list.map(training.inferenceCall) : list);
+    return { graph: g, calls: view(calls), schedule: view(schedule), plan, training, patches: p?.stage };
   };
   const arena = (a: Analysis) => Math.max(a.plan.arenaBytes, a.training?.plan.arenaBytes ?? 0);
   const whole = analyse(null);

@@ -25,7 +25,7 @@ export interface TrainParamInfo {
   tensor: number;
   kind: 'weights' | 'bias';
   dtype: 'int8' | 'int32';
-  /** Bytes of the whole tensor, all of it in SRAM. */
+  /** Bytes of its copy in SRAM: the whole tensor, or its trained block (`slice`). */
   bytes: number;
   /** Byte offset of this tensor in the concatenation of all trained tensors. */
   offset: number;
@@ -38,6 +38,11 @@ export interface TrainParamInfo {
   /** Index of the weighted layer (0 = the first CONV_2D/DEPTHWISE_CONV_2D/FULLY_CONNECTED) and its operator. */
   layer: number;
   op: number;
+  /**
+   * Present when only a block of a weight tensor lives in SRAM (the rest stays in Flash): seen as rows
+   * (output channels) of rowSize values, rows [0, rows) x their first cols values, stored row by row.
+   */
+  slice?: { rows: number; cols: number; rowSize: number };
 }
 
 export interface TrainingInfo {
@@ -148,7 +153,7 @@ function record(fields: Record<string, Shape>): Shape {
 const IO_TENSOR = record({ name: str, dtype: str, shape: list(num), bytes: num, scale: num, zeroPoint: num });
 const TRAIN_PARAM = record({
   name: str, tensor: num, kind: str, dtype: str, bytes: num, offset: num, channels: num, totalChannels: num,
-  momentumFloats: num, momentumOffset: num, layer: num, op: num,
+  momentumFloats: num, momentumOffset: num, layer: num, op: num, slice: optional(record({ rows: num, cols: num, rowSize: num })),
 });
 const MANIFEST_SHAPE: Shape = record({
   mcutrain: str, model: record({ file: str, sha256: str }), target: str, numerics: str, buildId: str,

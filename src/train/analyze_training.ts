@@ -4,6 +4,7 @@
  * loss, backward with in-place updates). The inference schedule keeps its own plan; both share the
  * one arena, which is as large as the larger of the two.
  */
+import { McutrainError } from '../errors.ts';
 import { elementCount, tensorBytes, type Graph } from '../ir/graph.ts';
 import type { KernelCall } from '../lower/kernel_call.ts';
 import { planMemory, type MemoryPlan } from '../plan/plan_memory.ts';
@@ -13,7 +14,8 @@ import { maskPackCalls, withMaskPacks } from './clamp_masks.ts';
 import { lowerBackward, momentumFloats, PLANNING_ONLY_FN } from './lower_backward.ts';
 import { narrowGradientCalls } from './narrow_gradients.ts';
 import { schemeToString, type TrainingScheme } from './scheme.ts';
-import { planTraining, type TrainingGraph } from './training_graph.ts';
+import { saveSliceCall, splitTensors, splitWeightsView } from './split_weights.ts';
+import { planTraining, trainedSlice, type TrainingGraph } from './training_graph.ts';
 
 export interface TrainingAnalysis {
   tg: TrainingGraph;
@@ -37,6 +39,8 @@ export interface TrainingAnalysis {
   gradExponents: number;
   /** False for the conventional order (gradients buffered, updates after the backward pass): a plan to compare, never emitted. */
   reorder: boolean;
+  /** An inference call as the training build emits it: reading split trained tensors through their split view (split_weights.ts). */
+  inferenceCall: (call: KernelCall) => KernelCall;
 }
 
 export type TrainingAnalysisOptions = BackwardOptions;
@@ -49,9 +53,22 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
   const narrow = grad === 'f32' ? undefined : narrowGradientCalls(backward.graph, lowered.calls, grad, PLANNING_ONLY_FN);
   const calls = narrow?.calls ?? lowered.calls;
   const loss = calls[0];
+  const split = splitTensors(tg.trained.filter((l) => trainedSlice(l)).map((l) => l.weights.id), [...inferenceCalls, ...calls]);
+  // An input fraction's update writes the [out][trained inputs] block: its tensor must be split.
+  const whole = tg.trained.find((l) => l.weightInputChannels < l.inputChannels && !split.has(l.weights.id));
+  if (whole) {
+    throw new McutrainError(`layer ${whole.layer} trains a fraction of its input channels, but a kernel of this build reads its weights whole (no split form)`,
+      `train a fraction of its output channels (${whole.layer}@1/${whole.inputChannels / whole.weightInputChannels}), or report this scheme`);
+  }
+  const inferenceCall = splitWeightsView(split);
   const forwardIds = new Set(tg.forward.map((op) => op.id));
-  const forwardCalls = withMaskPacks(inferenceCalls.filter((c) => forwardIds.has(c.op)), maskPackCalls(backward.graph, backward.ops));
-  const backwardCalls = calls.filter((c) => c !== loss);
+  // Each saved input slice is copied right before the layer that reads the whole input; each mask packed right after its operator.
+  const forwardCalls = withMaskPacks(inferenceCalls.filter((c) => forwardIds.has(c.op)).flatMap((c) => [
+    ...backward.savedSlices.filter((s) => s.layer.op.id === c.op && c.name === undefined)
+      .map((s) => saveSliceCall(s, backward.graph.tensors[s.from], backward.graph.tensors[s.to])),
+    inferenceCall(c),
+  ]), maskPackCalls(backward.graph, backward.ops));
+  const backwardCalls = calls.filter((c) => c !== loss).map(inferenceCall);
   const schedule = [...forwardCalls, loss, ...backwardCalls];
   const plan = planMemory(backward.graph, schedule, { liveIn: graph.inputs, liveOut: [] });
 
@@ -63,12 +80,13 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
     for (const [kind, on] of entries) {
       if (!on) continue;
       const t = kind === 'weights' ? l.weights : l.bias!;
-      const bytes = tensorBytes(t);
+      const slice = kind === 'weights' && split.has(t.id) ? trainedSlice(l) : undefined;
+      const bytes = slice ? slice.rows * slice.cols : tensorBytes(t);
       const mFloats = scheme.momentum > 0 ? momentumFloats(l, kind) : 0;
       params.push({
         name: t.name, tensor: t.id, kind, dtype: kind === 'weights' ? 'int8' : 'int32', bytes, offset,
         channels: kind === 'weights' ? l.weightChannels : l.channels, totalChannels: l.channels,
-        momentumFloats: mFloats, momentumOffset, layer: l.layer, op: l.op.id,
+        momentumFloats: mFloats, momentumOffset, layer: l.layer, op: l.op.id, ...(slice ? { slice } : {}),
       });
       offset += bytes;
       momentumOffset += mFloats;
@@ -79,7 +97,7 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
   return {
     tg, graph: backward.graph, backwardOps: backward.ops, forwardCalls, lossCall: loss, backwardCalls, schedule, plan, params,
     paramBytes: offset, momentumBytes: momentumOffset * 4, macsForward, macsBackward, schemeText: schemeToString(scheme),
-    reorder: options.reorder ?? true, gradExponents: narrow?.exponents ?? 0,
+    reorder: options.reorder ?? true, gradExponents: narrow?.exponents ?? 0, inferenceCall,
   };
 }
 

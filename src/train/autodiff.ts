@@ -65,6 +65,15 @@ export interface BackwardSchedule {
   ops: BackwardOp[];
   /** Forward operators whose backward runs (the rest of the backward graph was pruned). */
   differentiated: Operator[];
+  /** Inputs saved for a weight update as their first channels only (an input fraction): the forward pass copies them. */
+  savedSlices: SavedSlice[];
+}
+
+/** The first `channels` channels of a trained layer's input, copied by the forward pass for its weight update. */
+export interface SavedSlice {
+  layer: TrainedLayer;
+  from: number;
+  to: number;
 }
 
 /** Operators whose int8 output is clamped (fused activation or int8 saturation), so the gradient needs the mask. */
@@ -111,6 +120,16 @@ export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {})
     deferred.push({ update: u, grad });
   };
   const differentiated: Operator[] = [];
+  const savedSlices: SavedSlice[] = [];
+  /** What a weight update reads of its input: the whole input, or (input fraction) a slice of its first channels. */
+  const savedInput = (layer: TrainedLayer, input: number): number => {
+    if (layer.weightInputChannels === layer.inputChannels) return input;
+    const t = base.tensors[input];
+    const id = tensors.length;
+    tensors.push({ ...t, id, name: `saved:${t.name}`, shape: [...t.shape.slice(0, -1), layer.weightInputChannels] });
+    savedSlices.push({ layer, from: input, to: id });
+    return id;
+  };
   for (let i = tg.forward.length - 1; i >= 0; i--) {
     const op = tg.forward[i];
     const output = op.outputs[0];
@@ -148,11 +167,11 @@ export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {})
 
     // In-place updates, right after the gradient they read (or, without reordering, their gradients).
     const layer = trainedByOp.get(op.id);
-    if (layer && layer.weightChannels > 0) update({ kind: 'update_weights', layer, input: op.inputs[0], gradOut });
+    if (layer && layer.weightChannels > 0) update({ kind: 'update_weights', layer, input: savedInput(layer, op.inputs[0]), gradOut });
     if (layer && layer.updateBias) update({ kind: 'update_bias', layer, gradOut });
   }
   for (const d of deferred) ops.push({ kind: 'apply_update', ...d });
-  return { graph, ops: reorder && (options.inPlace ?? true) ? inPlaceGradients(graph, ops) : ops, differentiated };
+  return { graph, ops: reorder && (options.inPlace ?? true) ? inPlaceGradients(graph, ops) : ops, differentiated, savedSlices };
 }
 
 /** Shape of the trained part of a tensor: the first `weightChannels` output channels of the weights, or the whole bias. */
@@ -161,6 +180,7 @@ function trainedShape(u: UpdateOp): number[] {
   if (u.kind === 'update_bias') return [...l.bias!.shape];
   const shape = [...l.weights.shape];
   shape[l.op.kind === 'DEPTHWISE_CONV_2D' ? 3 : 0] = l.weightChannels;
+  if (l.weightInputChannels < l.inputChannels) shape[shape.length - 1] = l.weightInputChannels;
   return shape;
 }
 

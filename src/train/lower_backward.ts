@@ -245,12 +245,15 @@ function lowerUpdateWeights(graph: Graph, l: TrainedLayer, inputId: number, grad
   const common = {
     ...base, op: op.id, consts: [factor],
     tensors: { inputs: [inputId, gradOut], outputs: [] },
-    macs: Math.round(elementCount(output.shape) * elementCount(l.weights.shape) / l.channels * (l.weightChannels / l.channels)),
+    macs: Math.round(elementCount(output.shape) * momentumFloats(l, 'weights') / l.channels),
   };
+  // An input fraction: the kernel sees the layer restricted to its first input channels (the saved
+  // slice of the input, the [out][in slice] block of the weights in SRAM).
+  const filterShape = [...l.weights.shape.slice(0, -1), l.op.kind === 'DEPTHWISE_CONV_2D' ? l.weights.shape[3] : l.weightInputChannels];
   const dims = (t: Tensor, role: string): KernelArg => ({ kind: 'dims', values: shape4d(op, t, role) });
   const sgd: KernelArg[] = [{ kind: 'sgd' }, { kind: 'momentum', tensor: l.weights.id }];
   if (op.kind === 'FULLY_CONNECTED') {
-    const [outDepth, accumDepth] = l.weights.shape;
+    const [outDepth, accumDepth] = filterShape;
     return {
       ...common, fn: 'mt_fully_connected_update_weights_s8',
       args: [lit(elementCount(input.shape) / accumDepth), lit(accumDepth), lit(outDepth), tensorArg(inputId), floatLit(inputScale(input)),
@@ -261,7 +264,7 @@ function lowerUpdateWeights(graph: Graph, l: TrainedLayer, inputId: number, grad
   return {
     ...common,
     fn: op.kind === 'CONV_2D' ? 'mt_conv_update_weights_s8' : 'mt_depthwise_conv_update_weights_s8',
-    args: [forwardParams(op), dims(input, 'input'), tensorArg(inputId), floatLit(inputScale(input)), dims(l.weights, 'filter'),
+    args: [forwardParams(op), dims(input, 'input'), tensorArg(inputId), floatLit(inputScale(input)), dims({ ...l.weights, shape: filterShape }, 'filter'),
       tensorArg(l.weights.id), { kind: 'const', name: 'grad_factor' }, lit(l.weightChannels), dims(output, 'output'), tensorArg(gradOut), ...sgd],
   };
 }
@@ -269,5 +272,5 @@ function lowerUpdateWeights(graph: Graph, l: TrainedLayer, inputId: number, grad
 /** Floats of momentum a trained tensor needs: one per trained parameter. */
 export function momentumFloats(l: TrainedLayer, kind: 'weights' | 'bias'): number {
   if (kind === 'bias') return l.channels;
-  return elementCount(l.weights.shape) / l.channels * l.weightChannels;
+  return elementCount(l.weights.shape) / l.channels * l.weightChannels / l.inputChannels * l.weightInputChannels;
 }

@@ -7,7 +7,9 @@
  * layers at a quarter, "3@1/2,7" is layer 3 at half and 7 whole.
  * Layers are weighted layers (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED) counted from 0 in execution
  * order; a negative index counts from the end (-1 = the classifier). A fraction trains the first
- * fraction of the layer's output channels (1/8, 1/4, 1/2 or 1).
+ * fraction of the layer's output channels (1/8, 1/4, 1/2 or 1); "in" before it ("24@in1/4", JSON
+ * "inputFraction": 0.25) the first fraction of its input channels instead, for every output channel
+ * (1x1 convolutions and FULLY_CONNECTED layers, as the paper's 49 KB scheme trains them).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { McutrainError } from '../errors.ts';
@@ -29,7 +31,10 @@ export function parseGradType(value: unknown, where: string): GradType {
 
 export interface WeightUpdate {
   layer: number;
+  /** Of the output channels (the first ones). */
   fraction: number;
+  /** Of the input channels (the first ones, every output channel); absent = 1. Below 1 only with `fraction` 1. */
+  inputFraction?: number;
 }
 
 export interface TrainingScheme {
@@ -75,7 +80,7 @@ function readJson(text: string, what: string): unknown {
 /** The JSON spelling of a scheme (what a scheme .json file holds). */
 interface SchemeJson {
   bias?: { last: unknown };
-  weights?: { layer: unknown; fraction?: unknown }[];
+  weights?: { layer: unknown; fraction?: unknown; inputFraction?: unknown }[];
   qas?: unknown;
   momentum?: unknown;
   lr?: unknown;
@@ -113,15 +118,16 @@ function inlineToJson(text: string): SchemeJson {
   return json;
 }
 
-function inlineLayerList(text: string): { layer: unknown; fraction: unknown }[] {
-  const out: { layer: unknown; fraction: unknown }[] = [];
+function inlineLayerList(text: string): { layer: unknown; fraction?: unknown; inputFraction?: unknown }[] {
+  const out: { layer: unknown; fraction?: unknown; inputFraction?: unknown }[] = [];
   let pending: unknown[] = [];
   for (const group of text.split(',')) {
     const [layerText, fractionText, extra] = group.split('@');
     if (extra !== undefined) throw new McutrainError(`cannot read '${group.trim()}' in the training scheme's layers`, HINT);
     pending.push(inlineNumber(layerText, 'layer'));
     if (fractionText !== undefined) {
-      out.push(...pending.map((layer) => ({ layer, fraction: fractionText.trim() })));
+      const f = fractionText.trim();
+      out.push(...pending.map((layer) => (f.startsWith('in') ? { layer, inputFraction: f.slice(2) } : { layer, fraction: f })));
       pending = [];
     }
   }
@@ -174,9 +180,13 @@ function schemeFromJson(json: unknown, source: string): TrainingScheme {
     biasLast: number(bias?.last, 'bias.last', 0),
     weights: weights.map((w: unknown) => {
       if (!isObject(w)) throw new McutrainError(`${source}: each entry of "weights" must be { "layer", "fraction" }, not ${JSON.stringify(w)}`, HINT);
-      onlyFields(w, ['layer', 'fraction'], `${source}: a "weights" entry`);
+      onlyFields(w, ['layer', 'fraction', 'inputFraction'], `${source}: a "weights" entry`);
       if (w.layer === undefined) throw new McutrainError(`${source}: the "weights" entry ${JSON.stringify(w)} has no "layer"`, HINT);
-      return { layer: number(w.layer, 'a weights layer', NaN), fraction: w.fraction === undefined ? 1 : fractionOf(w.fraction, w.layer) };
+      return {
+        layer: number(w.layer, 'a weights layer', NaN),
+        fraction: w.fraction === undefined ? 1 : fractionOf(w.fraction, w.layer),
+        ...(w.inputFraction === undefined ? {} : { inputFraction: fractionOf(w.inputFraction, w.layer) }),
+      };
     }),
     qas,
     momentum: number(json.momentum, 'momentum', 0),
@@ -193,8 +203,14 @@ export function validateScheme(s: TrainingScheme): TrainingScheme {
     if (!Number.isInteger(w.layer)) throw new McutrainError(`weights layer ${w.layer} is not an integer`, HINT);
     if (seen.has(w.layer)) throw new McutrainError(`the scheme names the weights of layer ${w.layer} twice`, 'list each layer once');
     seen.add(w.layer);
-    if (!CHANNEL_FRACTIONS.includes(w.fraction as (typeof CHANNEL_FRACTIONS)[number])) {
-      throw new McutrainError(`channel fraction ${w.fraction} of layer ${w.layer} is not one of 1/8, 1/4, 1/2, 1`, HINT);
+    for (const f of [w.fraction, w.inputFraction ?? 1]) {
+      if (!CHANNEL_FRACTIONS.includes(f as (typeof CHANNEL_FRACTIONS)[number])) {
+        throw new McutrainError(`channel fraction ${f} of layer ${w.layer} is not one of 1/8, 1/4, 1/2, 1`, HINT);
+      }
+    }
+    if (w.fraction < 1 && (w.inputFraction ?? 1) < 1) {
+      throw new McutrainError(`layer ${w.layer} has a fraction of its output channels and one of its input channels`,
+        'train a fraction of either (e.g. 24@1/4 or 24@in1/4), not both');
     }
   }
   if (s.biasLast === 0 && s.weights.length === 0) {
@@ -205,12 +221,15 @@ export function validateScheme(s: TrainingScheme): TrainingScheme {
   if (!inRange(s.lr, LR_RANGE)) throw new McutrainError(`learning rate ${s.lr} must be a finite number >= 0`, HINT);
   const grad = s.grad === undefined ? DEFAULT_GRAD : parseGradType(s.grad, 'the training scheme');
   return {
-    biasLast: s.biasLast, weights: s.weights.map((w) => ({ layer: w.layer, fraction: w.fraction })), qas: s.qas, momentum: s.momentum, lr: s.lr,
+    biasLast: s.biasLast, weights: s.weights.map((w) => ({ layer: w.layer, fraction: w.fraction, ...((w.inputFraction ?? 1) < 1 ? { inputFraction: w.inputFraction } : {}) })),
+    qas: s.qas, momentum: s.momentum, lr: s.lr,
     ...(grad !== DEFAULT_GRAD ? { grad } : {}), // absent for float32, as in schemes written before narrow gradients
   };
 }
 
 const fractionText = (f: number) => (f === 1 ? '1' : `1/${1 / f}`);
+/** A layer's fraction as the inline form writes it: "1/4" of the output channels, "in1/4" of the input channels. */
+const updateText = (w: WeightUpdate) => (w.inputFraction !== undefined && w.inputFraction < 1 ? `in${fractionText(w.inputFraction)}` : fractionText(w.fraction));
 
 /**
  * The inline spelling of a scheme (what mcutrain.json records and `mcutrain scheme` prints). Every
@@ -221,7 +240,10 @@ export function schemeToString(s: TrainingScheme): string {
   const parts: string[] = [];
   if (s.biasLast > 0) parts.push(`bias:last=${s.biasLast}`);
   if (s.weights.length > 0) {
-    const groups = s.weights.map((w, i) => (s.weights[i + 1]?.fraction === w.fraction ? `${w.layer}` : `${w.layer}@${fractionText(w.fraction)}`));
+    const groups = s.weights.map((w, i) => {
+      const next = s.weights[i + 1];
+      return next && updateText(next) === updateText(w) ? `${w.layer}` : `${w.layer}@${updateText(w)}`;
+    });
     parts.push(`weights:layers=${groups.join(',')}`);
   }
   parts.push(`qas=${s.qas ? 'on' : 'off'}`);
@@ -235,7 +257,9 @@ export function schemeToString(s: TrainingScheme): string {
 export function schemeToJson(s: TrainingScheme): string {
   const json: SchemeJson = {
     ...(s.biasLast > 0 ? { bias: { last: s.biasLast } } : {}),
-    ...(s.weights.length > 0 ? { weights: s.weights.map((w) => ({ layer: w.layer, fraction: w.fraction })) } : {}),
+    ...(s.weights.length > 0
+      ? { weights: s.weights.map((w) => (w.inputFraction !== undefined && w.inputFraction < 1 ? { layer: w.layer, inputFraction: w.inputFraction } : { layer: w.layer, fraction: w.fraction })) }
+      : {}),
     qas: s.qas, momentum: s.momentum, lr: s.lr,
     ...((s.grad ?? DEFAULT_GRAD) !== DEFAULT_GRAD ? { grad: s.grad } : {}),
   };

@@ -6,7 +6,7 @@
 import { McutrainError } from '../errors.ts';
 import { elementCount, type Graph, type Operator, type OpKind, type Tensor } from '../ir/graph.ts';
 import { opLabel } from '../lower/ops/checks.ts';
-import type { TrainingScheme } from './scheme.ts';
+import type { TrainingScheme, WeightUpdate } from './scheme.ts';
 
 export const WEIGHTED_KINDS: ReadonlySet<OpKind> = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED']);
 
@@ -20,6 +20,31 @@ export interface TrainedLayer {
   /** Output channels whose weights are trained (the first ones); 0 = weights frozen. */
   weightChannels: number;
   channels: number;
+  /** Input channels whose weights are trained (the first ones; an input fraction trains them for every output channel). */
+  weightInputChannels: number;
+  inputChannels: number;
+  /** A CONV_2D without groups or a FULLY_CONNECTED layer: weights whose trained block can stay apart from the rest. */
+  splittable: boolean;
+}
+
+/**
+ * The part of a trained weight tensor that lives in SRAM, seen as rows (output channels) of `rowSize`
+ * values: rows [0, rows) x their first `cols` values (firmware: mt_split_filter). Undefined when the
+ * whole tensor does: every weight trained; depthwise weights, whose trained channels are a stride
+ * through every filter tap (a split there would cost the depthwise kernels a branch per tap); grouped
+ * convolutions (the split kernels take none).
+ */
+export interface TrainedSlice {
+  rows: number;
+  cols: number;
+  rowSize: number;
+}
+
+export function trainedSlice(l: TrainedLayer): TrainedSlice | undefined {
+  if (l.weightChannels === 0 || !l.splittable) return undefined;
+  if (l.weightChannels === l.channels && l.weightInputChannels === l.inputChannels) return undefined;
+  const rowSize = elementCount(l.weights.shape) / l.channels;
+  return { rows: l.weightChannels, cols: rowSize / l.inputChannels * l.weightInputChannels, rowSize };
 }
 
 export interface TrainingGraph {
@@ -58,11 +83,11 @@ export function planTraining(graph: Graph, scheme: TrainingScheme): TrainingGrap
     }
     return i;
   };
-  const weightFraction = new Map<number, number>();
+  const weightFraction = new Map<number, WeightUpdate>();
   for (const w of scheme.weights) {
     const i = resolve(w.layer);
     if (weightFraction.has(i)) throw new McutrainError(`the scheme names the weights of layer ${w.layer} twice`, 'list each layer once');
-    weightFraction.set(i, w.fraction);
+    weightFraction.set(i, w);
   }
   if (scheme.biasLast > n) {
     throw new McutrainError(`bias:last=${scheme.biasLast} asks for more layers than '${graph.name}' has (${n})`, `use at most bias:last=${n}`);
@@ -74,17 +99,28 @@ export function planTraining(graph: Graph, scheme: TrainingScheme): TrainingGrap
     const biasId = op.inputs[2];
     const bias = biasId !== undefined && biasId >= 0 ? graph.tensors[biasId] : undefined;
     const channels = outputChannels(op, weights);
-    const fraction = weightFraction.get(i);
+    const update = weightFraction.get(i);
     const updateBias = i >= n - scheme.biasLast && bias !== undefined;
-    if (fraction === undefined && !updateBias) return;
-    if (fraction !== undefined && weights.dtype !== 'int8') {
+    if (update === undefined && !updateBias) return;
+    if (update !== undefined && weights.dtype !== 'int8') {
       throw new McutrainError(`${opLabel(op)} (layer ${i}) has ${weights.dtype} weights '${weights.name}'; trained weights must be int8`,
         'quantize this layer to int8 (mcutrain quantize --keep-int8) or leave its weights frozen');
     }
+    const inputChannels = op.kind === 'DEPTHWISE_CONV_2D' ? 1 : weights.shape[weights.shape.length - 1];
+    const inputFraction = update?.inputFraction ?? 1;
+    const splittable = op.kind === 'FULLY_CONNECTED' || (op.kind === 'CONV_2D' && graph.tensors[op.inputs[0]].shape[3] === inputChannels);
+    const pointwise = op.kind === 'CONV_2D' && weights.shape[1] === 1 && weights.shape[2] === 1;
+    if (inputFraction < 1 && !(op.kind === 'FULLY_CONNECTED' || (splittable && pointwise))) {
+      throw new McutrainError(`the scheme trains a fraction of the input channels of ${opLabel(op)} (layer ${i}), which is not a 1x1 convolution (without groups) or FULLY_CONNECTED`,
+        `train a fraction of its output channels instead (${i}@1/${1 / inputFraction})`);
+    }
     trained.push({
       layer: i, op, weights, bias, updateBias,
-      weightChannels: fraction === undefined ? 0 : Math.max(1, Math.floor(channels * fraction)),
+      weightChannels: update === undefined ? 0 : Math.max(1, Math.floor(channels * update.fraction)),
       channels,
+      weightInputChannels: Math.max(1, Math.floor(inputChannels * inputFraction)),
+      inputChannels,
+      splittable,
     });
   });
   // A tensor updated through two operators would be trained twice per step.

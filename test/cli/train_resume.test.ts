@@ -75,6 +75,6 @@ describe('mcutrain train on a link that dies', () => {
     }));
     const r = cli('train', other, '--data', path.join(root, 'train'), '--seed', '3', '--resume');
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/the checkpoint .* belongs to another run: its modelSha256, dataSha256 differ\(s\) from this one/);
+    expect(r.err).toMatch(/the checkpoint .* belongs to another run: its modelSha256, dataSha256, paramLayout differ\(s\) from this one/);
   });
 });

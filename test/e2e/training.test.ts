@@ -6,21 +6,17 @@
  * - the learned weights written back into the .tflite reproduce the trained device's inference exactly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { withConstantData } from '../../src/export/apply_weights.ts';
-import { writeTflite } from '../../src/export/write_tflite.ts';
-import path from 'node:path';
-import { compileModel, type TrainOptions } from '../../src/project/compile_project.ts';
-import { buildProjectAsync } from '../../src/build/build_project.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { readFileSync, rmSync } from 'node:fs';
+import { withTrainedParam } from '../../src/export/apply_weights.ts';
+import type { TrainOptions } from '../../src/project/compile_project.ts';
 import type { Device } from '../../src/link/device.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { readInputFile } from '../../src/data/input_file.ts';
-import { readManifest, type ProjectManifest } from '../../src/project/manifest.ts';
 import { cosineSimilarity, floatGradients, relativeError } from '../oracle/float_gradients.ts';
 import { model, tempDir } from '../helpers/paths.ts';
 import { randomBytes, rng } from '../helpers/random.ts';
 import { realGradient, trainedPart } from '../helpers/trained_gradients.ts';
+import { BUILD_BUDGET_MS, buildHostAndBoard, expectTunedModelAnswersAs, openBuilt, TEST_BUDGET_MS, type Built } from '../helpers/training_builds.ts';
 
 const work = tempDir('train');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -28,28 +24,13 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const VWW = 'vww96_int8.tflite';
 /** One scheme for every test, so each engine is built once: momentum, for the gradient test to read. */
 const TRAIN: TrainOptions = { scheme: 'weights:layers=-1,-2@1/4,-3@1/2,bias:last=4,momentum=0.5', lr: 0.02 };
-/** Budgets only a hang exhausts: a sanitized build of vww96 alone takes about a minute on a loaded 2-core machine. */
-const BUILD_BUDGET_MS = 20 * 60_000;
-const TEST_BUDGET_MS = 15 * 60_000;
-const REPLY_TIMEOUT_MS = 5 * 60_000;
-
-interface Built { dir: string; manifest: ProjectManifest; sanitized: boolean }
 let host: Built;
 let board: Built;
-
-async function build(name: string, target: string, sanitized: boolean): Promise<Built> {
-  const dir = path.join(work, name);
-  compileModel({ modelPath: model(VWW), target, outDir: dir, train: TRAIN });
-  await buildProjectAsync(dir, { sanitize: sanitized });
-  return { dir, manifest: readManifest(dir), sanitized }; // as built: with the image's hash, which a board device checks
-}
-
-/** A fresh engine (its own process, or QEMU boot) on a shared build. */
-const open = (b: Built) => openProjectDevice(b.dir, b.manifest, { timeoutMs: REPLY_TIMEOUT_MS, sanitized: b.sanitized });
+const open = openBuilt;
 
 // The host build (ASan/UBSan) and the emulated Cortex-M7's, concurrently and off the test worker's event loop.
 beforeAll(async () => {
-  [host, board] = await Promise.all([build('host', 'host', true), build('an500', 'mps2-an500', false)]);
+  ({ host, board } = await buildHostAndBoard(work, model(VWW), TRAIN));
 }, BUILD_BUDGET_MS);
 
 describe('training engine on vww96_int8', () => {
@@ -125,18 +106,8 @@ describe('training engine on vww96_int8', () => {
       // model whose plain inference engine answers exactly as the trained device does.
       let graph = importTflite(new Uint8Array(readFileSync(model(VWW))), VWW);
       const learned = Uint8Array.from(h.params);
-      for (const p of host.manifest.training!.params) graph = withConstantData(graph, p.tensor, learned.subarray(p.offset, p.offset + p.bytes));
-      const tuned = path.join(work, 'tuned.tflite');
-      writeFileSync(tuned, writeTflite(graph));
-      const dir = path.join(work, 'tuned-host');
-      const { manifest } = compileModel({ modelPath: tuned, target: 'host', outDir: dir });
-      await buildProjectAsync(dir);
-      const plain = await openProjectDevice(dir, manifest, { timeoutMs: REPLY_TIMEOUT_MS });
-      try {
-        for (const x of images) expect(Array.from(await plain.infer(x))).toEqual(Array.from(await hostDevice.infer(x)));
-      } finally {
-        await plain.close();
-      }
+      for (const p of host.manifest.training!.params) graph = withTrainedParam(graph, p, learned.subarray(p.offset, p.offset + p.bytes));
+      await expectTunedModelAnswersAs(hostDevice, graph, images, work);
     } finally {
       await hostDevice.close();
       await boardDevice.close();

@@ -5,6 +5,7 @@
  * main such as firmware/test/mps2_test_main.c.
  */
 import { spawn } from 'node:child_process';
+import { qemuBoardOf, startQemu } from '../../src/emulate/qemu.ts';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,4 +67,28 @@ export function makeFirmware(dir: string, main?: string, vars: string[] = []): P
     child.on('error', reject);
     child.on('close', (code) => resolve({ ok: code === 0, log, elf: path.join(dir, 'firmware.elf') }));
   });
+}
+
+/**
+ * Runs a harness image on an emulated board: once it prints "ready", sends `words` (u32 each,
+ * little-endian: seed, cases, flags); returns what it printed and its exit code. A hang is stopped
+ * after `budgetMs`, with the output so far.
+ */
+export async function runHarnessOnBoard(board: string, elf: string, words: number[], budgetMs = 540_000) {
+  const session = await startQemu({ ...qemuBoardOf(loadMps2Target(board)), kernel: elf });
+  let output = '';
+  let started = false;
+  session.stream.on('data', (chunk: Buffer) => {
+    output += chunk.toString('latin1');
+    if (!started && output.includes('ready\n')) {
+      started = true;
+      const data = Buffer.alloc(4 * words.length);
+      words.forEach((w, i) => data.writeUInt32LE(w, 4 * i));
+      session.stream.write(data);
+    }
+  });
+  const timer = setTimeout(() => void session.stop(), budgetMs);
+  const exit = await session.exited;
+  clearTimeout(timer);
+  return { output, code: exit.code, qemu: session.output };
 }

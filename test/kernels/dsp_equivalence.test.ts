@@ -15,8 +15,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qemuBoardOf, startQemu } from '../../src/emulate/qemu.ts';
-import { FIRMWARE, loadMps2Target, makeFirmware, writeMps2Project, type MakeResult } from '../emulate/mps2_firmware.ts';
+import { FIRMWARE, loadMps2Target, makeFirmware, runHarnessOnBoard, writeMps2Project, type MakeResult } from '../emulate/mps2_firmware.ts';
 import { buildKernelHarness, STRICT_FLAGS, type KernelHarness } from './c_harness.ts';
 
 const BOARDS = ['mps2-an386', 'mps2-an500', 'mps2-an505'];
@@ -68,7 +67,7 @@ beforeAll(() => {
     writeMps2Project(d, loadMps2Target(board), { linkServer: false });
     cpSync(path.join(FIRMWARE, 'kernels'), path.join(d, 'runtime', 'kernels'), { recursive: true });
     mkdirSync(path.join(d, 'runtime', 'test'), { recursive: true });
-    cpSync(path.join(FIRMWARE, 'test', 'kernel_test_dsp.c'), path.join(d, HARNESS_MAIN));
+    for (const f of ['kernel_test_dsp.c', 'harness_io.h']) cpSync(path.join(FIRMWARE, 'test', f), path.join(d, 'runtime', 'test', f));
     return makeFirmware(d, HARNESS_MAIN, ['DSP=1']).then((r) => [board, r] as const);
   }));
   boardBuilds.catch(() => undefined); // awaited (and reported) by the tests that use it
@@ -102,26 +101,8 @@ describe('DSP kernels against the portable ones on the host (instructions emulat
 });
 
 /** Runs the harness image on a board: sends seed, cases and flags, returns what it printed and its exit code. */
-async function runOnBoard(board: string, elf: string, seed: number, cases: number, flags: number) {
-  const session = await startQemu({ ...qemuBoardOf(loadMps2Target(board)), kernel: elf });
-  let output = '';
-  let started = false;
-  session.stream.on('data', (chunk: Buffer) => {
-    output += chunk.toString('latin1');
-    if (!started && output.includes('ready\n')) {
-      started = true;
-      const words = Buffer.alloc(12);
-      words.writeUInt32LE(seed, 0);
-      words.writeUInt32LE(cases, 4);
-      words.writeUInt32LE(flags, 8);
-      session.stream.write(words);
-    }
-  });
-  const timer = setTimeout(() => void session.stop(), 540_000); // only a hang: just inside the test budget, so its output is reported
-  const exit = await session.exited;
-  clearTimeout(timer);
-  return { output, code: exit.code, qemu: session.output };
-}
+const runOnBoard = (board: string, elf: string, seed: number, cases: number, flags: number) =>
+  runHarnessOnBoard(board, elf, [seed, cases, flags]); // a hang ends just inside the test budget, so its output is reported
 
 describe.skipIf(!hasCrossCompiler)('the DSP harness images', () => {
   it('build with -Werror for M4, M7 and M33 from the twins, not the portable files (those come in through the harness)', async () => {

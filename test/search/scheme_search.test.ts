@@ -138,7 +138,7 @@ describe('chooseScheme on a tiny model', () => {
       [['scheme', modelPath, '--budget', '64KiB'], /needs fine-tuning data/],
       [['scheme', modelPath, '--data', data, '--budget', 'lots'], /cannot read the budget 'lots'/],
       [['scheme', modelPath, '--data', path.join(root, 'nowhere'), '--budget', '64KiB'], /data folder .* does not exist/],
-      [['scheme', modelPath, '--data', data, '--budget', '1KiB', '--target', TARGET], /no scheme fits the budget of 1024 B: the smallest candidate \(bias:last=1\) needs \d+ B[\s\S]*raise --budget to at least \d+KiB/],
+      [['scheme', modelPath, '--data', data, '--budget', '1KiB', '--target', TARGET], /no scheme fits the budget of 1024 B: the smallest candidate \(weights:layers=1@1\/8\) needs \d+ B[\s\S]*raise --budget to at least \d+KiB/],
       [['scheme', modelPath, '--data', data, '--budget', '64KiB', '--layers', 'first:2'], /--layers must be last:N/],
       [['compile', modelPath, '--train', 'auto', '-o', path.join(root, 'out')], /needs a memory budget/],
     ];

@@ -46,12 +46,13 @@ describe('the stack of a training image', () => {
     // What was used depends on where the UART and SysTick interrupts happened to land (968 to 1,016 B seen); the bound does not.
     expect(used).toBeGreaterThan(0);
     expect(bound.bytes).toBeGreaterThanOrEqual(used!);
-    expect({ bound: bound.bytes, thread: bound.threadBytes, exceptions: bound.exceptionBytes }).toEqual({ bound: 1760, thread: 1344, exceptions: 416 });
+    // The deepest call is the split conv (mt_conv_s8_split, 744 B: -2@1/2 keeps only its trained rows in SRAM).
+    expect({ bound: bound.bytes, thread: bound.threadBytes, exceptions: bound.exceptionBytes }).toEqual({ bound: 1784, thread: 1368, exceptions: 416 });
     expect(bound.path.slice(0, 3)).toEqual(['mt_reset_handler(8)', 'main(8)', 'mt_link_serve(240)']);
   }, 20 * 60_000);
 
   it('fits the stack each board reserves (4 KiB), with the bounds pinned', async () => {
-    const boards: [string, number][] = [['stm32f746g-disco', 1560], ['nrf52840-dk', 1560], ['rp2040-pico', 1140]];
+    const boards: [string, number][] = [['stm32f746g-disco', 1584], ['nrf52840-dk', 1584], ['rp2040-pico', 1396]];
     const bounds: number[] = [];
     for (const [target] of boards) bounds.push((await staticStackBound(await built(target), work)).bytes);
     for (const [k, [target]] of boards.entries()) expect(bounds[k], target).toBeLessThanOrEqual(loadTarget(target).stackBytes!);

@@ -106,6 +106,29 @@ MT_DSP_INLINE mt_dsp_acc_1x2 window_1x2(const layer *l, const window *taps, cons
   return acc;
 }
 
+/* Pixels a and b (b NULL: a alone) by filters oc0 and oc1 of a split filter (common.h, no groups). Whole rows
+ * each lie in one memory; a split by input channels (a 1x1 filter: the window is its one tap) runs
+ * the trained values, then the frozen ones: the same terms, so the same sums. */
+MT_DSP_INLINE mt_dsp_acc_2x2 split_2x2(const layer *l, const mt_split_filter *f, const window *taps, const int8_t *a,
+                                       const int8_t *b, int32_t oc0, int32_t oc1, mt_dsp_acc_2x2 acc) {
+  const mt_split_row r0 = mt_split_row_of(f, oc0, l->filter_size), r1 = mt_split_row_of(f, oc1, l->filter_size);
+  if (f->trained_cols == l->filter_size) {
+    const int8_t *w0 = (r0.len > 0 ? r0.trained : r0.frozen) + taps->filter_offset;
+    const int8_t *w1 = (r1.len > 0 ? r1.trained : r1.frozen) + taps->filter_offset;
+    if (b != NULL) return window_2x2(l, taps, a, b, w0, w1, acc);
+    const mt_dsp_acc_1x2 one = window_1x2(l, taps, a, w0, w1, (mt_dsp_acc_1x2){acc.a0, acc.a1});
+    return (mt_dsp_acc_2x2){one.a0, one.a1, 0, 0};
+  }
+  const int32_t k = f->trained_cols, rest = l->filter_size - k;
+  if (b != NULL) {
+    acc = mt_dsp_dot_2x2(a, b, r0.trained, r1.trained, k, l->input_offset, 0, 0, acc);
+    return mt_dsp_dot_2x2(a + k, b + k, r0.frozen, r1.frozen, rest, l->input_offset, 0, 0, acc);
+  }
+  mt_dsp_acc_1x2 one = mt_dsp_dot_1x2(a, r0.trained, r1.trained, k, l->input_offset, 0, 0, (mt_dsp_acc_1x2){acc.a0, acc.a1});
+  one = mt_dsp_dot_1x2(a + k, r0.frozen, r1.frozen, rest, l->input_offset, 0, 0, one);
+  return (mt_dsp_acc_2x2){one.a0, one.a1, 0, 0};
+}
+
 /* The output channels of one pixel (b == NULL) or two pixels with the same taps, the second one
  * out_c bytes after the first in the output, MT_DSP_CHUNK channels at a time. */
 MT_DSP_INLINE void pixels(const layer *l, const window *a, const window *b, int8_t *out) {
@@ -138,8 +161,27 @@ MT_DSP_INLINE void pixels(const layer *l, const window *a, const window *b, int8
   }
 }
 
+/* The same for a split filter (mt_conv_s8_split: no groups), a pair of output channels at a time. */
+MT_DSP_INLINE void split_pixels(const layer *l, const mt_split_filter *f, const window *a, const window *b, int8_t *out) {
+  int32_t acc_a[MT_DSP_CHUNK], acc_b[MT_DSP_CHUNK];
+  for (int32_t first = 0; first < l->out_c; first += MT_DSP_CHUNK) {
+    const int32_t end = l->out_c - first < MT_DSP_CHUNK ? l->out_c : first + MT_DSP_CHUNK;
+    for (int32_t oc = first; oc < end; oc += 2) {
+      const int32_t oc1 = oc + 1 < end ? oc + 1 : oc; /* an odd last filter is computed twice, stored once */
+      const int32_t bias0 = l->bias != NULL ? l->bias[oc] : 0, bias1 = l->bias != NULL ? l->bias[oc1] : 0;
+      const mt_dsp_acc_2x2 acc = split_2x2(l, f, a, a->input, b != NULL ? b->input : NULL, oc, oc1,
+                                           (mt_dsp_acc_2x2){bias0, bias1, bias0, bias1});
+      acc_a[oc - first] = acc.a0, acc_a[oc1 - first] = acc.a1;
+      acc_b[oc - first] = acc.b0, acc_b[oc1 - first] = acc.b1;
+    }
+    mt_dsp_requantize_run(acc_a, b != NULL ? acc_b : NULL, end - first, &l->mult[first], &l->shift[first], l->rounding,
+                          l->clamp, &out[first], b != NULL ? &out[l->out_c + first] : NULL);
+  }
+}
+
 MT_DSP_INLINE void conv(const layer *l, const mt_conv_params *params, const mt_dims4 *input_dims,
-                        const mt_dims4 *filter_dims, const mt_dims4 *output_dims, int8_t *output) {
+                        const mt_dims4 *filter_dims, const mt_dims4 *output_dims, int8_t *output,
+                        const mt_split_filter *split) {
   const int32_t count = output_dims->n * output_dims->h * output_dims->w;
   int32_t n = 0, y = 0, x = 0; /* the pixel after the one in `next` */
   window next = {l->input, 0, 0, 0};
@@ -153,7 +195,9 @@ MT_DSP_INLINE void conv(const layer *l, const mt_conv_params *params, const mt_d
       next_pixel(output_dims, &n, &y, &x);
       paired = same_taps(&cur, &next);
     }
-    if (paired) {
+    if (split != NULL) { /* a constant in each instance */
+      split_pixels(l, split, &cur, paired ? &next : NULL, &output[p * l->out_c]);
+    } else if (paired) {
       pixels(l, &cur, &next, &output[p * l->out_c]);
     } else {
       pixels(l, &cur, NULL, &output[p * l->out_c]);
@@ -170,6 +214,29 @@ MT_DSP_INLINE void conv(const layer *l, const mt_conv_params *params, const mt_d
   }
 }
 
+/* The layer's fields (see `layer`), from the call's arguments. */
+MT_DSP_INLINE void layer_init(layer *l, const mt_conv_params *params, const mt_dims4 *input_dims, const int8_t *input,
+                              const mt_dims4 *filter_dims, const int8_t *filter, const int32_t *bias,
+                              const int32_t *output_mult, const int32_t *output_shift, const mt_dims4 *output_dims) {
+  l->input = input;
+  l->filter = filter;
+  l->bias = bias;
+  l->mult = output_mult;
+  l->shift = output_shift;
+  l->group_depth = filter_dims->c;
+  l->groups = input_dims->c / l->group_depth;
+  l->filters_per_group = output_dims->c / l->groups;
+  l->filter_size = filter_dims->h * filter_dims->w * l->group_depth;
+  l->out_c = output_dims->c;
+  l->input_row_step = params->dilation_h * input_dims->w * input_dims->c;
+  l->input_col_step = params->dilation_w * input_dims->c;
+  l->filter_row_step = filter_dims->w * l->group_depth;
+  l->contiguous = l->groups == 1 && params->dilation_w == 1;
+  l->input_offset = params->input_offset;
+  l->rounding = params->rounding;
+  l->clamp = mt_dsp_clamp_of(params->output_offset, params->act_min, params->act_max);
+}
+
 void mt_conv_s8(const mt_conv_params *params,
                 const mt_dims4 *input_dims, const int8_t *input,
                 const mt_dims4 *filter_dims, const int8_t *filter,
@@ -177,22 +244,17 @@ void mt_conv_s8(const mt_conv_params *params,
                 const int32_t *output_mult, const int32_t *output_shift,
                 const mt_dims4 *output_dims, int8_t *output) {
   layer l;
-  l.input = input;
-  l.filter = filter;
-  l.bias = bias;
-  l.mult = output_mult;
-  l.shift = output_shift;
-  l.group_depth = filter_dims->c;
-  l.groups = input_dims->c / l.group_depth;
-  l.filters_per_group = output_dims->c / l.groups;
-  l.filter_size = filter_dims->h * filter_dims->w * l.group_depth;
-  l.out_c = output_dims->c;
-  l.input_row_step = params->dilation_h * input_dims->w * input_dims->c;
-  l.input_col_step = params->dilation_w * input_dims->c;
-  l.filter_row_step = filter_dims->w * l.group_depth;
-  l.contiguous = l.groups == 1 && params->dilation_w == 1;
-  l.input_offset = params->input_offset;
-  l.rounding = params->rounding;
-  l.clamp = mt_dsp_clamp_of(params->output_offset, params->act_min, params->act_max);
-  conv(&l, params, input_dims, filter_dims, output_dims, output);
+  layer_init(&l, params, input_dims, input, filter_dims, filter, bias, output_mult, output_shift, output_dims);
+  conv(&l, params, input_dims, filter_dims, output_dims, output, NULL);
+}
+
+void mt_conv_s8_split(const mt_conv_params *params,
+                      const mt_dims4 *input_dims, const int8_t *input,
+                      const mt_dims4 *filter_dims, const mt_split_filter *filter,
+                      const int32_t *bias,
+                      const int32_t *output_mult, const int32_t *output_shift,
+                      const mt_dims4 *output_dims, int8_t *output) {
+  layer l;
+  layer_init(&l, params, input_dims, input, filter_dims, NULL, bias, output_mult, output_shift, output_dims);
+  conv(&l, params, input_dims, filter_dims, output_dims, output, filter);
 }

@@ -18,6 +18,46 @@ MT_INLINE int32_t mt_offset4(const mt_dims4 *d, int32_t n, int32_t y, int32_t x,
   return ((n * d->h + y) * d->w + x) * d->c + c;
 }
 
+/* A weight tensor split between two memories (training: only the trained part of a tensor lives in
+ * SRAM). Viewed as rows (output channels) of row_size values each (OHWI conv: h * w * in_c; FC: the
+ * input depth), the trained block is rows [0, trained_rows) x their first trained_cols values, stored
+ * [trained_rows][trained_cols] at `trained`; every other value is at `frozen` (Flash), row by row: the
+ * last row_size - trained_cols values of each trained row, then the rows after them whole. Two forms
+ * exist: the first output channels (trained_cols == row_size) and the first input channels of a 1x1
+ * convolution or a FULLY_CONNECTED layer (trained_rows == all rows). */
+typedef struct {
+  const int8_t *trained;
+  const int8_t *frozen;
+  int32_t trained_rows, trained_cols;
+} mt_split_filter;
+
+/* One row of a split filter: values [0, len) at `trained`, [len, row_size) at `frozen`. */
+typedef struct {
+  const int8_t *trained;
+  const int8_t *frozen;
+  int32_t len;
+} mt_split_row;
+
+MT_INLINE mt_split_row mt_split_row_of(const mt_split_filter *f, int32_t row, int32_t row_size) {
+  const int32_t rest = row_size - f->trained_cols;
+  mt_split_row r;
+  if (row < f->trained_rows) {
+    r.trained = f->trained + row * f->trained_cols;
+    r.frozen = f->frozen + row * rest;
+    r.len = f->trained_cols;
+  } else {
+    r.trained = f->trained;
+    r.frozen = f->frozen + f->trained_rows * rest + (row - f->trained_rows) * row_size;
+    r.len = 0;
+  }
+  return r;
+}
+
+/* Value j of a split row. */
+MT_INLINE int32_t mt_split_row_at(mt_split_row r, int32_t j) {
+  return j < r.len ? r.trained[j] : r.frozen[j - r.len];
+}
+
 /* The two ways TFLite rounds when it rescales an int32 accumulator by a Q31
  * multiplier and a power of two, chosen per operator by the lowering:
  *   MT_ROUND_DOUBLE  round the doubled high product, then round the shift

@@ -38,4 +38,14 @@ void mt_conv_s4w(const mt_conv_params *params,
                  const int32_t *output_mult, const int32_t *output_shift,
                  const mt_dims4 *output_dims, int8_t *output);
 
+/* The same with int8 weights split between SRAM and Flash (common.h: the trained block of a training
+ * build's tensor), without groups: bit for bit mt_conv_s8 on the whole tensor. A split by input
+ * channels (trained_cols < h * w * in_c) needs a 1x1 filter. */
+void mt_conv_s8_split(const mt_conv_params *params,
+                      const mt_dims4 *input_dims, const int8_t *input,
+                      const mt_dims4 *filter_dims, const mt_split_filter *filter,
+                      const int32_t *bias,
+                      const int32_t *output_mult, const int32_t *output_shift,
+                      const mt_dims4 *output_dims, int8_t *output);
+
 #endif /* MCUTRAIN_KERNELS_CONV_H */

@@ -12,4 +12,8 @@
 void mt_copy_region_s8(const int8_t *src, const mt_dims4 *src_dims, int32_t src_y, int32_t src_x,
                        int8_t *dst, const mt_dims4 *dst_dims, int32_t dst_y, int32_t dst_x, int32_t h, int32_t w);
 
+/* Copies the first `channels` of the `depth` channels of each of `pixels` pixels (NHWC) into dst,
+ * packed: what a weight update trained on the first input channels saves of its input. */
+void mt_copy_channels_s8(const int8_t *src, int32_t pixels, int32_t depth, int32_t channels, int8_t *dst);
+
 #endif /* MCUTRAIN_KERNELS_COPY_REGION_H */

@@ -35,4 +35,11 @@ void mt_fully_connected_s4w(const mt_fully_connected_params *params,
                             const int32_t *output_mult, const int32_t *output_shift,
                             int8_t *output);
 
+/* The same with int8 weights split between SRAM and Flash (common.h: the trained block of a training
+ * build's tensor): bit for bit mt_fully_connected_s8 on the whole tensor. */
+void mt_fully_connected_s8_split(const mt_fully_connected_params *params,
+                                 const int8_t *input, const mt_split_filter *filter, const int32_t *bias,
+                                 const int32_t *output_mult, const int32_t *output_shift,
+                                 int8_t *output);
+
 #endif /* MCUTRAIN_KERNELS_FULLY_CONNECTED_H */

@@ -76,6 +76,15 @@ void mt_conv_grad_input_f32(const mt_conv_params *params, const mt_dims4 *input_
                             const mt_dims4 *output_dims, const float *grad_out, float *grad_in,
                             int32_t accumulate);
 
+/* The same two with the weights split between SRAM and Flash (common.h): the same bits. */
+void mt_conv_grad_input_split_f32(const mt_conv_params *params, const mt_dims4 *input_dims,
+                                  const mt_dims4 *filter_dims, const mt_split_filter *filter,
+                                  const float *filter_scale, const mt_dims4 *output_dims, const float *grad_out,
+                                  float *grad_in, int32_t accumulate);
+void mt_fully_connected_grad_input_split_f32(int32_t batches, int32_t accum_depth, int32_t out_depth,
+                                             const mt_split_filter *weights, const float *weight_scale,
+                                             const float *grad_out, float *grad_in, int32_t accumulate);
+
 /* DEPTHWISE_CONV_2D, any depth multiplier. */
 void mt_depthwise_conv_grad_input_f32(const mt_depthwise_conv_params *params, const mt_dims4 *input_dims,
                                       const mt_dims4 *filter_dims, const int8_t *filter,
@@ -129,7 +138,11 @@ void mt_pad_grad_f32(const mt_dims4 *input_dims, const mt_dims4 *output_dims, co
  * A momentum buffer holds one float per trained parameter, laid out as the parameter tensor restricted
  * to its first n_channels output channels: OHWI conv and [out, in] FC weights: the first
  * n_channels * (per-channel size) entries; 1HWC depthwise: [filter_h][filter_w][n_channels];
- * bias: n_channels. */
+ * bias: n_channels.
+ * A layer trained on its first input channels only (1x1 conv, FC) is updated as the layer restricted to
+ * them: filter_dims (conv) or accum_depth (FC) are the trained block's, whose weights (and momentum) are
+ * [out][trained inputs], and the input is the packed copy of its first channels the forward pass saved
+ * (a conv reads the first filter_dims->c channels of an input of input_dims->c, so a whole input works too). */
 
 /* Bias of any layer whose output gradient is NHWC with c = channels: dL/db[c] = sum of grad_out[.., c]. */
 void mt_bias_update_s32(const mt_dims4 *output_dims, const float *grad_out, int32_t *bias,

@@ -41,6 +41,16 @@
                               const mt_dims4 *filter_dims, const int8_t *filter, const float *filter_scale, \
                               const mt_dims4 *output_dims, const T *grad_out, const int8_t *grad_out_exp,  \
                               T *grad_in, int8_t *grad_in_exp, int32_t accumulate);                        \
+  /* The same two with the weights split between SRAM and Flash (common.h): the same bits. */               \
+  void mt_conv_grad_input_split_##S(const mt_conv_params *params, const mt_dims4 *input_dims,              \
+                                    const mt_dims4 *filter_dims, const mt_split_filter *filter,            \
+                                    const float *filter_scale, const mt_dims4 *output_dims,                \
+                                    const T *grad_out, const int8_t *grad_out_exp, T *grad_in,             \
+                                    int8_t *grad_in_exp, int32_t accumulate);                              \
+  void mt_fully_connected_grad_input_split_##S(int32_t batches, int32_t accum_depth, int32_t out_depth,    \
+                                               const mt_split_filter *weights, const float *weight_scale,  \
+                                               const T *grad_out, const int8_t *grad_out_exp, T *grad_in,  \
+                                               int8_t *grad_in_exp, int32_t accumulate);                   \
   void mt_depthwise_conv_grad_input_##S(const mt_depthwise_conv_params *params, const mt_dims4 *input_dims, \
                                         const mt_dims4 *filter_dims, const int8_t *filter,                 \
                                         const float *filter_scale, const mt_dims4 *output_dims,            \

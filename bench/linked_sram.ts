@@ -54,12 +54,13 @@ export async function measureLinkedSram(work: string): Promise<LinkedSramRow[]> 
   const graph = await buildZooModel('mcunet-5fps', { int8: true });
   const modelPath = path.join(work, 'mcunet-5fps-linked.tflite');
   writeFileSync(modelPath, writeTflite(graph));
-  const scheme = schemeToString(tinyEngine49kb(graph).scheme);
   const rows: LinkedSramRow[] = [];
-  for (const name of LINKED_SRAM_TARGETS) {
+  // float32 gradients (the default) and int16 (--grad i16), each on both boards
+  for (const grad of ['f32', 'i16'] as const) for (const name of LINKED_SRAM_TARGETS) {
+    const scheme = schemeToString({ ...tinyEngine49kb(graph).scheme, grad });
     const base = { target: name, model: 'mcunet-5fps (zoo, int8, 128x128x3)', scheme, goalBytes: LINKED_SRAM_GOAL_BYTES };
     try {
-      const { fit, outDir } = compileModel({ modelPath, target: name, outDir: path.join(work, `linked-${name}`), train: { scheme } });
+      const { fit, outDir } = compileModel({ modelPath, target: name, outDir: path.join(work, `linked-${name}-${grad}`), train: { scheme } });
       const { artifact } = await buildProjectAsync(outDir);
       const target = loadTarget(name);
       const linkedBytes = linkedSramBytes(artifact, target);
@@ -91,12 +92,12 @@ async function stackHighWater(dir: string): Promise<number | null> {
 
 export function formatLinkedSram(rows: LinkedSramRow[]): string {
   const n = (v: number | null) => (v === null ? '-' : v.toLocaleString('en-US'));
-  const head = ['target', 'linked SRAM B', 'planned B', 'arena', 'trained', 'momentum', 'stack', 'stack used', 'stack bound', 'link', 'runtime', 'goal', 'vs TinyEngine'];
+  const head = ['target', 'gradients', 'linked SRAM B', 'planned B', 'arena', 'trained', 'momentum', 'stack', 'stack used', 'stack bound', 'link', 'runtime', 'goal', 'vs TinyEngine'];
   const body = rows.map((r) => [
-    r.target, r.error ? `refused: ${r.error}` : n(r.linkedBytes), n(r.planned.totalBytes), n(r.planned.arenaBytes), n(r.planned.paramBytes),
+    r.target, /grad=(i16|i8)/.exec(r.scheme)?.[1] ?? 'f32', r.error ? `refused: ${r.error}` : n(r.linkedBytes), n(r.planned.totalBytes), n(r.planned.arenaBytes), n(r.planned.paramBytes),
     n(r.planned.momentumBytes), n(r.planned.stackBytes), n(r.stackHighWaterBytes), n(r.stackBound?.bytes ?? null), n(r.planned.linkBytes), n(r.planned.runtimeBytes),
     r.linkedBytes === null ? '-' : `${r.linkedBytes <= r.goalBytes ? 'met' : 'missed'} (${n(r.goalBytes)})`,
     r.linkedBytes === null ? '-' : `${((r.linkedBytes / TINYENGINE_IMAGE_BYTES) * 100).toFixed(1)}%`,
   ]);
-  return formatTable(head, body, new Set(head.map((_, i) => i).slice(1)));
+  return formatTable(head, body, new Set(head.map((_, i) => i).slice(2)));
 }

@@ -142,3 +142,11 @@ export function paperScheme(graph: Graph, name: string, text: string): NamedSche
   if (missing.length > 0) throw new Error(`${graph.name} has ${count} weighted layers, so the ${name} scheme's ${missing.join(', ')} does not exist`);
   return { name, scheme: s, rule: `the paper's released ${name.replace('paper ', '')} scheme: ${text}` };
 }
+
+/** The schemes issue 11's targets are stated on; the bench also plans them with int16 gradients. */
+export const TARGET_SCHEME_NAMES: readonly string[] = [tinyEngine49kbName, 'paper "99kb"'];
+
+/** A target scheme with int16 gradients (`--grad i16`), named for it. */
+export function withI16Gradients(s: NamedScheme): NamedScheme {
+  return { name: `${s.name}, i16 gradients`, scheme: { ...s.scheme, grad: 'i16' }, rule: `${s.rule}; gradients stored as int16 (--grad i16)` };
+}

@@ -61,13 +61,14 @@ const ALIGNMENT_BYTES = 2 * 15;
 
 /**
  * The runtime's share of a board's SRAM (0 on the host): its own variables (the largest measured for a platform not
- * in the table), the alignment padding, and each trained tensor's padding to 4 bytes (they are aligned(4) in .data).
+ * in the table), the alignment padding, each trained tensor's padding to 4 bytes (they are aligned(4) in .data), and
+ * the narrow gradients' exponent table (one int8_t per gradient tensor).
  */
 export function runtimeSram(target: Target, ta: TrainingAnalysis | undefined): number {
   if (target.kind !== 'mcu') return 0;
   const variables = RUNTIME_VARIABLES_BYTES[target.platform] ?? Math.max(...Object.values(RUNTIME_VARIABLES_BYTES));
   const paramPadding = (ta?.params ?? []).reduce((sum, p) => sum + ((4 - (p.bytes % 4)) % 4), 0);
-  return variables + ALIGNMENT_BYTES + paramPadding;
+  return variables + ALIGNMENT_BYTES + paramPadding + (ta?.gradExponents ?? 0);
 }
 
 /** The SRAM of a build: inference only when `ta` is undefined. */

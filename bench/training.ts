@@ -19,8 +19,7 @@ import { parseGradType, schemeToString, type GradType } from '../src/train/schem
 import { buildZooModel } from '../src/zoo/zoo.ts';
 import { inputBytesOf, ticksPerInference, ticksPerTrainStep, withDevice } from './emulated.ts';
 import {
-  biasOnly, BUDGET_RULE, BUDGETS_KIB, budgetScheme, classifierBias, fullUpdate, PAPER_SCHEMES, paperScheme, TARGET_SCHEME_NAMES, tinyEngine49kb, tinyEngine49kbName,
-  weightedLayers, withI16Gradients,
+  biasOnly, BUDGET_RULE, BUDGETS_KIB, budgetScheme, classifierBias, fullUpdate, i16TargetVariants, paperSchemes, tinyEngine49kbName, weightedLayers,
   type NamedScheme,
 } from './training_schemes.ts';
 
@@ -257,11 +256,10 @@ export async function measureTraining(spec: TrainingModelSpec, modelsDir: string
     if (s) chosen.push(s);
     else infeasibleBudgetsKib.push(kib);
   }
-  if (spec.tinyEngine49kb) chosen.push(tinyEngine49kb(graph));
-  const paper = (PAPER_SCHEMES[spec.zoo ?? ''] ?? []).map((p) => paperScheme(graph, p.name, p.text));
+  const paper = paperSchemes(graph, spec.zoo ?? '', spec.tinyEngine49kb ?? false);
   chosen.push(...paper);
   // The schemes issue 11's targets are stated on, with int16 gradients too (unless every scheme has them already).
-  if (GRAD !== 'i16') chosen.push(...chosen.filter((s) => TARGET_SCHEME_NAMES.includes(s.name)).map(withI16Gradients));
+  if (GRAD !== 'i16') chosen.push(...i16TargetVariants(paper));
   const schemes: SchemeFigures[] = [];
   for (const s of chosen) {
     schemes.push(schemeFigures(loaded, spec.name, { ...s, scheme: { ...s.scheme, grad: s.scheme.grad ?? GRAD } }, plain.plan, target));
@@ -270,7 +268,7 @@ export async function measureTraining(spec: TrainingModelSpec, modelsDir: string
 
   const full = schemes[0];
   const sparse = sparseOf(schemes);
-  const paperNames = new Set([tinyEngine49kbName, ...paper.map((p) => p.name)]);
+  const paperNames = new Set(paper.map((p) => p.name));
   return {
     model: spec.name,
     source: loaded.source,

@@ -146,7 +146,17 @@ export function paperScheme(graph: Graph, name: string, text: string): NamedSche
 /** The schemes issue 11's targets are stated on; the bench also plans them with int16 gradients. */
 export const TARGET_SCHEME_NAMES: readonly string[] = [tinyEngine49kbName, 'paper "99kb"'];
 
+/** TinyEngine's 49 KB scheme (when asked) and the paper's released schemes for a zoo model. */
+export function paperSchemes(graph: Graph, zoo: string, withTinyEngine: boolean): NamedScheme[] {
+  return [...(withTinyEngine ? [tinyEngine49kb(graph)] : []), ...(PAPER_SCHEMES[zoo] ?? []).map((p) => paperScheme(graph, p.name, p.text))];
+}
+
+/** The schemes of `named` that issue 11's targets are stated on, with int16 gradients. */
+export function i16TargetVariants(named: NamedScheme[]): NamedScheme[] {
+  return named.filter((s) => TARGET_SCHEME_NAMES.includes(s.name)).map(withI16Gradients);
+}
+
 /** A target scheme with int16 gradients (`--grad i16`), named for it. */
-export function withI16Gradients(s: NamedScheme): NamedScheme {
+function withI16Gradients(s: NamedScheme): NamedScheme {
   return { name: `${s.name}, i16 gradients`, scheme: { ...s.scheme, grad: 'i16' }, rule: `${s.rule}; gradients stored as int16 (--grad i16)` };
 }

@@ -14,9 +14,7 @@ import { constantValues } from '../ir/tensor_data.ts';
 import { targetView } from './target_view.ts';
 import { splitBlock } from '../ir/tensor_block.ts';
 import { flashConstBytes, usedConstantTensors } from '../plan/flash.ts';
-import { GRAD_CTYPES } from '../train/narrow_gradients.ts';
 import type { TrainingAnalysis } from '../train/analyze_training.ts';
-import { MASK_PACK_FN } from '../train/clamp_masks.ts';
 import type { TrainParamInfo } from '../project/manifest.ts';
 
 export interface EmitOptions {
@@ -150,7 +148,7 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
     const lossStep = training.forwardCalls.length;
     const forward = training.forwardCalls.map((c, step) => {
       const s = statement(c, tp, step);
-      return { statement: c.fn === MASK_PACK_FN ? `if (update) ${s}` : s, kind: graph.operators[c.op].kind, index: c.op };
+      return { statement: c.onlyWhenUpdating ? `if (update) ${s}` : s, kind: graph.operators[c.op].kind, index: c.op };
     });
     const backwardDefs = training.backwardCalls.map((c, i) => {
       const stmt = statement(c, tp, lossStep + 1 + i);
@@ -166,7 +164,7 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
       // float32 gradients: (.., label, grad, predicted); narrow: (.., label, grad, &exponent, predicted)
       loss: {
         fn: training.lossCall.fn, logits: lossArgs[0], n: lossArgs[1], scale: lossArgs[2], zeroPoint: lossArgs[3], grad: lossArgs[5],
-        gradType: GRAD_CTYPES[training.tg.scheme.grad ?? 'f32'], exponent: lossArgs.length > 7 ? lossArgs[6] : undefined,
+        gradType: cTypeOf(graph.tensors[training.lossCall.tensors!.outputs[0]]).ctype, exponent: training.gradExponents > 0 ? lossArgs[6] : undefined,
       },
       gradExponents: training.gradExponents,
       classes: training.tg.classes,

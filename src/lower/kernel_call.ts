@@ -48,6 +48,8 @@ export interface KernelCall {
   structs: CStruct[];
   /** Bytes of temporary arena memory needed only while this call runs. */
   scratchBytes: number;
+  /** A training-step call that runs only when the step updates (EVALUATE skips it), e.g. a clamp-mask pack. */
+  onlyWhenUpdating?: boolean;
   /** For aliases: output tensor id -> input tensor id whose memory it shares. */
   aliases?: { output: number; input: number }[];
   /** Multiply-accumulates, for reports and benchmarks. */

@@ -1,4 +1,5 @@
 /** mcutrain.json: what a generated project was built from and with, so a build can be reproduced and checked. */
+import type { TensorBlock } from '../ir/tensor_block.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
@@ -42,7 +43,7 @@ export interface TrainParamInfo {
    * Present when only a block of a weight tensor lives in SRAM (the rest stays in Flash): seen as rows
    * (output channels) of rowSize values, rows [0, rows) x their first cols values, stored row by row.
    */
-  slice?: { rows: number; cols: number; rowSize: number };
+  slice?: TensorBlock;
 }
 
 export interface TrainingInfo {

@@ -50,7 +50,7 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
   const backward = deriveBackward(tg, options);
   const lowered = lowerBackward(backward.graph, backward.ops, scheme.qas);
   const grad = scheme.grad ?? 'f32';
-  const narrow = grad === 'f32' ? undefined : narrowGradientCalls(backward.graph, lowered.calls, grad, PLANNING_ONLY_FN);
+  const narrow = grad === 'f32' ? undefined : narrowGradientCalls(backward.graph, lowered.calls, grad);
   const calls = narrow?.calls ?? lowered.calls;
   const loss = calls[0];
   const split = splitTensors(tg.trained.filter((l) => trainedSlice(l)).map((l) => l.weights.id), [...inferenceCalls, ...calls]);

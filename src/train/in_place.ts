@@ -35,7 +35,7 @@ function depthwiseInPlaceGeometry(graph: Graph, o: Extract<BackwardOp, { kind: '
   const input = graph.tensors[o.input].shape, output = graph.tensors[o.op.outputs[0]].shape;
   const [, fh, fw] = graph.tensors[o.op.inputs[1]].shape;
   return strideH === 1 && strideW === 1 && depthMultiplier === 1 && fh <= DW_GATHER_MAX_TAPS && fw <= DW_GATHER_MAX_TAPS && input.length === output.length &&
-    input.every((d, i) => d === output[i]) && elementCount(input) === elementCount(output);
+    input.every((d, i) => d === output[i]);
 }
 
 export function inPlaceGradients(graph: Graph, ops: BackwardOp[]): BackwardOp[] {

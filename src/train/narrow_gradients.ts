@@ -10,13 +10,11 @@
 import { McutrainError } from '../errors.ts';
 import type { Graph } from '../ir/graph.ts';
 import type { KernelArg, KernelCall } from '../lower/kernel_call.ts';
+import { PLANNING_ONLY_FN } from './lower_backward.ts';
 import type { GradType } from './scheme.ts';
 
 /** The C name of the exponent table (declared by the training partial of templates/model.c.hbs). */
 export const GRAD_EXP_TABLE = 'mt_grad_exp';
-
-/** The C element type of a gradient stored as `grad`. */
-export const GRAD_CTYPES: Record<GradType, string> = { f32: 'float', i16: 'int16_t', i8: 'int8_t' };
 
 const SUFFIX: Record<Exclude<GradType, 'f32'>, { grad: string; update: string }> = {
   i16: { grad: 's16', update: 'g16' },
@@ -44,8 +42,8 @@ export interface NarrowCalls {
   exponents: number;
 }
 
-/** The calls with narrow kernels and exponent arguments (calls whose fn `skip` names pass unchanged: planning-only ones). */
-export function narrowGradientCalls(graph: Graph, calls: KernelCall[], grad: Exclude<GradType, 'f32'>, skip: string): NarrowCalls {
+/** The calls with narrow kernels and exponent arguments (planning-only calls pass unchanged). */
+export function narrowGradientCalls(graph: Graph, calls: KernelCall[], grad: Exclude<GradType, 'f32'>): NarrowCalls {
   const index = new Map<number, number>();
   const isGradient = (id: number) => graph.tensors[id]?.name.startsWith('grad:') && graph.tensors[id].dtype !== 'float32';
   const entry = (id: number): KernelArg => {
@@ -53,7 +51,7 @@ export function narrowGradientCalls(graph: Graph, calls: KernelCall[], grad: Exc
     return { kind: 'literal', value: `&${GRAD_EXP_TABLE}[${index.get(id)}]` };
   };
   const out = calls.map((call): KernelCall => {
-    if (!call.fn || call.fn === skip) return call;
+    if (!call.fn || call.fn === PLANNING_ONLY_FN) return call;
     if (call.fn === 'mt_depthwise_conv_grad_input_f32') {
       const filter = graph.tensors[graph.operators[call.op].inputs[1]];
       if (filter.shape[1] > DW_GATHER_MAX_TAPS || filter.shape[2] > DW_GATHER_MAX_TAPS) {

@@ -3,6 +3,7 @@
  * the input of a final SOFTMAX, through RESHAPEs), the forward operators that lead to them, and for
  * each weighted layer what is trained: its bias, and/or the first channels of its weights.
  */
+import type { TensorBlock } from '../ir/tensor_block.ts';
 import { McutrainError } from '../errors.ts';
 import { elementCount, type Graph, type Operator, type OpKind, type Tensor } from '../ir/graph.ts';
 import { opLabel } from '../lower/ops/checks.ts';
@@ -34,11 +35,7 @@ export interface TrainedLayer {
  * through every filter tap (a split there would cost the depthwise kernels a branch per tap); grouped
  * convolutions (the split kernels take none).
  */
-export interface TrainedSlice {
-  rows: number;
-  cols: number;
-  rowSize: number;
-}
+export type TrainedSlice = TensorBlock;
 
 export function trainedSlice(l: TrainedLayer): TrainedSlice | undefined {
   if (l.weightChannels === 0 || !l.splittable) return undefined;

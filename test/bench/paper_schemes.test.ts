@@ -7,18 +7,15 @@
  * FIGURES are today's planner figures. Memory work (masks, narrower gradients, split tensors) changes
  * them: update the table, and the doc's ratios (docs/training.md, "Memory") with it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { schemeFigures, trainingTargets, TARGET, type SchemeFigures } from '../../bench/training.ts';
-import { PAPER_SCHEMES, paperScheme, TARGET_SCHEME_NAMES, tinyEngine49kb, weightedLayers, withI16Gradients, type NamedScheme } from '../../bench/training_schemes.ts';
+import { i16TargetVariants, PAPER_SCHEMES, paperScheme, paperSchemes, weightedLayers, type NamedScheme } from '../../bench/training_schemes.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { analyzeModel } from '../../src/project/compile_project.ts';
 import { loadTarget } from '../../src/targets/target.ts';
 import { nextTurn } from '../../src/util/event_loop.ts';
 import { buildZooModel } from '../../src/zoo/zoo.ts';
-import { tempDir } from '../helpers/paths.ts';
 
 /**
  * Per scheme: arena and lower bound in the engine's order, trained tensors in SRAM, and arena and
@@ -39,22 +36,15 @@ const FIGURES = [
  */
 const TARGETS_MET = { mcunet49kbArena: false, mbv2Paper99kbMemory: false, mcunet49kbArenaI16: true, mbv2Paper99kbMemoryI16: false };
 
-const work = tempDir('paper-schemes');
-afterAll(() => rmSync(work, { recursive: true, force: true }));
 const models = new Map<string, Uint8Array>();
 beforeAll(async () => {
-  for (const zoo of ['mobilenetv2-w0.35', 'mcunet-5fps']) {
-    const bytes = writeTflite(await buildZooModel(zoo, { int8: true }));
-    writeFileSync(path.join(work, `${zoo}.tflite`), bytes);
-    models.set(zoo, bytes);
-  }
+  for (const zoo of ['mobilenetv2-w0.35', 'mcunet-5fps']) models.set(zoo, writeTflite(await buildZooModel(zoo, { int8: true })));
 });
 
 /** As the bench chooses them: TinyEngine's, the paper's, and the target schemes again with int16 gradients. */
 const schemesOf = (zoo: string): NamedScheme[] => {
-  const graph = importTflite(models.get(zoo)!, zoo);
-  const named = [...(zoo === 'mcunet-5fps' ? [tinyEngine49kb(graph)] : []), ...(PAPER_SCHEMES[zoo] ?? []).map((p) => paperScheme(graph, p.name, p.text))];
-  return [...named, ...named.filter((s) => TARGET_SCHEME_NAMES.includes(s.name)).map(withI16Gradients)];
+  const paper = paperSchemes(importTflite(models.get(zoo)!, zoo), zoo, zoo === 'mcunet-5fps');
+  return [...paper, ...i16TargetVariants(paper)];
 };
 
 describe("the paper's released schemes in the benchmark", () => {

@@ -9,18 +9,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { compileModel, type TrainOptions } from '../../src/project/compile_project.ts';
-import { buildProjectAsync } from '../../src/build/build_project.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import type { TrainOptions } from '../../src/project/compile_project.ts';
 import type { Device } from '../../src/link/device.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { readInputFile } from '../../src/data/input_file.ts';
-import { readManifest, type ProjectManifest } from '../../src/project/manifest.ts';
 import type { GradType } from '../../src/train/scheme.ts';
 import { cosineSimilarity, floatGradients } from '../oracle/float_gradients.ts';
 import { model, tempDir } from '../helpers/paths.ts';
 import { randomBytes, rng } from '../helpers/random.ts';
 import { realGradient, trainedPart } from '../helpers/trained_gradients.ts';
+import { buildTraining, openBuilt, TEST_BUDGET_MS, type Built } from '../helpers/training_builds.ts';
 
 const work = tempDir('narrow-grad');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -28,24 +26,16 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const VWW = 'vww96_int8.tflite';
 /** Momentum, for the gradient to be read back; the biases of the last 8 layers reach two frozen stride-1 depthwise layers. */
 const TRAIN: TrainOptions = { scheme: 'weights:layers=-1,-6@1/4,bias:last=8,momentum=0.5', lr: 0.02 };
+/** Five builds, where the shared budget counts two. */
 const BUILD_BUDGET_MS = 25 * 60_000;
-const TEST_BUDGET_MS = 15 * 60_000;
-const REPLY_TIMEOUT_MS = 5 * 60_000;
 
-interface Built { dir: string; manifest: ProjectManifest; sanitized: boolean }
 const built = new Map<string, Built>();
 
 async function build(name: string, target: string, grad: GradType, sanitized: boolean): Promise<void> {
-  const dir = path.join(work, name);
-  compileModel({ modelPath: model(VWW), target, outDir: dir, train: { ...TRAIN, grad } });
-  await buildProjectAsync(dir, { sanitize: sanitized });
-  built.set(name, { dir, manifest: readManifest(dir), sanitized });
+  built.set(name, await buildTraining(path.join(work, name), model(VWW), target, sanitized, { ...TRAIN, grad }));
 }
 
-const open = (name: string) => {
-  const b = built.get(name)!;
-  return openProjectDevice(b.dir, b.manifest, { timeoutMs: REPLY_TIMEOUT_MS, sanitized: b.sanitized });
-};
+const open = (name: string) => openBuilt(built.get(name)!);
 
 beforeAll(async () => {
   await Promise.all([build('host-i16', 'host', 'i16', true), build('an500-i16', 'mps2-an500', 'i16', false)]);

@@ -23,7 +23,8 @@ import type { TrainParamInfo } from '../../src/project/manifest.ts';
 import { cosineSimilarity, floatGradients } from '../oracle/float_gradients.ts';
 import { model, tempDir } from '../helpers/paths.ts';
 import { randomBytes, rng } from '../helpers/random.ts';
-import { BUILD_BUDGET_MS, buildHostAndBoard, expectTunedModelAnswersAs, openBuilt, TEST_BUDGET_MS, type Built } from '../helpers/training_builds.ts';
+import { realGradient } from '../helpers/trained_gradients.ts';
+import { BUILD_BUDGET_MS, buildHostAndBoard, expectTunedModelAnswersAs, openBuilt, openHostAndBoard, TEST_BUDGET_MS, type Built } from '../helpers/training_builds.ts';
 
 const work = tempDir('split-train');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -77,11 +78,9 @@ describe('split trained tensors on vww96_int8', () => {
         const momentum = new Float32Array((await device.readParams('momentum')).slice().buffer);
         const oracle = await floatGradients(graph, logits.id, t.params.map((p) => ({ tensor: p.tensor })), new Int8Array(x.buffer, x.byteOffset, x.length), label);
         for (const p of t.params.filter((q) => q.slice)) {
-          const scales = graph.tensors[p.tensor].quant!.scale;
-          const perChannel = p.momentumFloats / p.channels;
           // QAS: the momentum holds G / s per weight; the real gradient is that times the channel's scale
-          const engine = momentum.subarray(p.momentumOffset, p.momentumOffset + p.momentumFloats)
-            .map((g, i) => g * (scales.length > 1 ? scales[Math.floor(i / perChannel)] : scales[0]));
+          const engine = realGradient(p, momentum.subarray(p.momentumOffset, p.momentumOffset + p.momentumFloats),
+            graph.tensors[p.tensor].quant!.scale, 0, graph.operators[p.op].kind);
           const cos = cosineSimilarity(engine, blockOf(p, oracle.grads.get(p.tensor)!));
           console.log(`label ${label}: weights of layer ${p.layer}, block ${p.slice!.rows}x${p.slice!.cols}: cosine ${cos.toFixed(5)}`);
           expect(cos).toBeGreaterThan(0.98);
@@ -94,11 +93,7 @@ describe('split trained tensors on vww96_int8', () => {
   }, TEST_BUDGET_MS);
 
   it('learn the same bytes on the host and the emulated Cortex-M7, which written back into the .tflite give the trained device\'s answers', async () => {
-    const hostDevice = await open(host);
-    const boardDevice = await open(board).catch(async (e: unknown) => {
-      await hostDevice.close();
-      throw e;
-    });
+    const { hostDevice, boardDevice } = await openHostAndBoard(host, board);
     const images = ['person.bmp', 'no_person.bmp'].map((f) => readInputFile(model(f), host.manifest.inputs, 'bytes'));
     const labels = [1, 0];
     try {

@@ -16,7 +16,7 @@ import { cosineSimilarity, floatGradients, relativeError } from '../oracle/float
 import { model, tempDir } from '../helpers/paths.ts';
 import { randomBytes, rng } from '../helpers/random.ts';
 import { realGradient, trainedPart } from '../helpers/trained_gradients.ts';
-import { BUILD_BUDGET_MS, buildHostAndBoard, expectTunedModelAnswersAs, openBuilt, TEST_BUDGET_MS, type Built } from '../helpers/training_builds.ts';
+import { BUILD_BUDGET_MS, buildHostAndBoard, expectTunedModelAnswersAs, openBuilt, openHostAndBoard, TEST_BUDGET_MS, type Built } from '../helpers/training_builds.ts';
 
 const work = tempDir('train');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -77,11 +77,7 @@ describe('training engine on vww96_int8', () => {
   }, TEST_BUDGET_MS);
 
   it('lowers the loss on real images, and gives the same losses and weights on the host and the emulated Cortex-M7', async () => {
-    const hostDevice = await open(host);
-    const boardDevice = await open(board).catch(async (e: unknown) => {
-      await hostDevice.close();
-      throw e;
-    });
+    const { hostDevice, boardDevice } = await openHostAndBoard(host, board);
     const images = ['person.bmp', 'no_person.bmp'].map((f) => readInputFile(model(f), host.manifest.inputs, 'bytes'));
     const labels = [1, 0];
     try {

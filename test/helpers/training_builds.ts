@@ -21,7 +21,8 @@ export const REPLY_TIMEOUT_MS = 5 * 60_000;
 
 export interface Built { dir: string; manifest: ProjectManifest; sanitized: boolean }
 
-async function build(dir: string, modelPath: string, target: string, sanitized: boolean, train: TrainOptions): Promise<Built> {
+/** One model compiled with `train` for `target` into dir, and built (sanitized: ASan/UBSan, host only). */
+export async function buildTraining(dir: string, modelPath: string, target: string, sanitized: boolean, train: TrainOptions): Promise<Built> {
   compileModel({ modelPath, target, outDir: dir, train });
   await buildProjectAsync(dir, { sanitize: sanitized });
   return { dir, manifest: readManifest(dir), sanitized }; // as built: with the image's hash, which a board device checks
@@ -30,8 +31,8 @@ async function build(dir: string, modelPath: string, target: string, sanitized: 
 /** The host build (ASan/UBSan, in work/host) and the emulated Cortex-M7's (work/an500). */
 export async function buildHostAndBoard(work: string, modelPath: string, train: TrainOptions): Promise<{ host: Built; board: Built }> {
   const [host, board] = await Promise.all([
-    build(path.join(work, 'host'), modelPath, 'host', true, train),
-    build(path.join(work, 'an500'), modelPath, 'mps2-an500', false, train),
+    buildTraining(path.join(work, 'host'), modelPath, 'host', true, train),
+    buildTraining(path.join(work, 'an500'), modelPath, 'mps2-an500', false, train),
   ]);
   return { host, board };
 }
@@ -57,3 +58,13 @@ export async function expectTunedModelAnswersAs(device: Device, graph: Graph, in
 
 /** A fresh engine (its own process, or QEMU boot) on a shared build. */
 export const openBuilt = (b: Built) => openProjectDevice(b.dir, b.manifest, { timeoutMs: REPLY_TIMEOUT_MS, sanitized: b.sanitized });
+
+/** Fresh engines on both builds of a pair (the host's closed again when the board's cannot be opened). */
+export async function openHostAndBoard(host: Built, board: Built): Promise<{ hostDevice: Device; boardDevice: Device }> {
+  const hostDevice = await openBuilt(host);
+  const boardDevice = await openBuilt(board).catch(async (e: unknown) => {
+    await hostDevice.close();
+    throw e;
+  });
+  return { hostDevice, boardDevice };
+}

@@ -19,12 +19,11 @@ import { buildProjectAsync } from '../build/build_project.ts';
 import type { LabelledSet } from '../data/labelled.ts';
 import { McutrainError } from '../errors.ts';
 import { openProjectDevice } from '../link/connect.ts';
-import type { Device } from '../link/device.ts';
 import { compileModel } from '../project/compile_project.ts';
 import { MANIFEST_FILE, readManifest, type ProjectManifest } from '../project/manifest.ts';
 import { CHANNEL_FRACTIONS, schemeToString, type GradType, type TrainingScheme } from '../train/scheme.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
-import { seededUniform } from '../util/random.ts';
+import { evaluateOn, stepOrder, TrainingSession } from '../session/training_session.ts';
 import { VERSION } from '../version.ts';
 import { combinationKey, type Combination, type Gains } from './search.ts';
 
@@ -144,27 +143,6 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
-/** The order samples are trained in: seeded shuffles of the training set, one after another, `steps` in all. */
-export function trainingOrder(n: number, steps: number, seed: number): number[] {
-  const random = seededUniform(seed);
-  const order: number[] = [];
-  while (order.length < steps) {
-    const pass = Array.from({ length: n }, (_, i) => i);
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [pass[i], pass[j]] = [pass[j], pass[i]];
-    }
-    order.push(...pass.slice(0, steps - order.length));
-  }
-  return order;
-}
-
-async function accuracyOn(device: Device, set: LabelledSet): Promise<number> {
-  let correct = 0;
-  for (let i = 0; i < set.samples.length; i++) if ((await device.evaluate(set.samples[i], set.labels[i])).predicted === set.labels[i]) correct++;
-  return correct / set.samples.length;
-}
-
 export async function measureContributions(opts: MeasureOptions): Promise<ContributionReport> {
   const started = performance.now();
   const { hyper, train, val } = opts;
@@ -177,7 +155,7 @@ export async function measureContributions(opts: MeasureOptions): Promise<Contri
   const cache = readCache(opts.cacheFile);
   const save = () => writeFileAtomic(opts.cacheFile, JSON.stringify(cache, null, 1) + '\n');
   const buildRoot = `${opts.cacheFile}.builds`;
-  const order = trainingOrder(train.samples.length, hyper.steps, hyper.seed);
+  const order = stepOrder(train.samples.length, hyper.steps, hyper.seed);
 
   // One build per distinct scheme; concurrent users of the same scheme share it.
   const builds = new Map<string, Promise<{ dir: string; manifest: ProjectManifest }>>();
@@ -206,9 +184,7 @@ export async function measureContributions(opts: MeasureOptions): Promise<Contri
 
   const open = async (combination: Combination) => {
     const { dir, manifest } = await buildFor(combination);
-    const device = await openProjectDevice(dir, manifest, { timeoutMs: 60_000 });
-    await device.setHyper(hyper.lr, hyper.momentum);
-    return device;
+    return openProjectDevice(dir, manifest, { timeoutMs: 60_000 });
   };
 
   // The untrained model's accuracy, on the build of the first candidate (no update is made).
@@ -229,8 +205,10 @@ export async function measureContributions(opts: MeasureOptions): Promise<Contri
     const device = await open(combination);
     let accuracy: number;
     try {
-      if (job !== 'baseline') for (const i of order) await device.trainStep(train.samples[i], train.labels[i]);
-      accuracy = await accuracyOn(device, val);
+      // The fine-tuning run: one pass over `order`, then the held-out accuracy (a diverged run just scores low).
+      const session = new TrainingSession({ device, train, val, epochs: 1, orders: [order], hyper, stopWhenDiverged: false });
+      await session.begin();
+      accuracy = job === 'baseline' ? (await evaluateOn(device, val)).accuracy : (await session.run()).epochs[0].valAccuracy!;
     } finally {
       await device.close();
     }

@@ -104,10 +104,15 @@ describe('mcutrain train / weights on the fake training engine', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/training on host engine .*: 12 samples in 3 classes, 6 for validation; lr 0.1, momentum 0, 2 epoch\(s\)/);
     expect(r.out).toMatch(/epoch\s+train loss\s+train acc\s+val loss\s+val acc\s+ms\/step\s+ns\/step/);
+    // The held-out figures before the first step (the parameters compiled in), printed as measured and as epoch 0.
+    const before = valSet.reduce((a, s) => a + lossOf(s, BIAS0[s.label]), 0) / valSet.length;
+    expect(r.out).toMatch(new RegExp(`before training: val loss ${before.toFixed(4)}  acc \\d+\\.\\d%\\n`));
+    expect(r.out).toMatch(new RegExp(`\\n\\s*0\\s+-\\s+-\\s+${before.toFixed(4)}\\s+\\d+\\.\\d%\\s+-\\s+-\\n`));
 
     const log = JSON.parse(readFileSync(json, 'utf8'));
     expect(log).toMatchObject({ lr: 0.1, momentum: 0, seed: 3, tickUnit: 'ns', classNames: ['0', '1', '2'] });
     expect(log.steps).toHaveLength(24);
+    expect(log.before.loss).toBeCloseTo(before, 4);
     const bias = BIAS0.slice();
     for (let epoch = 1; epoch <= 2; epoch++) {
       const steps = log.steps.filter((s: { epoch: number }) => s.epoch === epoch);

@@ -10,19 +10,20 @@
  */
 import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { buildProjectAsync } from '../src/build/build_project.ts';
-import { nextTurn } from '../src/util/event_loop.ts';
-import { writeTflite } from '../src/export/write_tflite.ts';
-import type { Graph } from '../src/ir/graph.ts';
-import { Device } from '../src/link/device.ts';
-import { openProjectDevice } from '../src/link/connect.ts';
-import { compileModel, type PatchMode } from '../src/project/compile_project.ts';
-import type { ProjectManifest } from '../src/project/manifest.ts';
-import { calibrate } from '../src/quantize/calibrate.ts';
-import { quantizeGraph } from '../src/quantize/quantize_graph.ts';
-import type { TrainingScheme } from '../src/train/scheme.ts';
-import { NetBuilder } from '../src/zoo/net_builder.ts';
-import { invertedResidual } from '../src/zoo/inverted_residual.ts';
+import { buildProjectAsync } from '../../src/build/build_project.ts';
+import { nextTurn } from '../../src/util/event_loop.ts';
+import { writeTflite } from '../../src/export/write_tflite.ts';
+import type { Graph } from '../../src/ir/graph.ts';
+import { Device } from '../../src/link/device.ts';
+import { openProjectDevice } from '../../src/link/connect.ts';
+import { compileModel, type PatchMode } from '../../src/project/compile_project.ts';
+import type { ProjectManifest } from '../../src/project/manifest.ts';
+import { calibrate } from '../../src/quantize/calibrate.ts';
+import { quantizeGraph } from '../../src/quantize/quantize_graph.ts';
+import type { TrainingScheme } from '../../src/train/scheme.ts';
+import { TrainingSession } from '../../src/session/training_session.ts';
+import { NetBuilder } from '../../src/zoo/net_builder.ts';
+import { invertedResidual } from '../../src/zoo/inverted_residual.ts';
 import { sgdStep, TrainableGraph } from './graph_training.ts';
 import { argmax, batchTensor, initTf, loadDigits, quantizeImage, shuffled, SIDE, type Digit } from './mnist_pipeline.ts';
 
@@ -274,37 +275,26 @@ export async function openTrainingEngine(model: string, scheme: string, qas: boo
   };
 }
 
-async function evaluateEngine(engine: TrainingEngine, digits: readonly Digit[]): Promise<Score> {
-  let correct = 0;
-  let lossSum = 0;
-  for (const d of digits) {
-    const r = await engine.device.evaluate(quantizeImage(d.pixels, engine.input), d.label);
-    if (r.predicted === d.label) correct++;
-    lossSum += r.loss;
-  }
-  return { accuracy: correct / digits.length, loss: lossSum / digits.length };
-}
-
 /**
  * (b) / (c): the int8 engine trains on `order` at batch 1 (SGD, no momentum), starting from the
- * .tflite's parameters (written back first, so one build serves every learning rate).
+ * .tflite's parameters (written back first, so one build serves every learning rate): a training
+ * session of one epoch in the given order, `test` evaluated before and after.
  */
 export async function fineTuneEngine(engine: TrainingEngine, order: readonly Digit[], test: readonly Digit[], lr: number): Promise<EngineRun> {
   const started = performance.now();
   await engine.device.writeParams('params', engine.initialParams);
-  await engine.device.setHyper(lr, 0);
-  const before = await evaluateEngine(engine, test);
-  const stepLosses: number[] = [];
-  let ticks = 0;
-  for (const d of order) {
-    const r = await engine.device.trainStep(quantizeImage(d.pixels, engine.input), d.label);
-    stepLosses.push(r.loss);
-    ticks += r.ticks;
-  }
-  const after = await evaluateEngine(engine, test);
+  const samples = (digits: readonly Digit[]) => ({ samples: digits.map((d) => quantizeImage(d.pixels, engine.input)), labels: digits.map((d) => d.label) });
+  const session = new TrainingSession({
+    device: engine.device, train: samples(order), val: samples(test), epochs: 1, orders: [order.map((_, i) => i)],
+    hyper: { lr, momentum: 0 }, evaluateBefore: true, stopWhenDiverged: false, // a diverging learning rate is a result of the sweep
+  });
+  await session.begin();
+  const r = await session.run();
+  const epoch = r.epochs[0];
+  const stepLosses = r.steps.map((s) => s.loss);
   return {
-    lr, before, after, stepLosses, finalMeanLoss: finalMeanLoss(stepLosses), ms: performance.now() - started,
-    memory: engine.memory, ticksPerStep: ticks / order.length,
+    lr, before: { accuracy: r.before!.accuracy, loss: r.before!.loss }, after: { accuracy: epoch.valAccuracy!, loss: epoch.valLoss! }, stepLosses, finalMeanLoss: finalMeanLoss(stepLosses),
+    ms: performance.now() - started, memory: engine.memory, ticksPerStep: epoch.ticksPerStep,
   };
 }
 

@@ -22,8 +22,7 @@ import { shuffledEpochs, TrainingSession, type SessionProgress } from '../sessio
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import type { Command } from './commands.ts';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
-import { numberOption, onePositional, pixelsOption, str } from './options.ts';
-import { LR_RANGE, MOMENTUM_RANGE } from '../train/scheme.ts';
+import { onePositional, optionValue, pixelsOption, str } from './options.ts';
 import { progress, type Progress } from './progress.ts';
 import { warn } from './warn.ts';
 import { formatBytes, formatTable } from './table.ts';
@@ -179,12 +178,12 @@ export const TRAIN_COMMAND: Command = {
     const dir = onePositional(pos, 'one project folder', TRAIN_USAGE);
     const data = str(v.data);
     if (!data) throw new McutrainError('train needs training data', 'add --data <folder> (laid out as <folder>/<class>/<files>)');
-    const epochs = numberOption(v, 'epochs', { integer: true, min: 1, max: 100_000 })!;
-    const seed = numberOption(v, 'seed', { integer: true, min: 0, max: 0xffffffff })!;
-    const lrOption = numberOption(v, 'lr', LR_RANGE);
-    const momentumOption = numberOption(v, 'momentum', MOMENTUM_RANGE);
+    const epochs = optionValue(v, 'epochs')!;
+    const seed = optionValue(v, 'seed')!;
+    const lrOption = optionValue(v, 'lr');
+    const momentumOption = optionValue(v, 'momentum');
     const pixels = pixelsOption(v);
-    const checkpointEvery = numberOption(v, 'checkpoint-every', { integer: true, min: 1, max: 1_000_000 }) ?? DEFAULT_CHECKPOINT_EVERY;
+    const checkpointEvery = optionValue(v, 'checkpoint-every') ?? DEFAULT_CHECKPOINT_EVERY;
 
     const manifest = readManifest(dir);
     const training = trainingOf(manifest, dir);

@@ -21,7 +21,9 @@ import { McutrainError } from '../errors.ts';
 import { openProjectDevice } from '../link/connect.ts';
 import { compileModel } from '../project/compile_project.ts';
 import { MANIFEST_FILE, readManifest, type ProjectManifest } from '../project/manifest.ts';
-import { CHANNEL_FRACTIONS, schemeToString, type GradType, type TrainingScheme } from '../train/scheme.ts';
+import { CHANNEL_FRACTIONS, LR_RANGE, MOMENTUM_RANGE, parseGradType, schemeToString, type GradType, type TrainingScheme } from '../train/scheme.ts';
+import { numberIn, type NumberRange } from '../util/option_values.ts';
+import { SEED_RANGE } from '../util/random.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { evaluateOn, stepOrder, TrainingSession } from '../session/training_session.ts';
 import { VERSION } from '../version.ts';
@@ -103,6 +105,19 @@ function hashSet(h: ReturnType<typeof createHash>, set: LabelledSet): void {
   set.samples.forEach((s, i) => h.update(s).update(`\0${set.labels[i]}\0`));
 }
 
+/** The values Hyper's fields may take, wherever they are given (--steps, --seed, --lr, --momentum, --grad, the API). */
+export const STEPS_RANGE: NumberRange = { integer: true, min: 1, max: 1_000_000 };
+
+/** Checks `hyper` as the command line checks its flags: a bad value fails, naming itself, before anything is measured. */
+export function checkHyper(hyper: Hyper): void {
+  numberIn(hyper.steps, 'steps', STEPS_RANGE);
+  numberIn(hyper.seed, 'seed', SEED_RANGE);
+  numberIn(hyper.lr, 'lr', LR_RANGE);
+  numberIn(hyper.momentum, 'momentum', MOMENTUM_RANGE);
+  if (typeof hyper.qas !== 'boolean') throw new McutrainError(`qas must be true or false, not ${String(hyper.qas)}`);
+  if (hyper.grad !== undefined) parseGradType(hyper.grad, 'grad');
+}
+
 /** Fingerprint of the training and held-out samples (bytes and labels, in order). */
 export function dataFingerprint(train: LabelledSet, val: LabelledSet): string {
   const h = createHash('sha256');
@@ -146,6 +161,7 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
 export async function measureContributions(opts: MeasureOptions): Promise<ContributionReport> {
   const started = performance.now();
   const { hyper, train, val } = opts;
+  checkHyper(hyper);
   if (train.samples.length === 0 || val.samples.length === 0) throw new McutrainError('contribution analysis needs training and held-out samples');
   const modelBytes = new Uint8Array(readFileSync(opts.modelPath));
   const modelSha = createHash('sha256').update(modelBytes).digest('hex');

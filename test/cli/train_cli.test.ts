@@ -8,7 +8,9 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/cli.ts';
 import { encodeNpy } from '../../src/data/npy.ts';
+import { McutrainError } from '../../src/errors.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { BIAS0, biasId, buildEngine, cli, lossOf, makeProject, manifestFor, SAMPLE, weightsId } from './fake_train_project.ts';
 
@@ -31,7 +33,7 @@ describe('mcutrain train / weights: arguments and projects', () => {
     expect(cli('weights', '--help').out).toMatch(/-o, --out FILE/);
   });
 
-  it('names bad arguments', () => {
+  it('names bad arguments', async () => {
     const cases: [string[], RegExp][] = [
       [['train'], /expected one project folder, got nothing/],
       [['train', project], /train needs training data[\s\S]*hint: add --data <folder>/],
@@ -46,10 +48,9 @@ describe('mcutrain train / weights: arguments and projects', () => {
       [['weights', 'a', 'b', '-o', 'x'], /expected one project folder, got a b/],
     ];
     for (const [args, pattern] of cases) {
-      const r = cli(...args);
-      expect(r.code, args.join(' ')).toBe(1);
-      expect(r.err).toMatch(pattern);
-      expect(r.err).not.toMatch(/\n\s+at /);
+      const error = await main(args).then(() => undefined, (e: unknown) => e);
+      expect(error, args.join(' ')).toBeInstanceOf(McutrainError); // printed without a stack, exit status 1 (main.ts)
+      expect(`${(error as McutrainError).message}\nhint: ${(error as McutrainError).hint}`).toMatch(pattern);
     }
   });
 

@@ -25,7 +25,7 @@ import { TrainingSession } from '../../src/session/training_session.ts';
 import { NetBuilder } from '../../src/zoo/net_builder.ts';
 import { invertedResidual } from '../../src/zoo/inverted_residual.ts';
 import { sgdStep, TrainableGraph } from './graph_training.ts';
-import { argmax, batchTensor, initTf, loadDigits, quantizeImage, shuffled, SIDE, type Digit } from './mnist_pipeline.ts';
+import { adamEpochs, argmax, batchTensor, initTf, loadDigits, quantizeImage, shuffled, SIDE, type Digit, type TrainOptions } from './mnist_pipeline.ts';
 
 /** Classes of each task: digits 0-4 (source), 5-9 (target, labels shifted to 0-4). */
 export const TASK_CLASSES = 5;
@@ -56,7 +56,7 @@ export const SCHEME = 'bias:last=4,weights:layers=-1,-2@1';
 
 export interface TransferConfig {
   counts: TransferCounts;
-  pretrain: Omit<PretrainOptions, 'seed' | 'onEpoch'>;
+  pretrain: Omit<TrainOptions, 'seed' | 'onEpoch'>;
   /** Images of the pretraining set the quantizer calibrates on. */
   calibration: number;
   /**
@@ -139,36 +139,11 @@ export function evaluateFloat(model: TrainableGraph, digits: readonly Digit[]): 
   return { accuracy: correct / digits.length, loss: lossSum / digits.length };
 }
 
-export interface PretrainOptions {
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  seed: number;
-  onEpoch?: (epoch: number, loss: number) => void;
-}
-
 /** Adam on every parameter, batches in a seeded order; returns the trained model (caller disposes). */
-export async function pretrain(graph: Graph, digits: readonly Digit[], opts: PretrainOptions): Promise<TrainableGraph> {
+export async function pretrain(graph: Graph, digits: readonly Digit[], opts: TrainOptions): Promise<TrainableGraph> {
   await initTf();
   const model = new TrainableGraph(graph);
-  const optimizer = tf.train.adam(opts.learningRate);
-  for (let epoch = 0; epoch < opts.epochs; epoch++) {
-    const order = shuffled(digits, opts.seed * 1000 + epoch + 1);
-    let lossSum = 0;
-    let batches = 0;
-    for (let start = 0; start < order.length; start += opts.batchSize) {
-      const batch = order.slice(start, start + opts.batchSize);
-      const x = batchTensor(batch);
-      const loss = optimizer.minimize(() => model.loss(x, batch.map((d) => d.label)), true, model.allVariables());
-      lossSum += loss!.dataSync()[0];
-      batches++;
-      loss!.dispose();
-      x.dispose();
-      await nextTurn();
-    }
-    opts.onEpoch?.(epoch, lossSum / batches);
-  }
-  optimizer.dispose();
+  await adamEpochs(digits, opts, model.allVariables(), (x, labels) => model.loss(x, labels));
   return model;
 }
 

@@ -13,6 +13,7 @@ import type { Numerics } from '../../src/lower/numerics.ts';
 import type { PatchMode } from '../../src/plan/patch_stage.ts';
 import type { GradType } from '../../src/train/scheme.ts';
 import { main } from '../../src/cli/cli.ts';
+import { chooseMethod } from '../../src/cli/flash_command.ts';
 import { cli } from '../helpers/cli.ts';
 import { model, tempDir } from '../helpers/paths.ts';
 
@@ -59,6 +60,11 @@ describe('option values on the command line', () => {
     expect(error).toBeInstanceOf(McutrainError);
     expect(error!.message).toMatch(message);
     expect(error!.hint ?? '').toMatch(hint);
+  });
+
+  it('flash --method (quantize has its own --method) through the same reader', () => {
+    expect(() => chooseMethod({ method: 'ud2' }, ['uf2'], false)).toThrow(/--method must be one of qemu, gdb, stm32-uart, msd, uf2, not 'ud2'/);
+    expect(() => chooseMethod({ method: 'ud2' }, ['uf2'], false)).toThrow(expect.objectContaining({ hint: "did you mean 'uf2'?" }));
   });
 
   it('prints the error and the suggestion, with no stack trace, and exits 1', () => {

@@ -9,7 +9,8 @@
  * treats taps outside its input as padding, so a patch at the image border keeps the real padding,
  * and an inner patch gets none and reads its halo instead). Clones share the original's constants.
  */
-import { elementCount, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
+import { elementCount, type Graph, type Operator, type OpOf, type Tensor } from '../ir/graph.ts';
+import { activationInputs as activationSlots, inputOf, traitsOf } from '../ir/operator_traits.ts';
 import type { KernelArg, KernelCall } from '../lower/kernel_call.ts';
 import { constantValues } from '../ir/tensor_data.ts';
 import { oneOf } from '../util/option_values.ts';
@@ -30,9 +31,6 @@ export const PATCH_MODES: readonly PatchMode[] = ['auto', 'fit', 'off'];
 export function parsePatchMode(value: unknown, training: boolean, what = 'patches'): PatchMode {
   return value === undefined ? (training ? 'auto' : 'off') : oneOf(value, PATCH_MODES, what);
 }
-
-/** Operators whose output window depends on a window of their input only. */
-const LOCAL_KINDS: ReadonlySet<string> = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'PAD', 'ADD', 'AVERAGE_POOL_2D', 'MAX_POOL_2D']);
 
 interface Region { y0: number; y1: number; x0: number; x1: number }
 
@@ -70,7 +68,7 @@ export function stageCandidates(graph: Graph, calls: KernelCall[]): number[] {
   for (let end = 0; end < calls.length; end++) {
     const call = calls[end];
     const op = graph.operators[call.op];
-    if (!LOCAL_KINDS.has(op.kind) || !call.fn || call.tensors) break;
+    if (!traitsOf(op.kind).local || !call.fn || call.tensors) break;
     if (end >= 1 && isValidStage(graph, calls, end)) out.push(end);
   }
   return out;
@@ -87,8 +85,8 @@ function isValidStage(graph: Graph, calls: KernelCall[], end: number): boolean {
   return inputs.size === 1 && out.shape.length === 4 && [...inputs].every((t) => graph.tensors[t].shape.length === 4);
 }
 
-const activationInputs = (graph: Graph, op: Operator): number[] =>
-  (op.kind === 'ADD' ? op.inputs : [op.inputs[0]]).filter((t) => t >= 0 && !graph.tensors[t].data);
+/** The activations an operator reads at run time (constant operands are no window's business). */
+const activationInputs = (graph: Graph, op: Operator): number[] => activationSlots(op).filter((t) => !graph.tensors[t].data);
 
 /** Splits [0, size) into n nearly equal bands. */
 function bands(size: number, n: number): [number, number][] {
@@ -112,7 +110,7 @@ function geometry(graph: Graph, call: KernelCall, op: Operator): Geometry | null
   switch (op.kind) {
     case 'CONV_2D':
     case 'DEPTHWISE_CONV_2D': {
-      const f = graph.tensors[op.inputs[1]].shape;
+      const f = graph.tensors[inputOf(op, 'weights')].shape;
       return { strideH: op.options.strideH, strideW: op.options.strideW, padH: field(call, 'pad_h'), padW: field(call, 'pad_w'),
         filterH: f[1], filterW: f[2], dilationH: op.options.dilationH, dilationW: op.options.dilationW };
     }
@@ -126,8 +124,8 @@ function geometry(graph: Graph, call: KernelCall, op: Operator): Geometry | null
 }
 
 /** The PAD's leading amounts along H and W (its constant paddings input, NHWC). */
-function padBefore(graph: Graph, op: Operator): [number, number] {
-  const v = Array.from(constantValues(graph.tensors[op.inputs[1]]), Number);
+function padBefore(graph: Graph, op: OpOf<'PAD'>): [number, number] {
+  const v = Array.from(constantValues(graph.tensors[inputOf(op, 'paddings')]), Number);
   const rank = v.length / 2; // lower ranks are NHWC with leading dimensions dropped
   const at = (dim: number) => (dim - (4 - rank) >= 0 ? v[2 * (dim - (4 - rank))] : 0);
   return [at(1), at(2)];
@@ -286,7 +284,7 @@ function cloneCall(graph: Graph, call: KernelCall, op: Operator, name: string, l
       if (op.kind === 'ADD' && f.name === 'size') return { ...f, value: elementCount(tensors[outId].shape) };
       if (op.kind === 'PAD' && (f.name === 'before' || f.name === 'after')) {
         const [ph, pw] = padBefore(graph, op);
-        const [, inH, inW] = graph.tensors[op.inputs[0]].shape;
+        const [, inH, inW] = graph.tensors[inputOf(op, 'input')].shape;
         const before = [0, Math.max(0, ph - out.y0), Math.max(0, pw - out.x0), 0];
         const after = [0, Math.max(0, out.y1 - ph - inH), Math.max(0, out.x1 - pw - inW), 0];
         const [n, h, w, c] = f.name === 'before' ? before : after;

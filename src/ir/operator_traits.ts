@@ -112,6 +112,20 @@ export function slotIndex(kind: OpKind, slot: string): number {
   return index;
 }
 
+type SlotOf<K extends OpKind> = Table[K]['inputs'][number];
+/** An operator's inputs by slot name (optional slots may be left out). */
+export type NamedInputs<K extends OpKind> =
+  & { [S in SlotOf<K> as S extends { optional: true } ? never : S['name']]: number }
+  & { [S in SlotOf<K> as S extends { optional: true } ? S['name'] : never]?: number };
+
+/** The inputs array of an operator of `kind`, from its inputs by slot name (absent optional slots at the end left out, inner ones -1). */
+export function slotInputs<K extends OpKind>(kind: K, named: NamedInputs<K>): number[] {
+  const byName = named as Record<string, number | undefined>;
+  const inputs = traitsOf(kind).inputs.map((s) => byName[s.name] ?? -1);
+  while (inputs.length > 0 && inputs[inputs.length - 1] < 0) inputs.pop();
+  return inputs;
+}
+
 /** The tensor id in the operator's input `slot`; -1 when an optional input is absent. */
 export function inputOf<O extends Operator>(op: O, slot: CommonSlot<O['kind']>): number {
   return op.inputs[slotIndex(op.kind, slot as string)] ?? -1;

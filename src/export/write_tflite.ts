@@ -235,6 +235,8 @@ function writeOptions(b: Builder, graph: Graph, op: Operator): { type: number; t
     case 'RELU':
     case 'RELU6':
       return undefined;
+    default:
+      return op satisfies never; // every kind has a case (a new one fails to type-check here)
   }
 }
 

@@ -112,7 +112,7 @@ export function slotIndex(kind: OpKind, slot: string): number {
   return index;
 }
 
-type SlotOf<K extends OpKind> = Table[K]['inputs'][number];
+export type SlotOf<K extends OpKind> = Table[K]['inputs'][number];
 /** An operator's inputs by slot name (optional slots may be left out). */
 export type NamedInputs<K extends OpKind> =
   & { [S in SlotOf<K> as S extends { optional: true } ? never : S['name']]: number }

@@ -100,6 +100,11 @@ export function isWeighted(op: Operator): op is WeightedOp {
   return traitsOf(op.kind).weights !== undefined;
 }
 
+/** The axis of a weighted layer's weights that holds its output channels (OHWI, [out, in]: 0; depthwise 1HWC: 3). */
+export function outputAxis(op: WeightedOp): 0 | 3 {
+  return OPERATOR_TRAITS[op.kind].weights.outputAxis;
+}
+
 /** The kinds whose traits satisfy `test`, in table order. */
 export function kindsWhere(test: (t: OperatorTraits) => boolean): OpKind[] {
   return (Object.keys(OPERATOR_TRAITS) as OpKind[]).filter((k) => test(OPERATOR_TRAITS[k]));

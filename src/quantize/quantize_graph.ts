@@ -29,7 +29,7 @@ import {
 import type { Calibration, TensorRange } from './calibrate.ts';
 import { bytesOf, readFloat32 } from '../ir/tensor_data.ts';
 import { packInt4 } from '../ir/int4.ts';
-import { activationInputs, inputOf, isWeighted, optionalInput, slotIndex, traitsOf, type WeightedOp } from '../ir/operator_traits.ts';
+import { activationInputs, inputOf, isWeighted, optionalInput, outputAxis, slotIndex, traitsOf, type WeightedOp } from '../ir/operator_traits.ts';
 
 export type IoType = 'int8' | 'float32';
 export type FullyConnectedWeights = 'per-tensor' | 'per-channel';
@@ -235,9 +235,9 @@ export function quantizeGraph(graph: Graph, calibration: Calibration, options: Q
     const source = graph.tensors[inputOf(op, 'weights')];
     const biasSource = optionalInput(graph, op, 'bias') ?? null;
     const biasValues = biasSource ? readFloat32(biasSource) : null;
-    const outputAxis = traitsOf(op.kind).weights!.outputAxis;
-    const axis = op.kind === 'FULLY_CONNECTED' && !fcPerChannel && !int4 ? null : outputAxis;
-    const channels = source.shape[outputAxis];
+    const channelAxis = outputAxis(op);
+    const axis = op.kind === 'FULLY_CONNECTED' && !fcPerChannel && !int4 ? null : channelAxis;
+    const channels = source.shape[channelAxis];
     if (biasValues && biasValues.length !== channels) {
       throw new McutrainError(`${label(op)}: bias '${biasSource?.name}' has ${biasValues.length} values for ${channels} output channels`, 'the model file is malformed; re-export it');
     }

@@ -19,7 +19,7 @@
  */
 import { McutrainError } from '../errors.ts';
 import { isConstant, type DType, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
-import { activationInputs, inputOf, isWeighted, traitsOf } from '../ir/operator_traits.ts';
+import { activationInputs, inputOf, isWeighted, outputAxis, traitsOf } from '../ir/operator_traits.ts';
 import { opLabel } from '../lower/ops/checks.ts';
 import type { GradType } from './scheme.ts';
 import { inPlaceGradients } from './in_place.ts';
@@ -178,7 +178,7 @@ function trainedShape(u: UpdateOp): number[] {
   const l = u.layer;
   if (u.kind === 'update_bias') return [...l.bias!.shape];
   const shape = [...l.weights.shape];
-  shape[traitsOf(l.op.kind).weights!.outputAxis] = l.weightChannels;
+  shape[outputAxis(l.op)] = l.weightChannels;
   if (l.weightInputChannels < l.inputChannels) shape[shape.length - 1] = l.weightInputChannels;
   return shape;
 }

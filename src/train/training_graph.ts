@@ -6,7 +6,7 @@
 import type { TensorBlock } from '../ir/tensor_block.ts';
 import { McutrainError } from '../errors.ts';
 import { elementCount, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
-import { activationInputs, inputOf, isWeighted, optionalInput, traitsOf, type WeightedOp } from '../ir/operator_traits.ts';
+import { activationInputs, inputOf, isWeighted, optionalInput, outputAxis, type WeightedOp } from '../ir/operator_traits.ts';
 import { opLabel } from '../lower/ops/checks.ts';
 import type { TrainingScheme, WeightUpdate } from './scheme.ts';
 
@@ -57,7 +57,7 @@ export interface TrainingGraph {
 
 /** Output channels of a weighted layer: OHWI / [out, in] filters lead with them, 1HWC depthwise ends with them. */
 export function outputChannels(op: WeightedOp, weights: Tensor): number {
-  return weights.shape[traitsOf(op.kind).weights!.outputAxis];
+  return weights.shape[outputAxis(op)];
 }
 
 export function planTraining(graph: Graph, scheme: TrainingScheme): TrainingGraph {

@@ -9,7 +9,7 @@ import { writeTflite } from '../../src/export/write_tflite.ts';
 import { importTfliteFile } from '../../src/import/import_tflite.ts';
 import { isConstant, type Graph, type OpKind, type OpOf, type Tensor } from '../../src/ir/graph.ts';
 import {
-  activationInputs, inputCounts, inputOf, isWeighted, kindsWhere, OPERATOR_TRAITS, optionalInput, roleOfInput, slotIndex, slotInputs,
+  activationInputs, inputCounts, inputOf, isWeighted, kindsWhere, OPERATOR_TRAITS, optionalInput, outputAxis, roleOfInput, slotIndex, slotInputs,
   traitsOf,
 } from '../../src/ir/operator_traits.ts';
 import { loadInterpreter, type Oracle } from '../oracle/tflite_interpreter.ts';
@@ -86,7 +86,7 @@ describe('the operator-traits table', () => {
       if (!isWeighted(op)) continue;
       weighted++;
       const weights = graph.tensors[inputOf(op, 'weights')];
-      const channels = weights.shape[traitsOf(op.kind).weights!.outputAxis];
+      const channels = weights.shape[outputAxis(op)];
       expect(channels, `op ${op.id}`).toBe(output.shape[output.shape.length - 1]);
       expect(optionalInput(graph, op, 'bias')?.shape, `op ${op.id}`).toEqual([channels]);
     }

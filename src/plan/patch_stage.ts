@@ -145,7 +145,8 @@ function inputRegion(graph: Graph, call: KernelCall, op: Operator, out: Region, 
     const c = (v: number, size: number) => Math.min(size, Math.max(0, v));
     return { y0: c(out.y0 - ph, h), y1: c(out.y1 - ph, h), x0: c(out.x0 - pw, w), x1: c(out.x1 - pw, w) };
   }
-  return { ...out }; // ADD: elementwise
+  if (op.kind === 'ADD') return { ...out }; // elementwise
+  throw new Error(`${op.kind} is local in ir/operator_traits.ts, but the patch stage has no input window for it`);
 }
 
 /** Grids tried by bestPatchedSchedule: 2x2 up to 8x8 patches. */

@@ -105,11 +105,6 @@ export function outputAxis(op: WeightedOp): 0 | 3 {
   return OPERATOR_TRAITS[op.kind].weights.outputAxis;
 }
 
-/** The kinds whose traits satisfy `test`, in table order. */
-export function kindsWhere(test: (t: OperatorTraits) => boolean): OpKind[] {
-  return (Object.keys(OPERATOR_TRAITS) as OpKind[]).filter((k) => test(OPERATOR_TRAITS[k]));
-}
-
 /** Position of `slot` among the kind's inputs. */
 export function slotIndex(kind: OpKind, slot: string): number {
   const index = traitsOf(kind).inputs.findIndex((s) => s.name === slot);

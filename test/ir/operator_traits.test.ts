@@ -9,7 +9,7 @@ import { writeTflite } from '../../src/export/write_tflite.ts';
 import { importTfliteFile } from '../../src/import/import_tflite.ts';
 import { isConstant, type Graph, type OpKind, type OpOf, type Tensor } from '../../src/ir/graph.ts';
 import {
-  activationInputs, inputCounts, inputOf, isWeighted, kindsWhere, OPERATOR_TRAITS, optionalInput, outputAxis, roleOfInput, slotIndex, slotInputs,
+  activationInputs, inputCounts, inputOf, isWeighted, OPERATOR_TRAITS, type OperatorTraits, optionalInput, outputAxis, roleOfInput, slotIndex, slotInputs,
   traitsOf,
 } from '../../src/ir/operator_traits.ts';
 import { loadInterpreter, type Oracle } from '../oracle/tflite_interpreter.ts';
@@ -17,6 +17,7 @@ import { loadInterpreter, type Oracle } from '../oracle/tflite_interpreter.ts';
 const MODELS = fileURLToPath(new URL('../../../shared/models/', import.meta.url));
 const KINDS = Object.keys(OPERATOR_TRAITS) as OpKind[];
 const sorted = (kinds: OpKind[]) => [...kinds].sort();
+const kindsWhere = (test: (t: OperatorTraits) => boolean): OpKind[] => KINDS.filter((k) => test(traitsOf(k)));
 
 describe('the operator-traits table', () => {
   // What lower.ts, quantize_graph.ts, training_graph.ts, autodiff.ts, clamp_masks.ts, patch_stage.ts,

@@ -132,7 +132,7 @@ function tapRow(num: number, stride: number, limit: number): number {
 }
 
 /** Calls visit(n, oy, ox, fy, fx) for each tap (fy, fx), in that order, that reads input element (n, y, x, c). */
-function forEachGatherTap(g: ConvGeometry, inD: Dims, fD: Dims, outD: Dims, i: number,
+export function forEachGatherTap(g: ConvGeometry, inD: Dims, fD: Dims, outD: Dims, i: number,
   visit: (n: number, oy: number, ox: number, fy: number, fx: number) => void): void {
   const [n, y, x] = coords(inD, i);
   for (let fy = 0; fy < fD.h; ++fy) {

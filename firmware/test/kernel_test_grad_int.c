@@ -1,11 +1,272 @@
-/* Harness of the integer-only training kernels (train_int.h), run mode only: one case per line on stdin,
- * "<op> <bits> <fields...>" (bits 16 or 8; all integers), one line of results per case, which
- * test/kernels/grad_int.test.ts compares with its mirror (grad_int_reference.ts). */
+/* Harness of the integer-only training kernels (train_int.h).
+ * "run" mode: one case per line on stdin, "<op> <bits> <fields...>" (bits 16 or 8; all integers), one
+ * line of results per case, which test/kernels/grad_int.test.ts compares with its mirror
+ * (grad_int_reference.ts).
+ * "digest" mode: a fixed battery of every kernel, both widths and both roundings, on inputs from its
+ * own PRNG, one hash of all outputs per group. The same file built as a bare-metal main for an
+ * emulated board (no C library, no float: the image must call nothing of the soft-float library)
+ * prints the digests over the UART at reset, so the test checks the board computes the host's bits. */
 #include <stdint.h>
-#include <stdio.h>
 
 #include "mcutrain/kernels/train_int.h"
+
+#if defined(__arm__) && !defined(__linux__)
+#define MT_INT_BOARD 1
+#include "mcutrain/platform.h"
+#include "mps2.h"
+static void put_str(const char *s) { mt_mps2_uart_puts(s); }
+#else
+#define MT_INT_BOARD 0
+#include <stdio.h>
 #include "kernel_test_util.h"
+static void put_str(const char *s) { fputs(s, stdout); }
+#endif
+
+/* ---- digest mode: shared by host and board, no C library ---- */
+
+#define DG_CAP 4096
+static int8_t dg_x[DG_CAP], dg_w[DG_CAP], dg_g8[DG_CAP], dg_o8[DG_CAP];
+static int16_t dg_g16[DG_CAP], dg_o16[DG_CAP];
+static int32_t dg_b[DG_CAP], dg_sq[DG_CAP], dg_mult[DG_CAP], dg_shift[DG_CAP];
+static uint32_t dg_rng = 0x2545f491u, dg_hash = 2166136261u;
+static int32_t dg_bits;
+
+static uint32_t dg_next(void) {
+  dg_rng ^= dg_rng << 13;
+  dg_rng ^= dg_rng >> 17;
+  dg_rng ^= dg_rng << 5;
+  return dg_rng;
+}
+
+static int32_t dg_int(int32_t lo, int32_t hi) { return lo + (int32_t)(dg_next() % (uint32_t)(hi - lo + 1)); }
+
+/* FNV-1a over 32-bit words */
+static void dg_mix(uint32_t v) {
+  for (int i = 0; i < 4; ++i) dg_hash = (dg_hash ^ ((v >> (8 * i)) & 0xffu)) * 16777619u;
+}
+
+static void dg_report(const char *name) {
+  char hex[9];
+  for (int i = 0; i < 8; ++i) hex[i] = "0123456789abcdef"[(dg_hash >> (28 - 4 * i)) & 0xfu];
+  hex[8] = 0;
+  put_str("DIGEST ");
+  put_str(name);
+  put_str(dg_bits == 16 ? " i16 " : " i8 ");
+  put_str(hex);
+  put_str("\n");
+  dg_hash = 2166136261u;
+}
+
+static int32_t dg_count(const mt_dims4 *d) { return d->n * d->h * d->w * d->c; }
+
+/* A gradient in buffer a (which 0: grad_out) or b (grad_in) of the current width: its exponent drawn,
+ * sometimes all zero, its integers full range. */
+static void *dg_grad(int which, int32_t n, int8_t *exp) {
+  const int32_t zero = dg_int(0, 9) == 0, qmax = dg_bits == 16 ? 32767 : 127;
+  *exp = (int8_t)(zero ? MT_GRAD_EXP_ZERO : dg_int(-30, 2));
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t q = zero ? 0 : dg_int(-qmax, qmax);
+    if (which == 0) dg_g16[i] = (int16_t)q, dg_g8[i] = (int8_t)q;
+    else dg_o16[i] = (int16_t)q, dg_o8[i] = (int8_t)q;
+  }
+  if (which == 0) return dg_bits == 16 ? (void *)dg_g16 : (void *)dg_g8;
+  return dg_bits == 16 ? (void *)dg_o16 : (void *)dg_o8;
+}
+
+static void dg_mix_grad(const void *g, int32_t n, int8_t exp) {
+  dg_mix((uint32_t)(int32_t)exp);
+  for (int32_t i = 0; i < n; ++i) dg_mix((uint32_t)(dg_bits == 16 ? ((const int16_t *)g)[i] : ((const int8_t *)g)[i]));
+}
+
+static void dg_fill_i8(int8_t *a, int32_t n, int32_t lo, int32_t hi) {
+  for (int32_t i = 0; i < n; ++i) a[i] = (int8_t)dg_int(lo, hi);
+}
+
+/* Dims drawn n, h, w, c in that order (never inside an initializer: its order is unspecified). */
+static mt_dims4 dg_dims(int32_t n_hi, int32_t h_hi, int32_t w_hi, int32_t c_hi) {
+  mt_dims4 d;
+  d.n = dg_int(1, n_hi);
+  d.h = dg_int(1, h_hi);
+  d.w = dg_int(1, w_hi);
+  d.c = dg_int(1, c_hi);
+  return d;
+}
+
+/* A conv (or depthwise) geometry: filter 1-3, stride 1-2, dilation 1, pad below the filter. */
+static void dg_conv_shape(int32_t depthwise, mt_conv_params *p, int32_t *dm, mt_dims4 *in_d, mt_dims4 *f_d, mt_dims4 *out_d) {
+  const mt_conv_params base = {1, 1, 1, 1, 0, 0, 0, 0, -128, 127, MT_ROUND_DOUBLE};
+  *p = base;
+  *in_d = dg_dims(2, 7, 7, 4);
+  *dm = depthwise ? dg_int(1, 2) : 1;
+  const int32_t oc = depthwise ? in_d->c * *dm : dg_int(1, 6);
+  *f_d = dg_dims(1, 3, 3, 1);
+  f_d->n = depthwise ? 1 : oc;
+  f_d->c = depthwise ? oc : in_d->c;
+  p->stride_h = dg_int(1, 2);
+  p->stride_w = dg_int(1, 2);
+  p->pad_h = dg_int(0, f_d->h - 1);
+  p->pad_w = dg_int(0, f_d->w - 1);
+  p->input_offset = dg_int(-20, 128);
+  out_d->n = in_d->n;
+  out_d->h = mt_max_i32(1, (in_d->h + 2 * p->pad_h - f_d->h) / p->stride_h + 1);
+  out_d->w = mt_max_i32(1, (in_d->w + 2 * p->pad_w - f_d->w) / p->stride_w + 1);
+  out_d->c = oc;
+}
+
+static mt_depthwise_conv_params dg_dw(const mt_conv_params *p, int32_t dm) {
+  const mt_depthwise_conv_params d = {p->stride_h, p->stride_w, p->dilation_h, p->dilation_w, p->pad_h, p->pad_w, dm,
+                                      p->input_offset, 0, -128, 127};
+  return d;
+}
+
+static mt_int_scales dg_scales(int32_t n) {
+  for (int32_t i = 0; i < n; ++i) dg_sq[i] = dg_int(1 << 18, (1 << 24) - 1);
+  mt_int_scales s = {dg_sq, -dg_int(24, 34)};
+  return s;
+}
+
+static mt_int_factors dg_factors(int32_t n) {
+  for (int32_t i = 0; i < n; ++i) dg_mult[i] = dg_int(1 << 30, 2147483647), dg_shift[i] = dg_int(-2, 10);
+  mt_int_factors f = {dg_mult, dg_shift};
+  return f;
+}
+
+static mt_sgd_int dg_sgd(int32_t stochastic) {
+  mt_sgd_int s;
+  s.lr_multiplier = dg_int(1 << 30, 2147483647);
+  s.lr_shift = dg_int(-12, -1);
+  s.rounding = stochastic ? MT_ROUND_STOCHASTIC : MT_ROUND_NEAREST;
+  s.rng = dg_next() | 1u;
+  return s;
+}
+
+#define DG_BOTH(fn, ...)                      \
+  do {                                        \
+    if (dg_bits == 16) fn##_i16(__VA_ARGS__); \
+    else fn##_i8(__VA_ARGS__);                \
+  } while (0)
+
+static void digest_width(void) {
+  for (int32_t k = 0; k < 200; ++k) {
+    const int32_t n = dg_int(1, 24), label = dg_int(-1, n - 1);
+    dg_fill_i8(dg_x, n, -128, 127);
+    mt_xent_int_params p;
+    p.input_multiplier = dg_int(1 << 30, 2147483647);
+    p.input_left_shift = dg_int(20, 25);
+    p.diff_min = -(int32_t)(((int64_t)31 << 26) >> p.input_left_shift);
+    int32_t predicted = -7, loss;
+    int8_t e = 99;
+    if (dg_bits == 16) loss = mt_softmax_xent_s8_grad_i16(dg_x, n, &p, label, dg_g16, &e, &predicted);
+    else loss = mt_softmax_xent_s8_grad_i8(dg_x, n, &p, label, dg_g8, &e, &predicted);
+    dg_mix((uint32_t)loss);
+    dg_mix((uint32_t)predicted);
+    dg_mix_grad(dg_bits == 16 ? (void *)dg_g16 : (void *)dg_g8, n, e);
+  }
+  dg_report("loss");
+  for (int32_t k = 0; k < 300; ++k) {
+    const int32_t kind = k % 5, accumulate = dg_int(0, 2) == 0;
+    int8_t e_out, e_in;
+    if (kind <= 1) {
+      mt_conv_params p;
+      int32_t dm;
+      mt_dims4 in_d, f_d, out_d;
+      dg_conv_shape(kind, &p, &dm, &in_d, &f_d, &out_d);
+      dg_fill_i8(dg_w, dg_count(&f_d), -127, 127);
+      const mt_int_scales s = dg_scales(out_d.c);
+      void *go = dg_grad(0, dg_count(&out_d), &e_out), *gi = dg_grad(1, dg_count(&in_d), &e_in);
+      if (kind == 0) {
+        DG_BOTH(mt_conv_grad_input, &p, &in_d, &f_d, dg_w, &s, &out_d, go, &e_out, gi, &e_in, accumulate);
+      } else {
+        const mt_depthwise_conv_params d = dg_dw(&p, dm);
+        DG_BOTH(mt_depthwise_conv_grad_input, &d, &in_d, &f_d, dg_w, &s, &out_d, go, &e_out, gi, &e_in, accumulate);
+      }
+      dg_mix_grad(gi, dg_count(&in_d), e_in);
+    } else if (kind == 2) {
+      const int32_t batches = dg_int(1, 3), depth = dg_int(1, 40), out_depth = dg_int(1, 12);
+      dg_fill_i8(dg_w, depth * out_depth, -127, 127);
+      const mt_int_scales s = dg_scales(out_depth);
+      void *go = dg_grad(0, batches * out_depth, &e_out), *gi = dg_grad(1, batches * depth, &e_in);
+      DG_BOTH(mt_fully_connected_grad_input, batches, depth, out_depth, dg_w, &s, go, &e_out, gi, &e_in, accumulate);
+      dg_mix_grad(gi, batches * depth, e_in);
+    } else if (kind == 3) {
+      mt_pooling_params p = {1, 1, 1, 1, 0, 0, -128, 127};
+      const mt_dims4 in_d = dg_dims(2, 7, 7, 3);
+      p.stride_h = dg_int(1, 3), p.stride_w = dg_int(1, 3), p.filter_h = dg_int(1, 4), p.filter_w = dg_int(1, 4);
+      p.pad_h = dg_int(0, p.filter_h - 1), p.pad_w = dg_int(0, p.filter_w - 1);
+      mt_dims4 out_d = in_d;
+      out_d.h = mt_max_i32(1, (in_d.h + 2 * p.pad_h - p.filter_h) / p.stride_h + 1);
+      out_d.w = mt_max_i32(1, (in_d.w + 2 * p.pad_w - p.filter_w) / p.stride_w + 1);
+      void *go = dg_grad(0, dg_count(&out_d), &e_out), *gi = dg_grad(1, dg_count(&in_d), &e_in);
+      DG_BOTH(mt_avg_pool_grad, &p, &in_d, &out_d, go, &e_out, gi, &e_in, accumulate);
+      dg_mix_grad(gi, dg_count(&in_d), e_in);
+    } else {
+      const mt_dims4 in_d = dg_dims(2, 6, 6, 5);
+      void *go = dg_grad(0, in_d.n * in_d.c, &e_out), *gi = dg_grad(1, dg_count(&in_d), &e_in);
+      DG_BOTH(mt_mean_hw_grad, &in_d, go, &e_out, gi, &e_in, accumulate);
+      dg_mix_grad(gi, dg_count(&in_d), e_in);
+    }
+    const int32_t n = dg_int(1, 64);
+    void *src = dg_grad(0, n, &e_out), *dst = dg_grad(1, n, &e_in);
+    DG_BOTH(mt_grad_copy, src, &e_out, dst, &e_in, n, accumulate);
+    dg_mix_grad(dst, n, e_in);
+  }
+  dg_report("input_gradients_copy");
+  for (int32_t k = 0; k < 200; ++k) {
+    const int32_t kind = k % 4;
+    mt_sgd_int sgd = dg_sgd((k >> 2) & 1);
+    int8_t e;
+    if (kind == 0) {
+      const mt_dims4 out_d = dg_dims(2, 6, 6, 6);
+      const int32_t n_ch = dg_int(1, out_d.c);
+      const mt_int_factors f = dg_factors(n_ch);
+      for (int32_t i = 0; i < n_ch; ++i) dg_b[i] = dg_int(-100000, 100000);
+      void *go = dg_grad(0, dg_count(&out_d), &e);
+      DG_BOTH(mt_bias_update_s32, &out_d, go, &e, dg_b, &f, n_ch, &sgd);
+      for (int32_t i = 0; i < n_ch; ++i) dg_mix((uint32_t)dg_b[i]);
+    } else if (kind == 3) {
+      const int32_t batches = dg_int(1, 3), depth = dg_int(1, 40), out_depth = dg_int(1, 8), n_ch = dg_int(1, out_depth);
+      const int32_t offset = dg_int(-20, 128);
+      const mt_int_factors f = dg_factors(n_ch);
+      dg_fill_i8(dg_x, batches * depth, -128, 127);
+      dg_fill_i8(dg_w, depth * out_depth, -127, 127);
+      void *go = dg_grad(0, batches * out_depth, &e);
+      DG_BOTH(mt_fully_connected_update_weights_s8, batches, depth, out_depth, dg_x, offset, dg_w, &f, n_ch, go, &e, &sgd);
+      for (int32_t i = 0; i < depth * out_depth; ++i) dg_mix((uint32_t)(int32_t)dg_w[i]);
+    } else {
+      mt_conv_params p;
+      int32_t dm;
+      mt_dims4 in_d, f_d, out_d;
+      dg_conv_shape(kind == 2, &p, &dm, &in_d, &f_d, &out_d);
+      const int32_t n_ch = dg_int(1, out_d.c);
+      const mt_int_factors f = dg_factors(n_ch);
+      dg_fill_i8(dg_x, dg_count(&in_d), -128, 127);
+      dg_fill_i8(dg_w, dg_count(&f_d), -127, 127);
+      void *go = dg_grad(0, dg_count(&out_d), &e);
+      if (kind == 1) {
+        DG_BOTH(mt_conv_update_weights_s8, &p, &in_d, dg_x, &f_d, dg_w, &f, n_ch, &out_d, go, &e, &sgd);
+      } else {
+        const mt_depthwise_conv_params d = dg_dw(&p, dm);
+        DG_BOTH(mt_depthwise_conv_update_weights_s8, &d, &in_d, dg_x, &f_d, dg_w, &f, n_ch, &out_d, go, &e, &sgd);
+      }
+      for (int32_t i = 0; i < dg_count(&f_d); ++i) dg_mix((uint32_t)(int32_t)dg_w[i]);
+    }
+    dg_mix(sgd.rng);
+  }
+  dg_report("updates");
+}
+
+static void digest_all(void) {
+  for (dg_bits = 16; dg_bits >= 8; dg_bits -= 8) digest_width();
+}
+
+#if MT_INT_BOARD
+int main(void) {
+  put_str("ready\n");
+  digest_all();
+  put_str("DONE\n");
+  mt_platform_exit(0);
+}
+#else
 
 #define CAP 65536
 static int8_t in8[CAP], w8[CAP], q8a[CAP], q8b[CAP];
@@ -221,11 +482,16 @@ static void run_case(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) {
-    fprintf(stderr, "usage: %s run < cases\n", argv[0]);
+  if (argc > 1 && strcmp(argv[1], "digest") == 0) {
+    digest_all();
+    return 0;
+  }
+  if (argc < 2 || strcmp(argv[1], "run") != 0) {
+    fprintf(stderr, "usage: %s run < cases | %s digest\n", argv[0], argv[0]);
     return 2;
   }
   const int32_t cases = read_i32();
   for (int32_t i = 0; i < cases; ++i) run_case();
   return 0;
 }
+#endif

@@ -18,7 +18,7 @@ import { McutrainError } from '../../src/errors.ts';
 import { Device } from '../../src/link/device.ts';
 import { loadMps2Target, makeFirmware, writeMps2Project, type MakeResult, type Mps2Target } from './mps2_firmware.ts';
 
-const BOARDS = ['mps2-an500', 'mps2-an386', 'mps2-an505'];
+const BOARDS = ['mps2-an500', 'mps2-an386', 'mps2-an505', 'mps2-an385'];
 const IN_BYTES = 1024;
 const HARNESS_STACK_BYTES = 16384;
 

@@ -2,17 +2,20 @@
  * The integer-only training kernels (train_int.h, int16 and int8 gradients): every kernel bit for bit
  * against its BigInt mirror (grad_int_reference.ts) on random shapes, exponents and accumulations;
  * the int16 results close to the float32 kernels' (their mirrors in train_reference.ts, on the same
- * dequantized gradients and float scales: cosine >= 0.99 per kernel, printed); and the object files
- * built for Cortex-M0+ and Cortex-M3 (soft-float ABI) call nothing of the soft-float library.
+ * dequantized gradients and float scales: cosine >= 0.99 per kernel, printed); the object files
+ * built for Cortex-M0+ and Cortex-M3 (soft-float ABI) call nothing of the soft-float library; and the
+ * digest battery (every kernel, both widths and roundings) gives the host's bits on the emulated
+ * Cortex-M3 (mps2-an385), whose linked image holds no soft-float routine at all.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calculateInputRadius, preprocessSoftmaxScaling } from '../../src/lower/ops/softmax.ts';
 import { seededUniform } from '../../src/util/random.ts';
+import { loadMps2Target, makeFirmware, runHarnessOnBoard, writeMps2Project } from '../emulate/mps2_firmware.ts';
 import { buildKernelHarness, seededInts, STRICT_FLAGS, type KernelHarness } from './c_harness.ts';
 import { dequantize, EXP_ZERO, qmax, type Bits, type Narrow } from './grad_narrow_reference.ts';
 import {
@@ -226,13 +229,15 @@ describe('int16 integer kernels against the float32 kernels', () => {
 
 const CC = 'arm-none-eabi-gcc';
 const hasCrossCompiler = spawnSync(CC, ['--version']).status === 0;
+const hasQemu = spawnSync(process.env.MCUTRAIN_QEMU ?? 'qemu-system-arm', ['--version']).status === 0;
+const SOFT_FLOAT = /^__aeabi_(f|d|[uil]*2[fd])|^__(add|sub|mul|div|fix|float|extend|trunc|cmp|eq|ne|lt|le|gt|ge|unord)[a-z]*[sd]f/;
+const digests = (text: string): string[] => text.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('DIGEST '));
 
 describe.skipIf(!hasCrossCompiler)('integer kernels on cores without an FPU', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'mcutrain-int-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('build for Cortex-M0+ and M3 (soft-float ABI) with no call into the soft-float library', () => {
-    const softFloat = /^__aeabi_(f|d|[uil]*2[fd])|^__(add|sub|mul|div|fix|float|extend|trunc|cmp|eq|ne|lt|le|gt|ge|unord)[a-z]*[sd]f/;
     for (const cpu of ['cortex-m0plus', 'cortex-m3']) {
       for (const k of KERNELS) {
         const obj = path.join(dir, `${k}-${cpu}.o`);
@@ -241,7 +246,7 @@ describe.skipIf(!hasCrossCompiler)('integer kernels on cores without an FPU', ()
         expect(cc.stderr, `${k} for ${cpu}`).toBe('');
         const undefinedSymbols = spawnSync('arm-none-eabi-nm', ['-u', obj], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.trim().split(/\s+/).pop()!).filter(Boolean);
         console.log(`${k}.o for ${cpu}: undefined ${undefinedSymbols.join(', ') || '(none)'}`);
-        expect(undefinedSymbols.filter((s) => softFloat.test(s)), `${k} for ${cpu}`).toEqual([]);
+        expect(undefinedSymbols.filter((s) => SOFT_FLOAT.test(s)), `${k} for ${cpu}`).toEqual([]);
         // the helpers it may call are integer ones (division, 64-bit multiply, count leading zeros on the M0+)
         for (const s of undefinedSymbols) expect(s, `${k} for ${cpu}`).toMatch(/^__aeabi_(idiv|idivmod|uidiv|uidivmod|lmul|llsl|llsr|lasr)$|^__clz[sd]i2$/);
       }
@@ -250,5 +255,24 @@ describe.skipIf(!hasCrossCompiler)('integer kernels on cores without an FPU', ()
     for (const file of ['grad_int.inc', 'grad_int_common.h', 'grad_i16.c', 'grad_i8.c', '../include/mcutrain/kernels/train_int.h']) {
       expect(readFileSync(path.join(FIRMWARE, 'kernels', file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, ''), file).not.toMatch(/\b(float|double)\b/);
     }
+  });
+
+  it.skipIf(!hasQemu)('give the host\'s digests on the emulated Cortex-M3 (mps2-an385), from an image without soft-float routines', async () => {
+    const board = path.join(dir, 'an385');
+    writeMps2Project(board, loadMps2Target('mps2-an385'), { linkServer: false });
+    cpSync(path.join(FIRMWARE, 'kernels'), path.join(board, 'runtime', 'kernels'), { recursive: true });
+    mkdirSync(path.join(board, 'runtime', 'test'), { recursive: true });
+    cpSync(path.join(FIRMWARE, 'test', 'kernel_test_grad_int.c'), path.join(board, 'runtime', 'test', 'kernel_test_grad_int.c'));
+    const built = await makeFirmware(board, 'runtime/test/kernel_test_grad_int.c');
+    expect(built.ok, built.log).toBe(true);
+    const symbols = spawnSync('arm-none-eabi-nm', [built.elf], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.trim().split(/\s+/).pop() ?? '');
+    expect(symbols).toContain('mt_conv_update_weights_s8_i16');
+    expect(symbols.filter((s) => SOFT_FLOAT.test(s))).toEqual([]);
+    const run = await runHarnessOnBoard('mps2-an385', built.elf, []);
+    expect(run.code, `${run.output}\n${run.qemu}`).toBe(0);
+    expect(run.output).toContain('DONE');
+    const host = digests(harness.run(['digest']));
+    expect(host).toHaveLength(6);
+    expect(digests(run.output)).toEqual(host);
   });
 });

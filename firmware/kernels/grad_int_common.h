@@ -118,9 +118,10 @@ MT_INLINE uint32_t mt_gi_xorshift32(uint32_t *state) {
 MT_INLINE int64_t mt_gi_step(int64_t acc, int32_t e, int32_t m, int32_t shift, mt_sgd_int *sgd) {
   const uint32_t draw = sgd->rounding == MT_ROUND_STOCHASTIC ? mt_gi_xorshift32(&sgd->rng) : 0u;
   if (acc == 0 || m == 0) return 0;
-  /* acc to 31 bits first (exactly when it fits), so that acc * m is one 32 x 32 -> 64 product */
-  const int32_t k = mt_gi_bitlen64(mt_gi_abs64(acc)) > 31 ? mt_gi_bitlen64(mt_gi_abs64(acc)) - 31 : 0;
-  const int64_t p = (int64_t)(int32_t)mt_gi_shift_round(acc, k) * (int64_t)m; /* |p| < 2^62 */
+  /* acc to 31 bits first (exactly when it fits, the usual case), so that acc * m is one 32 x 32 -> 64 product */
+  int32_t k = 0;
+  if (acc > INT32_MAX || acc < -INT32_MAX) k = mt_gi_bitlen64(mt_gi_abs64(acc)) - 31;
+  const int64_t p = (int64_t)(int32_t)(k == 0 ? acc : mt_gi_shift_round(acc, k)) * (int64_t)m; /* |p| < 2^62 */
   int32_t s = 31 - shift - e - k; /* step = p / 2^s */
   if (s <= 0) { /* a step of at least |p|: beyond 2^30 it saturates */
     if (mt_gi_bitlen64(mt_gi_abs64(p)) - s > 31) return p < 0 ? -MT_GI_MAX_STEP : MT_GI_MAX_STEP;

@@ -205,12 +205,33 @@ static void digest_width(void) {
       DG_BOTH(mt_mean_hw_grad, &in_d, go, &e_out, gi, &e_in, accumulate);
       dg_mix_grad(gi, dg_count(&in_d), e_in);
     }
+    {
+      /* PAD's gradient, and the depthwise one in place (stride 1, an odd filter, SAME) */
+      const mt_dims4 in_d = dg_dims(1, 5, 5, 4);
+      int32_t before[4] = {0, 0, 0, 0};
+      before[1] = dg_int(0, 2), before[2] = dg_int(0, 2), before[3] = dg_int(0, 1);
+      mt_dims4 out_d = in_d;
+      out_d.h += before[1] + dg_int(0, 2), out_d.w += before[2] + dg_int(0, 2), out_d.c += before[3] + dg_int(0, 1);
+      void *go = dg_grad(0, dg_count(&out_d), &e_out), *gi = dg_grad(1, dg_count(&in_d), &e_in);
+      DG_BOTH(mt_pad_grad, &in_d, &out_d, before, go, &e_out, gi, &e_in, accumulate);
+      dg_mix_grad(gi, dg_count(&in_d), e_in);
+      mt_dims4 f_d = {1, 1, 1, in_d.c};
+      f_d.h = 2 * dg_int(0, 2) + 1, f_d.w = 2 * dg_int(0, 2) + 1;
+      const mt_conv_params p = {1, 1, 1, 1, (f_d.h - 1) / 2, (f_d.w - 1) / 2, 0, 0, -128, 127, MT_ROUND_DOUBLE};
+      const mt_depthwise_conv_params d = dg_dw(&p, 1);
+      dg_fill_i8(dg_w, dg_count(&f_d), -127, 127);
+      const mt_int_scales s = dg_scales(in_d.c);
+      void *g = dg_grad(0, dg_count(&in_d), &e_out);
+      DG_BOTH(mt_depthwise_conv_grad_input_inplace, &d, &in_d, &f_d, dg_w, &s, &in_d, g, &e_out, g, &e_in,
+              dg_bits == 16 ? (void *)dg_o16 : (void *)dg_o8);
+      dg_mix_grad(g, dg_count(&in_d), e_in);
+    }
     const int32_t n = dg_int(1, 64);
     void *src = dg_grad(0, n, &e_out), *dst = dg_grad(1, n, &e_in);
     DG_BOTH(mt_grad_copy, src, &e_out, dst, &e_in, n, accumulate);
     dg_mix_grad(dst, n, e_in);
   }
-  dg_report("input_gradients_copy");
+  dg_report("input_gradients_pad_copy");
   for (int32_t k = 0; k < 200; ++k) {
     const int32_t kind = k % 4;
     mt_sgd_int sgd = dg_sgd((k >> 2) & 1);
@@ -272,6 +293,23 @@ int main(void) {
 static int8_t in8[CAP], w8[CAP], q8a[CAP], q8b[CAP];
 static int16_t q16a[CAP], q16b[CAP];
 static int32_t ints[CAP], bias[CAP], scale_q[CAP], mult[CAP], shift[CAP];
+static int8_t trained[CAP], frozen[CAP];
+static int16_t ring16[CAP];
+static int8_t ring8[CAP];
+
+/* The filter (rows of row_size) split as common.h lays it out: the first block_cols values of the first
+ * block_rows rows in `trained`, the rest in `frozen`, in row order. */
+static mt_split_filter split_of(const int8_t *filter, int32_t rows, int32_t row_size, int32_t block_rows, int32_t block_cols) {
+  int32_t t = 0, f = 0;
+  for (int32_t r = 0; r < rows; ++r) {
+    for (int32_t j = 0; j < row_size; ++j) {
+      if (r < block_rows && j < block_cols) trained[t++] = filter[r * row_size + j];
+      else frozen[f++] = filter[r * row_size + j];
+    }
+  }
+  mt_split_filter s = {trained, frozen, block_rows, block_cols};
+  return s;
+}
 
 static int32_t bits;
 
@@ -298,7 +336,7 @@ static void print_grad(const void *g, int32_t n) {
   } while (0)
 
 enum { OP_LOSS = 1, OP_COPY, OP_CONV_GI, OP_DW_GI, OP_FC_GI, OP_POOL_GI, OP_MEAN_GI, OP_BIAS, OP_CONV_UPDATE,
-       OP_DW_UPDATE, OP_FC_UPDATE };
+       OP_DW_UPDATE, OP_FC_UPDATE, OP_PAD_GI };
 
 /* grad_out (a) with its exponent, the old grad_in (b) with its exponent and accumulate. */
 typedef struct {
@@ -379,26 +417,43 @@ static void run_case(void) {
       p.dilation_h = read_i32(), p.dilation_w = read_i32();
       p.pad_h = read_i32(), p.pad_w = read_i32();
       const int32_t dm = op == OP_DW_GI ? read_i32() : 1;
+      /* conv: the split's rows and columns (0 0: the whole filter); depthwise: 1 for in place */
+      const int32_t variant = read_i32(), block_cols = op == OP_CONV_GI ? read_i32() : 0;
       mt_dims4 in_d, f_d, out_d;
       read_dims(&in_d), read_dims(&f_d), read_dims(&out_d);
       read_i8s(w8, dims_count(&f_d), CAP);
       const mt_int_scales s = read_scales(out_d.c);
       grads g = read_grads(dims_count(&out_d), dims_count(&in_d));
-      if (op == OP_CONV_GI) {
+      if (op == OP_CONV_GI && block_cols == 0) {
         BOTH(mt_conv_grad_input, &p, &in_d, &f_d, w8, &s, &out_d, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
+      } else if (op == OP_CONV_GI) {
+        const mt_split_filter sf = split_of(w8, f_d.n, f_d.h * f_d.w * f_d.c, variant, block_cols);
+        BOTH(mt_conv_grad_input_split, &p, &in_d, &f_d, &sf, &s, &out_d, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
       } else {
         const mt_depthwise_conv_params d = {p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, p.pad_h, p.pad_w, dm, 0, 0, -128, 127};
-        BOTH(mt_depthwise_conv_grad_input, &d, &in_d, &f_d, w8, &s, &out_d, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
+        if (variant) { /* the input gradient written over the output gradient */
+          g.gi = g.go;
+          BOTH(mt_depthwise_conv_grad_input_inplace, &d, &in_d, &f_d, w8, &s, &out_d, g.go, &g.e_out, g.gi, &g.e_in,
+               bits == 16 ? (void *)ring16 : (void *)ring8);
+        } else {
+          BOTH(mt_depthwise_conv_grad_input, &d, &in_d, &f_d, w8, &s, &out_d, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
+        }
       }
       print_result(&g, dims_count(&in_d));
       break;
     }
     case OP_FC_GI: {
       const int32_t batches = read_i32(), depth = read_i32(), out_depth = read_i32();
+      const int32_t block_rows = read_i32(), block_cols = read_i32(); /* 0 0: the whole filter */
       read_i8s(w8, depth * out_depth, CAP);
       const mt_int_scales s = read_scales(out_depth);
       grads g = read_grads(batches * out_depth, batches * depth);
-      BOTH(mt_fully_connected_grad_input, batches, depth, out_depth, w8, &s, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
+      if (block_cols == 0) {
+        BOTH(mt_fully_connected_grad_input, batches, depth, out_depth, w8, &s, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
+      } else {
+        const mt_split_filter sf = split_of(w8, out_depth, depth, block_rows, block_cols);
+        BOTH(mt_fully_connected_grad_input_split, batches, depth, out_depth, &sf, &s, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
+      }
       print_result(&g, batches * depth);
       break;
     }
@@ -418,6 +473,16 @@ static void run_case(void) {
       read_dims(&in_d);
       grads g = read_grads(in_d.n * in_d.c, dims_count(&in_d));
       BOTH(mt_mean_hw_grad, &in_d, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
+      print_result(&g, dims_count(&in_d));
+      break;
+    }
+    case OP_PAD_GI: {
+      mt_dims4 in_d, out_d;
+      read_dims(&in_d), read_dims(&out_d);
+      int32_t before[4];
+      read_i32s(before, 4, 4);
+      grads g = read_grads(dims_count(&out_d), dims_count(&in_d));
+      BOTH(mt_pad_grad, &in_d, &out_d, before, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
       print_result(&g, dims_count(&in_d));
       break;
     }

@@ -20,7 +20,7 @@ import { buildKernelHarness, seededInts, STRICT_FLAGS, type KernelHarness } from
 import { dequantize, EXP_ZERO, qmax, type Bits, type Narrow } from './grad_narrow_reference.ts';
 import {
   avgPoolGradInt, biasUpdateInt, convGradInputInt, convUpdateInt, fcGradInputInt, fcUpdateInt, fixedFactors, fixedScales, gradCopyInt,
-  log2Q16, meanGradInt, sgdInt, softmaxXentInt, type IntFactors, type SgdInt, type XentParams,
+  log2Q16, meanGradInt, padGradInt, sgdInt, softmaxXentInt, type IntFactors, type SgdInt, type XentParams,
 } from './grad_int_reference.ts';
 import {
   avgPoolGrad, convGradInput, convUpdate, count, dwGradInput, fcGradInput, fcUpdate, meanGrad, randomConvShape, softmaxXent,
@@ -34,7 +34,7 @@ beforeAll(() => { harness = buildKernelHarness('grad_int', KERNELS, ['-Wdouble-p
 afterAll(() => harness?.cleanup());
 
 const f = Math.fround;
-const OP = { loss: 1, copy: 2, convGi: 3, dwGi: 4, fcGi: 5, poolGi: 6, meanGi: 7, bias: 8, convUpdate: 9, dwUpdate: 10, fcUpdate: 11 } as const;
+const OP = { loss: 1, copy: 2, convGi: 3, dwGi: 4, fcGi: 5, poolGi: 6, meanGi: 7, bias: 8, convUpdate: 9, dwUpdate: 10, fcUpdate: 11, padGi: 12 } as const;
 type Token = string;
 const I = (...v: number[]): Token[] => v.map((x) => String(x));
 const D = (d: Dims): Token[] => I(d.n, d.h, d.w, d.c);
@@ -102,25 +102,38 @@ describe('integer-only kernels against their mirrors', () => {
       run(cases).forEach((r, i) => expect(r, `case ${i}`).toEqual(wants[i]));
     });
 
-    it(`int${bits}: the input gradients (conv, depthwise, FC, average pool, MEAN), with and without accumulation`, () => {
+    it(`int${bits}: the input gradients (conv, depthwise, FC, average pool, MEAN, PAD), with and without accumulation; split filters`, () => {
       const { rand, narrow, scales } = gen(bits + 7);
       const cases: Token[][] = [];
       const wants: Narrow[] = [];
-      for (let k = 0; k < 100; k++) {
-        const kind = k % 5, acc = rand(0, 2) === 0;
+      /** A split of `rows` rows of `cols` (the whole filter 0 0 a third of the time): by rows, or by columns. */
+      const split = (rows: number, cols: number): number[] => {
+        const kind = rand(0, 2);
+        return kind === 0 ? [0, 0] : kind === 1 ? [rand(0, rows), cols] : [rows, rand(1, cols)];
+      };
+      for (let k = 0; k < 120; k++) {
+        const kind = k % 6, acc = rand(0, 2) === 0;
         if (kind <= 1) {
           const dw = kind === 1, s = randomConvShape(rand, dw, { filterMax: dw ? 5 : 3 });
           const w = Array.from({ length: count(s.fD) }, () => rand(-127, 127)), sc = fixedScales(scales(s.outD.c));
           const go = narrow(count(s.outD), bits), old = narrow(count(s.inD), bits);
-          cases.push([...I(dw ? OP.dwGi : OP.convGi, bits), ...geometry(s.g), ...(dw ? I(s.g.depthMultiplier) : []), ...D(s.inD), ...D(s.fD), ...D(s.outD),
+          const variant = dw ? I(s.g.depthMultiplier, 0) : I(...split(s.fD.n, s.fD.h * s.fD.w * s.fD.c));
+          cases.push([...I(dw ? OP.dwGi : OP.convGi, bits), ...geometry(s.g), ...variant, ...D(s.inD), ...D(s.fD), ...D(s.outD),
             ...I(...w, ...sc.q, sc.exp), ...NT(go), ...I(old.exp, acc ? 1 : 0, ...old.q)]);
           wants.push(convGradInputInt(s.g, dw, s.inD, s.fD, w, sc, s.outD, go, old, acc, bits));
         } else if (kind === 2) {
           const batches = rand(1, 3), depth = rand(1, 20), outDepth = rand(1, 10);
           const w = Array.from({ length: depth * outDepth }, () => rand(-127, 127)), sc = fixedScales(scales(outDepth));
           const go = narrow(batches * outDepth, bits), old = narrow(batches * depth, bits);
-          cases.push([...I(OP.fcGi, bits, batches, depth, outDepth, ...w, ...sc.q, sc.exp), ...NT(go), ...I(old.exp, acc ? 1 : 0, ...old.q)]);
+          cases.push([...I(OP.fcGi, bits, batches, depth, outDepth, ...split(outDepth, depth), ...w, ...sc.q, sc.exp), ...NT(go), ...I(old.exp, acc ? 1 : 0, ...old.q)]);
           wants.push(fcGradInputInt(batches, depth, outDepth, w, sc, go, old, acc, bits));
+        } else if (kind === 5) {
+          const inD = { n: 1, h: rand(1, 5), w: rand(1, 5), c: rand(1, 4) };
+          const before = [0, rand(0, 2), rand(0, 2), rand(0, 1)];
+          const outD = { n: 1, h: inD.h + before[1] + rand(0, 2), w: inD.w + before[2] + rand(0, 2), c: inD.c + before[3] + rand(0, 1) };
+          const go = narrow(count(outD), bits), old = narrow(count(inD), bits);
+          cases.push([...I(OP.padGi, bits), ...D(inD), ...D(outD), ...I(...before), ...NT(go), ...I(old.exp, acc ? 1 : 0, ...old.q)]);
+          wants.push(padGradInt(inD, outD, before, go, old, acc, bits));
         } else if (kind === 3) {
           const { p, inD, outD } = randomPool(rand);
           const go = narrow(count(outD), bits), old = narrow(count(inD), bits);
@@ -133,7 +146,22 @@ describe('integer-only kernels against their mirrors', () => {
           wants.push(meanGradInt(inD, go, old, acc, bits));
         }
       }
-      run(cases).forEach((r, i) => expect(r, `case ${i} (kind ${i % 5})`).toEqual([wants[i].exp, ...wants[i].q]));
+      run(cases).forEach((r, i) => expect(r, `case ${i} (kind ${i % 6})`).toEqual([wants[i].exp, ...wants[i].q]));
+    });
+
+    it(`int${bits}: the depthwise input gradient in place (stride 1) equals the one out of place`, () => {
+      const { rand, narrow, scales } = gen(bits + 11);
+      const cases: Token[][] = [];
+      const wants: Narrow[] = [];
+      for (let k = 0; k < 40; k++) {
+        const s = randomConvShape(rand, true, { filterMax: 5, stride1Same: true });
+        const w = Array.from({ length: count(s.fD) }, () => rand(-127, 127)), sc = fixedScales(scales(s.outD.c));
+        const go = narrow(count(s.outD), bits);
+        cases.push([...I(OP.dwGi, bits), ...geometry(s.g), ...I(1, 1), ...D(s.inD), ...D(s.fD), ...D(s.outD),
+          ...I(...w, ...sc.q, sc.exp), ...NT(go), ...I(EXP_ZERO, 0, ...go.q)]);
+        wants.push(convGradInputInt(s.g, true, s.inD, s.fD, w, sc, s.outD, go, { q: [], exp: EXP_ZERO }, false, bits));
+      }
+      run(cases).forEach((r, i) => expect(r, `case ${i}`).toEqual([wants[i].exp, ...wants[i].q]));
     });
 
     it(`int${bits}: the bias and weight updates, rounded to nearest and stochastically`, () => {

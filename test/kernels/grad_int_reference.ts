@@ -233,6 +233,13 @@ export function meanGradInt(inD: Dims, gradOut: Narrow, old: Narrow, accumulate:
     (i) => BigInt(gradOut.q[Math.floor(i / per) * inD.c + (i % inD.c)]) * share);
 }
 
+export function padGradInt(inD: Dims, outD: Dims, before: number[], gradOut: Narrow, old: Narrow, accumulate: boolean, bits: Bits): Narrow {
+  return write(count(inD), bits, termExp(gradOut.exp, 0), old, accumulate, (i) => {
+    const c = i % inD.c, x = Math.floor(i / inD.c) % inD.w, y = Math.floor(i / (inD.c * inD.w)) % inD.h, n = Math.floor(i / (inD.c * inD.w * inD.h));
+    return BigInt(gradOut.q[off4(outD, n + before[0], y + before[1], x + before[2], c + before[3])]);
+  });
+}
+
 const weightStep = (w: number, s: bigint): number => Math.min(127, Math.max(-127, Number(BigInt(w) - s)));
 
 export function biasUpdateInt(outD: Dims, gradOut: Narrow, bias: number[], f: IntFactors, nChannels: number, sgd: SgdInt): number[] {

@@ -84,11 +84,30 @@ typedef struct {
                               const mt_int_scales *filter_scale, const mt_dims4 *output_dims,              \
                               const T *grad_out, const int8_t *grad_out_exp, T *grad_in, int8_t *grad_in_exp, \
                               int32_t accumulate);                                                         \
+  /* The same two with the weights split between SRAM and Flash (common.h): the same bits. */              \
+  void mt_conv_grad_input_split_##S(const mt_conv_params *params, const mt_dims4 *input_dims,              \
+                                    const mt_dims4 *filter_dims, const mt_split_filter *filter,            \
+                                    const mt_int_scales *filter_scale, const mt_dims4 *output_dims,        \
+                                    const T *grad_out, const int8_t *grad_out_exp, T *grad_in,             \
+                                    int8_t *grad_in_exp, int32_t accumulate);                              \
+  void mt_fully_connected_grad_input_split_##S(int32_t batches, int32_t accum_depth, int32_t out_depth,    \
+                                               const mt_split_filter *weights,                             \
+                                               const mt_int_scales *weight_scale, const T *grad_out,       \
+                                               const int8_t *grad_out_exp, T *grad_in, int8_t *grad_in_exp, \
+                                               int32_t accumulate);                                        \
   void mt_depthwise_conv_grad_input_##S(const mt_depthwise_conv_params *params, const mt_dims4 *input_dims, \
                                         const mt_dims4 *filter_dims, const int8_t *filter,                 \
                                         const mt_int_scales *filter_scale, const mt_dims4 *output_dims,    \
                                         const T *grad_out, const int8_t *grad_out_exp, T *grad_in,         \
                                         int8_t *grad_in_exp, int32_t accumulate);                          \
+  /* In place (as mt_depthwise_conv_grad_input_inplace_f32 in train.h): grad_in == grad_out, never      \
+   * accumulating; ring holds max(0, (filter_h - 1) * dilation_h - pad_h) + 1 rows of the output gradient. */ \
+  void mt_depthwise_conv_grad_input_inplace_##S(const mt_depthwise_conv_params *params,                     \
+                                                const mt_dims4 *input_dims, const mt_dims4 *filter_dims,    \
+                                                const int8_t *filter, const mt_int_scales *filter_scale,    \
+                                                const mt_dims4 *output_dims, T *grad_out,                   \
+                                                const int8_t *grad_out_exp, T *grad_in, int8_t *grad_in_exp, \
+                                                T *ring);                                                   \
   void mt_fully_connected_grad_input_##S(int32_t batches, int32_t accum_depth, int32_t out_depth,          \
                                          const int8_t *weights, const mt_int_scales *weight_scale,         \
                                          const T *grad_out, const int8_t *grad_out_exp, T *grad_in,        \
@@ -99,6 +118,10 @@ typedef struct {
                             T *grad_in, int8_t *grad_in_exp, int32_t accumulate);                          \
   void mt_mean_hw_grad_##S(const mt_dims4 *input_dims, const T *grad_out, const int8_t *grad_out_exp,      \
                            T *grad_in, int8_t *grad_in_exp, int32_t accumulate);                           \
+  /* PAD: the output gradient with the padding cropped away; pad_before = {n, h, w, c} leading pads. */   \
+  void mt_pad_grad_##S(const mt_dims4 *input_dims, const mt_dims4 *output_dims, const int32_t pad_before[4], \
+                       const T *grad_out, const int8_t *grad_out_exp, T *grad_in, int8_t *grad_in_exp,     \
+                       int32_t accumulate);                                                                \
   /* Updates: acc = the exact sum (int64) of g_q (bias) or g_q * (q_in + input_offset) (weights, the   \
    * float kernels' sums); step = acc * 2^e * factor[c] * lr, rounded as sgd->rounding says;             \
    * w = clamp(w - step, -127, 127), b = saturate(b - step). */                                          \

@@ -193,6 +193,17 @@ describe('integer-only kernels against their mirrors', () => {
           wants.push([...convUpdateInt(s.g, dw, offset, s.inD, input, s.fD, w, fct, nCh, s.outD, go, sgd), sgd.rng]);
         }
       }
+      // rows longer than 256 outputs (the weight sums' int64 path), conv and depthwise
+      for (const dw of [false, true]) {
+        const g: ConvGeometry = { strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, padH: 0, padW: 1, depthMultiplier: 1 };
+        const inD = { n: 1, h: 2, w: 300, c: 2 }, fD = { n: dw ? 1 : 2, h: 1, w: 3, c: 2 }, outD = { n: 1, h: 2, w: 300, c: 2 };
+        const sgd = sgdInt(0.01, dw), fct = factors(2), offset = 128;
+        const input = Array.from({ length: count(inD) }, () => 127), w = Array.from({ length: count(fD) }, () => rand(-127, 127));
+        const go: Narrow = { q: Array.from({ length: count(outD) }, () => qmax(bits)), exp: -20 };
+        cases.push([...I(dw ? OP.dwUpdate : OP.convUpdate, bits), ...geometry(g), ...(dw ? I(1) : []), ...D(inD), ...D(fD), ...D(outD),
+          ...I(offset, 2), ...SGD({ ...sgd }, fct), ...I(...input, ...w), ...NT(go)]);
+        wants.push([...convUpdateInt(g, dw, offset, inD, input, fD, w, fct, 2, outD, go, sgd), sgd.rng]);
+      }
       run(cases).forEach((r, i) => expect(r, `case ${i} (kind ${i % 4})`).toEqual(wants[i]));
     });
   }

@@ -16,7 +16,7 @@ try {
   writeMps2Project(dir, loadMps2Target(BOARD), { linkServer: false });
   cpSync(path.join(FIRMWARE, 'kernels'), path.join(dir, 'runtime', 'kernels'), { recursive: true });
   mkdirSync(path.join(dir, 'runtime', 'test'), { recursive: true });
-  cpSync(path.join(FIRMWARE, 'test', 'kernel_bench_int.c'), path.join(dir, 'runtime', 'test', 'kernel_bench_int.c'));
+  for (const f of ['kernel_bench_int.c', 'harness_io.h']) cpSync(path.join(FIRMWARE, 'test', f), path.join(dir, 'runtime', 'test', f));
   const built = await makeFirmware(dir, 'runtime/test/kernel_bench_int.c');
   if (!built.ok) throw new Error(`building the bench image failed:\n${built.log}`);
   const run = await runHarnessOnBoard(BOARD, built.elf, []);

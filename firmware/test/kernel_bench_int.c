@@ -9,46 +9,24 @@
 #include "mcutrain/kernels/train.h"
 #include "mcutrain/kernels/train_int.h"
 #include "mcutrain/kernels/train_narrow.h"
-#include "mcutrain/platform.h"
-#include "mps2.h"
+#include "harness_io.h" /* put_str, put_int, rand_in, ticks */
 
 #define CAP 8192
 static int8_t x8[CAP], w8[CAP], logits[16];
 static float gof[CAP], gif[CAP], scale_f[CAP], factor_f[CAP];
 static int16_t go16[CAP], gi16[CAP];
 static int32_t bias[CAP], scale_q[CAP], mult[CAP], shift[CAP];
-static uint32_t rng = 0x2545f491u;
-
-static uint32_t next(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 17;
-  rng ^= rng << 5;
-  return rng;
-}
-
-static int32_t rand_in(int32_t lo, int32_t hi) { return lo + (int32_t)(next() % (uint32_t)(hi - lo + 1)); }
-
-static void put_u32(uint32_t v) {
-  char s[11];
-  int i = 10;
-  s[i] = 0;
-  do {
-    s[--i] = (char)('0' + v % 10u);
-    v /= 10u;
-  } while (v != 0u);
-  mt_mps2_uart_puts(&s[i]);
-}
 
 static void report(const char *name, uint32_t f32, uint32_t s16, uint32_t i16) {
-  mt_mps2_uart_puts("BENCH ");
-  mt_mps2_uart_puts(name);
-  mt_mps2_uart_puts(" ");
-  put_u32(f32);
-  mt_mps2_uart_puts(" ");
-  put_u32(s16);
-  mt_mps2_uart_puts(" ");
-  put_u32(i16);
-  mt_mps2_uart_puts("\n");
+  put_str("BENCH ");
+  put_str(name);
+  put_str(" ");
+  put_int(f32);
+  put_str(" ");
+  put_int(s16);
+  put_str(" ");
+  put_int(i16);
+  put_str("\n");
 }
 
 /* Fresh gradients (the same values in every form: q * 2^-14 as float) and parameters before each run. */
@@ -71,13 +49,13 @@ static void fill(int32_t n_go, int32_t n_x, int32_t n_w, int32_t n_ch) {
 
 #define TIME(var, call)                      \
   do {                                       \
-    const uint32_t t0 = mt_platform_ticks(); \
+    const uint32_t t0 = ticks();             \
     call;                                    \
-    var = mt_platform_ticks() - t0;          \
+    var = ticks() - t0;                      \
   } while (0)
 
 int main(void) {
-  mt_mps2_uart_puts("ready\n");
+  put_str("ready\n");
   const mt_sgd sgd = {0.01f, 0.0f};
   mt_sgd_int sgd_int = {1374389535, -6, MT_ROUND_STOCHASTIC, 0x9e3779b9u}; /* 0.01 */
   const mt_int_factors factors = {mult, shift};
@@ -142,6 +120,6 @@ int main(void) {
     TIME(c, mt_softmax_xent_s8_grad_i16(logits, 10, &xp, 3, gi16, &e, &predicted));
     report("softmax_xent_10", a, b, c);
   }
-  mt_mps2_uart_puts("DONE\n");
+  put_str("DONE\n");
   mt_platform_exit(0);
 }

@@ -22,42 +22,18 @@ static void put_str(const char *s) { mt_mps2_uart_puts(s); }
 static void put_str(const char *s) { fputs(s, stdout); }
 #endif
 
+#include "digest.h"
+
 /* ---- digest mode: shared by host and board, no C library ---- */
 
 #define DG_CAP 4096
 static int8_t dg_x[DG_CAP], dg_w[DG_CAP], dg_g8[DG_CAP], dg_o8[DG_CAP];
 static int16_t dg_g16[DG_CAP], dg_o16[DG_CAP];
 static int32_t dg_b[DG_CAP], dg_sq[DG_CAP], dg_mult[DG_CAP], dg_shift[DG_CAP];
-static uint32_t dg_rng = 0x2545f491u, dg_hash = 2166136261u;
 static int32_t dg_bits;
 
-static uint32_t dg_next(void) {
-  dg_rng ^= dg_rng << 13;
-  dg_rng ^= dg_rng >> 17;
-  dg_rng ^= dg_rng << 5;
-  return dg_rng;
-}
-
-static int32_t dg_int(int32_t lo, int32_t hi) { return lo + (int32_t)(dg_next() % (uint32_t)(hi - lo + 1)); }
-
-/* FNV-1a over 32-bit words */
-static void dg_mix(uint32_t v) {
-  for (int i = 0; i < 4; ++i) dg_hash = (dg_hash ^ ((v >> (8 * i)) & 0xffu)) * 16777619u;
-}
-
-static void dg_report(const char *name) {
-  char hex[9];
-  for (int i = 0; i < 8; ++i) hex[i] = "0123456789abcdef"[(dg_hash >> (28 - 4 * i)) & 0xfu];
-  hex[8] = 0;
-  put_str("DIGEST ");
-  put_str(name);
-  put_str(dg_bits == 16 ? " i16 " : " i8 ");
-  put_str(hex);
-  put_str("\n");
-  dg_hash = 2166136261u;
-}
-
-static int32_t dg_count(const mt_dims4 *d) { return d->n * d->h * d->w * d->c; }
+/* The group's digest, named with the gradient width. */
+static void dg_report_width(const char *name_i16, const char *name_i8) { dg_report(dg_bits == 16 ? name_i16 : name_i8); }
 
 /* A gradient in buffer a (which 0: grad_out) or b (grad_in) of the current width: its exponent drawn,
  * sometimes all zero, its integers full range. */
@@ -76,20 +52,6 @@ static void *dg_grad(int which, int32_t n, int8_t *exp) {
 static void dg_mix_grad(const void *g, int32_t n, int8_t exp) {
   dg_mix((uint32_t)(int32_t)exp);
   for (int32_t i = 0; i < n; ++i) dg_mix((uint32_t)(dg_bits == 16 ? ((const int16_t *)g)[i] : ((const int8_t *)g)[i]));
-}
-
-static void dg_fill_i8(int8_t *a, int32_t n, int32_t lo, int32_t hi) {
-  for (int32_t i = 0; i < n; ++i) a[i] = (int8_t)dg_int(lo, hi);
-}
-
-/* Dims drawn n, h, w, c in that order (never inside an initializer: its order is unspecified). */
-static mt_dims4 dg_dims(int32_t n_hi, int32_t h_hi, int32_t w_hi, int32_t c_hi) {
-  mt_dims4 d;
-  d.n = dg_int(1, n_hi);
-  d.h = dg_int(1, h_hi);
-  d.w = dg_int(1, w_hi);
-  d.c = dg_int(1, c_hi);
-  return d;
 }
 
 /* A conv (or depthwise) geometry: filter 1-3, stride 1-2, dilation 1, pad below the filter. */
@@ -162,7 +124,7 @@ static void digest_width(void) {
     dg_mix((uint32_t)predicted);
     dg_mix_grad(dg_bits == 16 ? (void *)dg_g16 : (void *)dg_g8, n, e);
   }
-  dg_report("loss");
+  dg_report_width("loss_i16", "loss_i8");
   for (int32_t k = 0; k < 300; ++k) {
     const int32_t kind = k % 5, accumulate = dg_int(0, 2) == 0;
     int8_t e_out, e_in;
@@ -231,7 +193,7 @@ static void digest_width(void) {
     DG_BOTH(mt_grad_copy, src, &e_out, dst, &e_in, n, accumulate);
     dg_mix_grad(dst, n, e_in);
   }
-  dg_report("input_gradients_pad_copy");
+  dg_report_width("input_gradients_pad_copy_i16", "input_gradients_pad_copy_i8");
   for (int32_t k = 0; k < 200; ++k) {
     const int32_t kind = k % 4;
     mt_sgd_int sgd = dg_sgd((k >> 2) & 1);
@@ -273,7 +235,7 @@ static void digest_width(void) {
     }
     dg_mix(sgd.rng);
   }
-  dg_report("updates");
+  dg_report_width("updates_i16", "updates_i8");
 }
 
 static void digest_all(void) {

@@ -301,7 +301,7 @@ describe.skipIf(!hasCrossCompiler)('integer kernels on cores without an FPU', ()
     writeMps2Project(board, loadMps2Target('mps2-an385'), { linkServer: false });
     cpSync(path.join(FIRMWARE, 'kernels'), path.join(board, 'runtime', 'kernels'), { recursive: true });
     mkdirSync(path.join(board, 'runtime', 'test'), { recursive: true });
-    cpSync(path.join(FIRMWARE, 'test', 'kernel_test_grad_int.c'), path.join(board, 'runtime', 'test', 'kernel_test_grad_int.c'));
+    for (const f of ['kernel_test_grad_int.c', 'digest.h']) cpSync(path.join(FIRMWARE, 'test', f), path.join(board, 'runtime', 'test', f));
     const built = await makeFirmware(board, 'runtime/test/kernel_test_grad_int.c');
     expect(built.ok, built.log).toBe(true);
     const symbols = spawnSync('arm-none-eabi-nm', [built.elf], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.trim().split(/\s+/).pop() ?? '');

@@ -84,7 +84,7 @@ typedef struct {
                               const mt_int_scales *filter_scale, const mt_dims4 *output_dims,              \
                               const T *grad_out, const int8_t *grad_out_exp, T *grad_in, int8_t *grad_in_exp, \
                               int32_t accumulate);                                                         \
-  /* The same two with the weights split between SRAM and Flash (common.h): the same bits. */              \
+  /* Conv and FC with the weights split between SRAM and Flash (common.h): the same bits. */              \
   void mt_conv_grad_input_split_##S(const mt_conv_params *params, const mt_dims4 *input_dims,              \
                                     const mt_dims4 *filter_dims, const mt_split_filter *filter,            \
                                     const mt_int_scales *filter_scale, const mt_dims4 *output_dims,        \
@@ -95,6 +95,7 @@ typedef struct {
                                                const mt_int_scales *weight_scale, const T *grad_out,       \
                                                const int8_t *grad_out_exp, T *grad_in, int8_t *grad_in_exp, \
                                                int32_t accumulate);                                        \
+  /* Depthwise: filters up to 16x16 (a larger one leaves grad_in untouched; the lowering refuses it). */ \
   void mt_depthwise_conv_grad_input_##S(const mt_depthwise_conv_params *params, const mt_dims4 *input_dims, \
                                         const mt_dims4 *filter_dims, const int8_t *filter,                 \
                                         const mt_int_scales *filter_scale, const mt_dims4 *output_dims,    \

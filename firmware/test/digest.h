@@ -1,13 +1,25 @@
-/* What the digest batteries (kernel_test_train.c, kernel_test_grad_int.c) share: random integers from a
- * fixed xorshift32, an FNV-1a hash of every output word, "DIGEST <name> <hash>" lines, random dims. The
- * same sequence and hash on the host and on an emulated board, with no C library; the including file
- * defines put_str(const char *) first. Everything is static: a harness uses what it needs. */
+/* What the digest batteries (kernel_test_train.c, kernel_test_grad_int.c) share: where the text goes
+ * (MT_DIGEST_BOARD 1: a bare-metal main on an emulated MPS2 board, UART0; 0: the host's stdout),
+ * random integers from a fixed xorshift32, an FNV-1a hash of every output word, "DIGEST <name> <hash>"
+ * lines, random dims. The same sequence and hash on the host and on a board, with no C library on the
+ * board. Everything is static: a harness uses what it needs. */
 #ifndef MCUTRAIN_DIGEST_H
 #define MCUTRAIN_DIGEST_H
 
 #include <stdint.h>
 
 #include "mcutrain/kernels/common.h"
+
+#if defined(__arm__) && !defined(__linux__)
+#define MT_DIGEST_BOARD 1
+#include "mcutrain/platform.h"
+#include "mps2.h"
+static inline void put_str(const char *s) { mt_mps2_uart_puts(s); }
+#else
+#define MT_DIGEST_BOARD 0
+#include <stdio.h>
+static inline void put_str(const char *s) { fputs(s, stdout); }
+#endif
 
 static uint32_t dg_rng = 0x2545f491u, dg_hash = 2166136261u;
 

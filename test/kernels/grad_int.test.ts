@@ -17,7 +17,7 @@ import { calculateInputRadius, preprocessSoftmaxScaling } from '../../src/lower/
 import { seededUniform } from '../../src/util/random.ts';
 import { loadMps2Target, makeFirmware, runHarnessOnBoard, writeMps2Project } from '../emulate/mps2_firmware.ts';
 import { buildKernelHarness, seededInts, STRICT_FLAGS, type KernelHarness } from './c_harness.ts';
-import { dequantize, EXP_ZERO, qmax, type Bits, type Narrow } from './grad_narrow_reference.ts';
+import { dequantize, EXP_ZERO, qmax, randomNarrow, type Bits, type Narrow } from './grad_narrow_reference.ts';
 import {
   avgPoolGradInt, biasUpdateInt, convGradInputInt, convUpdateInt, fcGradInputInt, fcUpdateInt, fixedFactors, fixedScales, gradCopyInt,
   log2Q16, meanGradInt, padGradInt, sgdInt, softmaxXentInt, type IntFactors, type SgdInt, type XentParams,
@@ -52,12 +52,7 @@ function run(cases: Token[][]): number[][] {
 function gen(seed: number) {
   const rand = seededInts(seed);
   const u = seededUniform(seed ^ 0x51ed270b);
-  const narrow = (n: number, bits: Bits): Narrow => {
-    const kind = rand(0, 9);
-    if (kind === 0) return { q: new Array<number>(n).fill(0), exp: EXP_ZERO };
-    const m = kind === 1 ? 3 : qmax(bits);
-    return { q: Array.from({ length: n }, () => rand(-m, m)), exp: rand(-30, 2) };
-  };
+  const narrow = (n: number, bits: Bits): Narrow => randomNarrow(rand, n, bits);
   /** Per-channel filter scales spanning a factor of up to 30 between channels, as real models' do. */
   const scales = (n: number) => Array.from({ length: n }, () => f(0.001 + 0.03 * u()));
   return { rand, u, narrow, scales };

@@ -9,7 +9,7 @@ import { quantizeMultiplier } from '../../src/lower/quant_params.ts';
 import { doublingHighMul, multiplyByQuantizedMultiplier, roundingShiftRight } from './int8_reference.ts';
 import { EXP_ZERO, forEachGatherTap, qmax, type Bits, type Narrow } from './grad_narrow_reference.ts';
 import { expOfScaledDiffQ0, reciprocalOfQ12 } from './softmax_reference.ts';
-import { count, off4, type ConvGeometry, type Dims, type PoolGeometry } from './train_reference.ts';
+import { count, forEachPoolTap, off4, type ConvGeometry, type Dims, type PoolGeometry } from './train_reference.ts';
 
 const abs = (v: bigint): bigint => (v < 0n ? -v : v);
 const bitlen = (v: bigint): number => (v === 0n ? 0 : abs(v).toString(2).length);
@@ -215,15 +215,9 @@ const reciprocalQ24 = (n: number): number => Math.floor((2 ** 24 + Math.floor(n 
 
 export function avgPoolGradInt(p: PoolGeometry, inD: Dims, outD: Dims, gradOut: Narrow, old: Narrow, accumulate: boolean, bits: Bits): Narrow {
   const sums = new Array<bigint>(count(inD)).fill(0n);
-  for (let n = 0; n < outD.n; ++n)
-    for (let oy = 0; oy < outD.h; ++oy)
-      for (let ox = 0; ox < outD.w; ++ox) {
-        const ys: number[] = [], xs: number[] = [];
-        for (let fy = 0; fy < p.filterH; ++fy) { const y = oy * p.strideH - p.padH + fy; if (y >= 0 && y < inD.h) ys.push(y); }
-        for (let fx = 0; fx < p.filterW; ++fx) { const x = ox * p.strideW - p.padW + fx; if (x >= 0 && x < inD.w) xs.push(x); }
-        const r = BigInt(reciprocalQ24(ys.length * xs.length));
-        for (let c = 0; c < outD.c; ++c) for (const y of ys) for (const x of xs) sums[off4(inD, n, y, x, c)] += BigInt(gradOut.q[off4(outD, n, oy, ox, c)]) * r;
-      }
+  forEachPoolTap(p, inD, outD, (n, oy, ox, c, y, x, cnt) => {
+    sums[off4(inD, n, y, x, c)] += BigInt(gradOut.q[off4(outD, n, oy, ox, c)]) * BigInt(reciprocalQ24(cnt));
+  });
   return write(count(inD), bits, termExp(gradOut.exp, -24), old, accumulate, (i) => sums[i]);
 }
 

@@ -3,13 +3,15 @@
  * in int8 weights. A classifier (FULLY_CONNECTED 4 x 32, int8 weights with per-channel scales, QAS)
  * is fine-tuned on a seeded 4-class task, one sample per step, with the integer kernels' mirrors
  * (bit-exact with the C, grad_int.test.ts): the fixed-point loss gradient with int16 storage and the
- * fused weight update, rounded to nearest or stochastically, over a range of learning rates. Printed
+ * fused weight update, rounded to nearest or stochastically, over a range of learning rates (and int8
+ * gradients at two of them). Printed
  * per run: the mean fraction of weights a step changes, the mean loss over the last steps, accuracy.
  */
 import { describe, expect, it } from 'vitest';
 import { calculateInputRadius, preprocessSoftmaxScaling } from '../../src/lower/ops/softmax.ts';
 import { seededInts } from './c_harness.ts';
 import { fcUpdateInt, fixedFactors, sgdInt, softmaxXentInt } from './grad_int_reference.ts';
+import type { Bits } from './grad_narrow_reference.ts';
 
 const K = 4, D = 32, STEPS = 600, TAIL = 200;
 const S_X = 0.05, LOGIT_SCALE = 0.1;
@@ -32,7 +34,7 @@ const logitsOf = (w: number[], sW: number[], x: number[]) => Array.from({ length
   return Math.max(-128, Math.min(127, Math.round((S_X * sW[k] * acc) / LOGIT_SCALE)));
 });
 
-function fineTune(lr: number, stochastic: boolean, seed: number) {
+function fineTune(lr: number, stochastic: boolean, seed: number, bits: Bits = 16) {
   const { data, test, weights, sW } = task(seed);
   const s = preprocessSoftmaxScaling(1, LOGIT_SCALE, 5)!;
   const xent = { multiplier: s.multiplier, leftShift: s.shift, diffMin: 0 - calculateInputRadius(5, s.shift) };
@@ -42,7 +44,7 @@ function fineTune(lr: number, stochastic: boolean, seed: number) {
   let changed = 0;
   const losses: number[] = [];
   for (const { x, label } of data) {
-    const r = softmaxXentInt(logitsOf(w, sW, x), xent, label, 16);
+    const r = softmaxXentInt(logitsOf(w, sW, x), xent, label, bits);
     losses.push(r.loss / 65536);
     // dL/dlogit_real = g; the FC's output gradient is the logit gradient (LOGIT_SCALE folds into it)
     const next = fcUpdateInt(1, D, K, x, 0, w, factors, K, r.grad, sgd);
@@ -59,19 +61,20 @@ function fineTune(lr: number, stochastic: boolean, seed: number) {
 
 describe('rounding of the integer update', () => {
   it('stochastic rounding keeps small updates alive where rounding to nearest drops them', () => {
-    const lines = ['lr       rounding    changed/step  ever moved  loss(last 200)  accuracy'];
+    const lines = ['grad  lr       rounding    changed/step  ever moved  loss(last 200)  accuracy'];
     const results = new Map<string, ReturnType<typeof fineTune>>();
-    for (const lr of [0.0002, 0.001, 0.005, 0.02]) {
+    const runs: [Bits, number][] = [[16, 0.0002], [16, 0.001], [16, 0.005], [16, 0.02], [8, 0.001], [8, 0.005]];
+    for (const [bits, lr] of runs) {
       for (const stochastic of [false, true]) {
-        const r = fineTune(lr, stochastic, 7);
-        results.set(`${lr}:${stochastic}`, r);
-        lines.push(`${lr.toString().padEnd(8)} ${(stochastic ? 'stochastic' : 'nearest').padEnd(11)} ${(100 * r.changedPerStep).toFixed(2).padStart(11)}% ${(100 * r.moved).toFixed(1).padStart(10)}% ${r.loss.toFixed(4).padStart(15)} ${(100 * r.accuracy).toFixed(1).padStart(8)}%`);
+        const r = fineTune(lr, stochastic, 7, bits);
+        results.set(`${bits}:${lr}:${stochastic}`, r);
+        lines.push(`i${bits.toString().padEnd(4)} ${lr.toString().padEnd(8)} ${(stochastic ? 'stochastic' : 'nearest').padEnd(11)} ${(100 * r.changedPerStep).toFixed(2).padStart(11)}% ${(100 * r.moved).toFixed(1).padStart(10)}% ${r.loss.toFixed(4).padStart(15)} ${(100 * r.accuracy).toFixed(1).padStart(8)}%`);
       }
     }
     const before = fineTune(0, false, 7);
     lines.push(`untrained: loss ${before.loss.toFixed(4)}, accuracy ${(100 * before.accuracy).toFixed(1)}%`);
     console.log(lines.join('\n'));
-    const small = (stochastic: boolean) => results.get(`0.0002:${stochastic}`)!;
+    const small = (stochastic: boolean) => results.get(`16:0.0002:${stochastic}`)!;
     // at the smallest rate, stochastic rounding moves weights and lowers the loss; nearest rounding moves fewer and learns less
     expect(small(true).changedPerStep).toBeGreaterThan(small(false).changedPerStep);
     expect(small(true).loss).toBeLessThan(small(false).loss);

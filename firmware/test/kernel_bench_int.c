@@ -112,12 +112,12 @@ int main(void) {
   /* the loss over 10 classes */
   {
     for (int32_t i = 0; i < 10; ++i) logits[i] = (int8_t)rand_in(-128, 127);
-    const mt_xent_int_params xp = {1717986944, 23, -248}; /* logit scale 0.1, as the SOFTMAX lowering computes it */
+    const mt_softmax_params xp = {1717986944, 23, -248, 1, 10}; /* logit scale 0.1, as the SOFTMAX lowering computes it */
     int32_t predicted;
     int8_t e;
     TIME(a, mt_softmax_xent_s8(logits, 10, 0.1f, 0, 3, gif, &predicted));
     TIME(b, mt_softmax_xent_s8_grad_s16(logits, 10, 0.1f, 0, 3, gi16, &e, &predicted));
-    TIME(c, mt_softmax_xent_s8_grad_i16(logits, 10, &xp, 3, gi16, &e, &predicted));
+    TIME(c, mt_softmax_xent_s8_grad_i16(logits, &xp, 3, gi16, &e, &predicted));
     report("softmax_xent_10", a, b, c);
   }
   put_str("DONE\n");

@@ -103,14 +103,15 @@ static void digest_width(void) {
   for (int32_t k = 0; k < 200; ++k) {
     const int32_t n = dg_int(1, 24), label = dg_int(-1, n - 1);
     dg_fill_i8(dg_x, n, -128, 127);
-    mt_xent_int_params p;
+    mt_softmax_params p;
     p.input_multiplier = dg_int(1 << 30, 2147483647);
     p.input_left_shift = dg_int(20, 25);
     p.diff_min = -(int32_t)(((int64_t)31 << 26) >> p.input_left_shift);
+    p.rows = 1, p.depth = n;
     int32_t predicted = -7, loss;
     int8_t e = 99;
-    if (dg_bits == 16) loss = mt_softmax_xent_s8_grad_i16(dg_x, n, &p, label, dg_g16, &e, &predicted);
-    else loss = mt_softmax_xent_s8_grad_i8(dg_x, n, &p, label, dg_g8, &e, &predicted);
+    if (dg_bits == 16) loss = mt_softmax_xent_s8_grad_i16(dg_x, &p, label, dg_g16, &e, &predicted);
+    else loss = mt_softmax_xent_s8_grad_i8(dg_x, &p, label, dg_g8, &e, &predicted);
     dg_mix((uint32_t)loss);
     dg_mix((uint32_t)predicted);
     dg_mix_grad(dg_bits == 16 ? (void *)dg_g16 : (void *)dg_g8, n, e);
@@ -343,15 +344,16 @@ static void run_case(void) {
   switch (op) {
     case OP_LOSS: {
       const int32_t n = read_i32();
-      mt_xent_int_params p;
+      mt_softmax_params p;
       p.input_multiplier = read_i32(), p.input_left_shift = read_i32(), p.diff_min = read_i32();
+      p.rows = 1, p.depth = n;
       const int32_t label = read_i32();
       read_i8s(in8, n, CAP);
       int32_t predicted = -7;
       int8_t e = 99;
       void *g = bits == 16 ? (void *)q16a : (void *)q8a;
-      const int32_t loss = bits == 16 ? mt_softmax_xent_s8_grad_i16(in8, n, &p, label, g, &e, &predicted)
-                                      : mt_softmax_xent_s8_grad_i8(in8, n, &p, label, g, &e, &predicted);
+      const int32_t loss = bits == 16 ? mt_softmax_xent_s8_grad_i16(in8, &p, label, g, &e, &predicted)
+                                      : mt_softmax_xent_s8_grad_i8(in8, &p, label, g, &e, &predicted);
       printf(" %ld %ld %d", (long)loss, (long)predicted, e);
       print_grad(g, n);
       break;

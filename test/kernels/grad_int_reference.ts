@@ -152,6 +152,7 @@ export function step(acc: bigint, e: number, m: number, shift: number, sgd: SgdI
 
 const factorTimesLr = (f: IntFactors, c: number, sgd: SgdInt) => ({ m: doublingHighMul(f.multiplier[c], sgd.lrMultiplier), shift: f.shift[c] + sgd.lrShift });
 
+/** The scaling fields of mt_softmax_params (input_multiplier, input_left_shift, diff_min) the loss reads. */
 export interface XentParams { multiplier: number; leftShift: number; diffMin: number }
 
 export function softmaxXentInt(logits: number[], p: XentParams, label: number, bits: Bits): { loss: number; predicted: number; grad: Narrow } {

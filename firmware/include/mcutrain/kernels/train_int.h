@@ -18,8 +18,9 @@
  *    1/(s_W s_x) for biases) and the learning rate: TFLite's multiplier + shift, real = m * 2^(shift - 31)
  *    with m in [2^30, 2^31) (m = 0: zero).
  *  - the loss: int32 Q16 (real = raw / 2^16); its gradient from TFLite Micro's integer softmax
- *    (gemmlowp exp in Q5.26 -> Q0, the sum in Q12, the reciprocal), so the probabilities are the
- *    SOFTMAX kernel's before its final rounding to 8 bits.
+ *    (gemmlowp exp in Q5.26 -> Q0, the sum in Q12, the reciprocal; mt_softmax_params as the SOFTMAX
+ *    lowering computes them), so the probabilities are the SOFTMAX kernel's before its final rounding
+ *    to 8 bits.
  * Updates round the step lr * g (in units of the int8 weight, or of the int32 bias) to an integer:
  * to nearest (halves away from zero) or stochastically (floor(step + u), u uniform in [0, 1) from a
  * xorshift32 whose state lives in mt_sgd_int; one draw per updated parameter, in loop order), so that
@@ -33,6 +34,7 @@
 #include "mcutrain/kernels/conv.h"
 #include "mcutrain/kernels/depthwise_conv.h"
 #include "mcutrain/kernels/pooling.h"
+#include "mcutrain/kernels/softmax.h"
 
 #ifndef MT_GRAD_EXP_ZERO
 #define MT_GRAD_EXP_ZERO (-128) /* as train_narrow.h, which this header leaves out: it declares float kernels */
@@ -61,21 +63,14 @@ typedef struct {
   uint32_t rng;
 } mt_sgd_int;
 
-/* The loss's fixed-point softmax parameters, as mt_softmax_params has them for SOFTMAX (beta 1):
- * the difference q_i - q_max scaled to Q5.26 by input_multiplier * 2^input_left_shift; terms with
- * q_i - q_max < diff_min count as exp = 0. */
-typedef struct {
-  int32_t input_multiplier;
-  int32_t input_left_shift;
-  int32_t diff_min;
-} mt_xent_int_params;
-
 /* The kernels of one gradient type T (int16_t / int8_t), suffix S (i16 / i8). */
 #define MT_GRAD_INT_KERNELS(T, S)                                                                            \
-  /* Loss (Q16) and dL/dlogits = softmax - onehot(label) (grad may be NULL: the loss only). A label      \
-   * outside [0, n) returns -65536 (-1.0) and the softmax as the gradient; n <= 0 returns 0. */          \
-  int32_t mt_softmax_xent_s8_grad_##S(const int8_t *logits, int32_t n, const mt_xent_int_params *params,  \
-                                      int32_t label, T *grad, int8_t *grad_exp, int32_t *predicted);       \
+  /* Loss (Q16) and dL/dlogits = softmax - onehot(label) of one row of params->depth int8 logits, with  \
+   * the SOFTMAX kernel's parameters for their scale and beta 1 (rows unused) (grad may be NULL: the     \
+   * loss only). A label outside [0, depth) returns -65536 (-1.0) and the softmax as the gradient;       \
+   * depth <= 0 returns 0. */                                                                           \
+  int32_t mt_softmax_xent_s8_grad_##S(const int8_t *logits, const mt_softmax_params *params, int32_t label, \
+                                      T *grad, int8_t *grad_exp, int32_t *predicted);                      \
   /* dst = src, or dst += src (accumulate; ADD's and a fan-out's gradient), exactly aligned. */           \
   void mt_grad_copy_##S(const T *src, const int8_t *src_exp, T *dst, int8_t *dst_exp, int32_t n,            \
                         int32_t accumulate);                                                               \

@@ -261,6 +261,29 @@ describe('int16 integer kernels against the float32 kernels', () => {
   });
 });
 
+describe('stochastic rounding of the step', () => {
+  it('is unbiased: over many draws the mean step is the exact one, where rounding to nearest gives 0', () => {
+    // one FC weight row: steps of 0.05 to 0.4 of an int8 step (exact values known), 4,000 draws each
+    const depth = 8, input = Array.from({ length: depth }, (_, d) => d + 1), weights = new Array<number>(depth).fill(0);
+    const go: Narrow = { q: [1 << 14], exp: -14 }; // dL/dy = 1
+    const factor = 0.1; // factor * lr * x[d] = 0.05 * (d + 1) weight steps
+    const exact = input.map((x) => factor * 0.5 * x);
+    const mean = new Array<number>(depth).fill(0);
+    const draws = 4000;
+    const sgd = sgdInt(0.5, true, 12345);
+    for (let k = 0; k < draws; k++) {
+      const w = fcUpdateInt(1, depth, 1, input, 0, weights, fixedFactors([factor]), 1, go, sgd);
+      w.forEach((v, d) => { mean[d] += -v / draws; });
+    }
+    const nearest = fcUpdateInt(1, depth, 1, input, 0, weights, fixedFactors([factor]), 1, go, sgdInt(0.5, false));
+    exact.forEach((e, d) => {
+      // the mean of 4,000 Bernoulli(e) draws: within 4 standard deviations
+      expect(Math.abs(mean[d] - e), `weight ${d}: mean step ${mean[d]} vs ${e}`).toBeLessThan(4 * Math.sqrt((e * (1 - e)) / draws));
+      expect(nearest[d]).toBe(e < 0.5 ? 0 : -1);
+    });
+  });
+});
+
 const CC = 'arm-none-eabi-gcc';
 const hasCrossCompiler = spawnSync(CC, ['--version']).status === 0;
 const hasQemu = spawnSync(process.env.MCUTRAIN_QEMU ?? 'qemu-system-arm', ['--version']).status === 0;

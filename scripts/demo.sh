@@ -4,7 +4,8 @@
 # sparse training scheme for the emulated Cortex-M7 (QEMU mps2-an500), built and flashed; its five
 # outputs are retargeted to digits 5-9, which it has never seen: accuracy before, fine-tuning on the
 # board over the serial link, accuracy after, the learned weights read back into a .tflite (and checked
-# on a host build), one inference and one training step profiled, and a summary (build/demo/summary.json).
+# on a host build), one inference and one training step profiled; then TensorFlow Lite Micro's
+# person-detection model (inference only) on the same emulated board; and a summary (build/demo/summary.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,6 +13,7 @@ started=$SECONDS
 
 OUT=build/demo
 BOARD=$OUT/mnist-m7
+PERSON=$OUT/person-m7
 DIGITS=$OUT/digits
 # The biases of the last 4 weighted layers, the weights of the classifier and the 32-channel head conv.
 SCHEME='bias:last=4,weights:layers=-1,-2@1,lr=0.1'
@@ -21,7 +23,7 @@ accuracy() { node -e 'const r = require(process.argv[1]); console.log(`accuracy 
 mkdir -p "$OUT"
 
 # The emulated board runs on between commands, as a board would, until `mcutrain stop`: end it however the demo ends.
-trap 'node bin/mcutrain.js stop "$BOARD" >/dev/null 2>&1 || true' EXIT
+trap 'for p in "$BOARD" "$PERSON"; do node bin/mcutrain.js stop "$p" >/dev/null 2>&1 || true; done' EXIT
 
 stage "digits 5-9 the model never saw, as labelled folders of BMPs ($DIGITS/{train,test}/digit5..digit9)"
 node --import tsx scripts/demo_data.ts "$DIGITS" --train 300 --test 200
@@ -53,6 +55,16 @@ stage "profile one inference on the board (the training step's cost is in train.
 sample=$(find "$DIGITS/test/digit5" -name '*.bmp' | sort | head -1)
 mcutrain profile "$BOARD" --runs 1 --input "$sample" --json > "$OUT/profile.json"
 mcutrain stop "$BOARD"
+
+stage "TensorFlow Lite Micro's person-detection model on the same emulated board: inference only"
+mcutrain compile models/person_detect_int8.tflite --target mps2-an500 -o "$PERSON" > /dev/null
+mcutrain build "$PERSON" > /dev/null
+mcutrain flash "$PERSON" > /dev/null
+# --pixels bytes feeds the images exactly as TFLite Micro's person-detection test does.
+for img in person no_person; do
+  mcutrain infer "$PERSON" --input "models/$img.bmp" --pixels bytes --json > "$OUT/$img.json"
+done
+mcutrain stop "$PERSON"
 
 stage "summary"
 node --import tsx scripts/demo_summary.ts "$OUT" "$BOARD" "$((SECONDS - started))"

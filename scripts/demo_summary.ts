@@ -1,7 +1,8 @@
 /**
  * The demo's closing summary (scripts/demo.sh): reads what the demo's commands wrote into its folder
  * (eval --json before and after, train --json, profile --json, the project's mcutrain.json and
- * firmware.elf, the tuned model's host eval), prints a short table and writes <folder>/summary.json.
+ * firmware.elf, the tuned model's host eval, infer --json of the person-detection images), prints a
+ * short table and writes <folder>/summary.json.
  *
  *   node --import tsx scripts/demo_summary.ts <demo folder> <board project> <seconds so far>
  *
@@ -11,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { EvalReport } from '../src/cli/eval_command.ts';
+import type { DecodedOutput } from '../src/cli/outputs.ts';
 import type { ProfileReport } from '../src/cli/profile.ts';
 import { formatBytes, formatTable } from '../src/cli/table.ts';
 import { memoryUsage, readElfSections } from '../src/elf/elf.ts';
@@ -47,6 +49,12 @@ const lossCurve = Array.from({ length: Math.ceil(train.steps.length / window) },
   const part = train.steps.slice(i * window, (i + 1) * window);
   return part.reduce((s, p) => s + p.loss, 0) / part.length;
 });
+// TFLite Micro's person-detection model: class 1 is person (its reference test's expectation).
+const personScores = (image: string) => read<DecodedOutput[]>(`${image}.json`)[0].values;
+const personDetection = Object.fromEntries(['person', 'no_person'].map((image) => {
+  const [noPerson, person] = personScores(image);
+  return [image, { scores: { no_person: noPerson, person }, top: person > noPerson ? 'person' : 'no_person' }];
+}));
 const slowest = [...profile.ops].sort((a, b) => b.ticks - a.ticks).slice(0, 3);
 
 const summary = {
@@ -66,6 +74,7 @@ const summary = {
     trainArenaBytes: training.trainArenaBytes, inferenceArenaBytes: manifest.arenaBytes, trainedParamBytes: training.paramBytes,
     stackHighWaterBytes: profile.stackHighWaterBytes, firmwareFlashBytes: firmware.flashBytes, firmwareSramBytes: firmware.ramBytes,
   },
+  personDetection,
   seconds: secondsArg === undefined ? null : Number(secondsArg),
 };
 writeFileAtomic(path.join(folder, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -80,5 +89,6 @@ console.log(formatTable(['', ''], [
   ['one inference', `${count(profile.totalTicks)} ${profile.tickUnit} (slowest: ${slowest.map((o) => `#${o.index} ${o.kind} ${pct(o.share)}`).join(', ')})`],
   ['one training step', `${count(stepTicks)} ${profile.tickUnit} (${(stepTicks / profile.totalTicks).toFixed(1)}x an inference), ${summary.trainingStep.msOverLink.toFixed(0)} ms over the link`],
   ['memory', `training arena ${formatBytes(training.trainArenaBytes)}, stack ${formatBytes(profile.stackHighWaterBytes ?? 0)}; firmware SRAM ${formatBytes(firmware.ramBytes)}, Flash ${formatBytes(firmware.flashBytes)}`],
+  ['person detection', `person_detect_int8.tflite: ${Object.entries(personDetection).map(([image, r]) => `${image}.bmp -> ${r.top} (${r.scores.no_person}, ${r.scores.person})`).join(', ')}`],
   ['summary', `${path.join(folder, 'summary.json')}${summary.seconds === null ? '' : ` (demo so far: ${summary.seconds} s)`}`],
 ]).split('\n').slice(2).join('\n'));

@@ -23,7 +23,7 @@ accuracy() { node -e 'const r = require(process.argv[1]); console.log(`accuracy 
 mkdir -p "$OUT"
 
 # The emulated board runs on between commands, as a board would, until `mcutrain stop`: end it however the demo ends.
-trap 'for p in "$BOARD" "$PERSON"; do node bin/mcutrain.js stop "$p" >/dev/null 2>&1 || true; done' EXIT
+trap '[ -z "${person_build:-}" ] || kill "$person_build" 2>/dev/null; for p in "$BOARD" "$PERSON"; do node bin/mcutrain.js stop "$p" >/dev/null 2>&1 || true; done' EXIT
 
 stage "digits 5-9 the model never saw, as labelled folders of BMPs ($DIGITS/{train,test}/digit5..digit9)"
 node --import tsx scripts/demo_data.ts "$DIGITS" --train 300 --test 200
@@ -36,6 +36,10 @@ mcutrain flash "$BOARD"
 stage "before: the pretrained model on 200 test digits 5-9"
 mcutrain eval "$BOARD" --data "$DIGITS/test" --json > "$OUT/before.json"
 accuracy "$OUT/before.json"
+
+# The person-detection firmware builds on the other core while the board trains (its log is shown later).
+( mcutrain compile models/person_detect_int8.tflite --target mps2-an500 -o "$PERSON" && mcutrain build "$PERSON" ) > "$OUT/person-build.log" 2>&1 &
+person_build=$!
 
 stage "fine-tune on the board: 2 epochs over 300 digits, one SGD step per sample over the link"
 mcutrain train "$BOARD" --data "$DIGITS/train" --epochs 2 --lr 0.1 --json "$OUT/train.json"
@@ -57,8 +61,8 @@ mcutrain profile "$BOARD" --runs 1 --input "$sample" --json > "$OUT/profile.json
 mcutrain stop "$BOARD"
 
 stage "TensorFlow Lite Micro's person-detection model on the same emulated board: inference only"
-mcutrain compile models/person_detect_int8.tflite --target mps2-an500 -o "$PERSON" > /dev/null
-mcutrain build "$PERSON" > /dev/null
+wait "$person_build" || { cat "$OUT/person-build.log"; exit 1; }
+grep -E '^\$|^compiled|^built' "$OUT/person-build.log"
 mcutrain flash "$PERSON" > /dev/null
 # --pixels bytes feeds the images exactly as TFLite Micro's person-detection test does.
 for img in person no_person; do

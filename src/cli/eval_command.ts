@@ -132,7 +132,13 @@ export const EVAL_COMMAND: Command = {
     const pixels = pixelsOption(v);
     const port = portOptions(v);
     const manifest = readManifest(dir);
-    const set = readLabelledFolder(data, manifest.inputs[0], { pixels, classes: classesOf(manifest, dir), warn });
+    const classes = classesOf(manifest, dir);
+    const set = readLabelledFolder(data, manifest.inputs[0], { pixels, classes, warn });
+    if (set.classNames.length < classes && set.classNames.some((name) => !/^\d+$/.test(name))) {
+      // Named folders are numbered in sorted order: with a class missing, the ones after it shift.
+      warn(`'${data}' has ${set.classNames.length} named class folders for a model of ${classes} classes: they are labels 0 to ${set.classNames.length - 1} ` +
+        `(${set.classNames.join(', ')}); if a class of the training data is missing here, the labels are shifted (name class folders by their label, 0 to ${classes - 1}, to evaluate a subset)`);
+    }
     const score: Scorer = manifest.training
       ? (device, sample, label) => device.evaluate(sample, label, { rounds: SAMPLE_ROUNDS })
       : inferenceScorer(manifest.outputs[0], endsWithSoftmax(dir));

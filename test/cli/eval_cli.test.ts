@@ -19,7 +19,7 @@ import { seededUniform } from '../../src/util/random.ts';
 const root = tempDir('eval-softmax');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-it('eval scores a SOFTMAX output as probabilities', async () => {
+it('eval scores a SOFTMAX output as probabilities, and warns about named class folders that may be shifted', async () => {
   const project = path.join(root, 'micro_speech');
   const { manifest } = compileModel({ modelPath: model('micro_speech_int8.tflite'), target: 'host', outDir: project });
   await buildProjectAsync(project);
@@ -58,4 +58,13 @@ it('eval scores a SOFTMAX output as probabilities', async () => {
   expect(report.engine).toBe('inference');
   expect([report.samples, report.correct]).toEqual([8, correct]);
   expect(report.loss).toBeCloseTo(loss / samples.length, 12);
+
+  // Named class folders for fewer classes than the model has: labelled 0.. in sorted order, which shifts
+  // the labels if a class in between is missing, so eval says so.
+  mkdirSync(path.join(root, 'named', 'yes'), { recursive: true });
+  writeFileSync(path.join(root, 'named', 'yes', 'a.npy'), encodeNpy('int8', [1, 1960], samples[0].data));
+  const named = await cliAsync('eval', project, '--data', path.join(root, 'named'));
+  expect(named.code).toBe(0);
+  expect(named.err).toMatch(/warning: '.*named' has 1 named class folders for a model of 4 classes: they are labels 0 to 0 \(yes\); if a class of the training data is missing/);
+  expect(named.out).toMatch(/^yes\s+1\s/m);
 });

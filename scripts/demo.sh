@@ -22,8 +22,10 @@ stage() { echo; echo "=== $* ($((SECONDS - started)) s)"; }
 accuracy() { node -e 'const r = require(process.argv[1]); console.log(`accuracy ${(100 * r.accuracy).toFixed(1)}% (${r.correct} of ${r.samples}), loss ${r.loss.toFixed(3)}`)' "$PWD/$1"; }
 mkdir -p "$OUT"
 
-# The emulated board runs on between commands, as a board would, until `mcutrain stop`: end it however the demo ends.
-trap '[ -z "${person_build:-}" ] || kill "$person_build" 2>/dev/null; for p in "$BOARD" "$PERSON"; do node bin/mcutrain.js stop "$p" >/dev/null 2>&1 || true; done' EXIT
+# An emulated board runs on between commands, as a board would, until `mcutrain stop`: end them however the demo ends.
+running=()
+person_build=
+trap '[ -z "$person_build" ] || kill "$person_build" 2>/dev/null; for p in "${running[@]}"; do node bin/mcutrain.js stop "$p" >/dev/null 2>&1 || true; done' EXIT
 
 stage "digits 5-9 the model never saw, as labelled folders of BMPs ($DIGITS/{train,test}/digit5..digit9)"
 node --import tsx scripts/demo_data.ts "$DIGITS" --train 300 --test 200
@@ -31,6 +33,7 @@ node --import tsx scripts/demo_data.ts "$DIGITS" --train 300 --test 200
 stage "compile models/mnist04_int8.tflite with a sparse training scheme for the emulated Cortex-M7, build, flash"
 mcutrain compile models/mnist04_int8.tflite --target mps2-an500 --train "$SCHEME" -o "$BOARD"
 mcutrain build "$BOARD"
+running=("$BOARD")
 mcutrain flash "$BOARD"
 
 stage "before: the pretrained model on 200 test digits 5-9"
@@ -59,16 +62,21 @@ stage "profile one inference on the board (the training step's cost is in train.
 sample=$(find "$DIGITS/test/digit5" -name '*.bmp' | sort | head -1)
 mcutrain profile "$BOARD" --runs 1 --input "$sample" --json > "$OUT/profile.json"
 mcutrain stop "$BOARD"
+running=()
 
 stage "TensorFlow Lite Micro's person-detection model on the same emulated board: inference only"
 wait "$person_build" || { cat "$OUT/person-build.log"; exit 1; }
+person_build=
 grep -E '^\$|^compiled|^built' "$OUT/person-build.log"
+running=("$PERSON")
 mcutrain flash "$PERSON" > /dev/null
 # --pixels bytes feeds the images exactly as TFLite Micro's person-detection test does.
 for img in person no_person; do
   mcutrain infer "$PERSON" --input "models/$img.bmp" --pixels bytes --json > "$OUT/$img.json"
+  node -e 'const s = require(process.argv[1])[0].values; console.log(`${process.argv[2]}.bmp: no_person ${s[0]}, person ${s[1]} -> ${s[1] > s[0] ? "person" : "no_person"}`)' "$PWD/$OUT/$img.json" "$img"
 done
 mcutrain stop "$PERSON"
+running=()
 
 stage "summary"
 node --import tsx scripts/demo_summary.ts "$OUT" "$BOARD" "$((SECONDS - started))"

@@ -25,7 +25,10 @@ describe('scripts/demo.sh', () => {
 
   it('names only files a clone has', () => {
     const named = [...new Set(demo.match(/\b(?:models|scripts)\/[\w.-]+\.\w+/g) ?? [])];
-    expect(named).toEqual(expect.arrayContaining(['models/mnist04_int8.tflite', 'scripts/setup.sh', 'scripts/demo_data.ts', 'scripts/demo_summary.ts']));
+    expect(named).toEqual(expect.arrayContaining(['models/mnist04_int8.tflite', 'models/person_detect_int8.tflite', 'scripts/setup.sh', 'scripts/demo_data.ts', 'scripts/demo_summary.ts']));
+    // The images it feeds the person-detection model, named in a loop.
+    expect(demo).toMatch(/for img in person no_person; do[\s\S]*--input "models\/\$img\.bmp"/);
+    named.push('models/person.bmp', 'models/no_person.bmp');
     const tracked = execFileSync('git', ['ls-files', '--', ...named], { cwd: REPO, encoding: 'utf8' }).trim().split('\n');
     expect(tracked.sort()).toEqual(named.sort());
   });

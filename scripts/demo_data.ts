@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { encodeGrayBmp } from '../src/data/bmp.ts';
-import type { Digit } from '../experiments/mnist_pipeline.ts';
+import type { Digit } from '../test/helpers/mnist_pipeline.ts';
 import { pretrainedSplits } from './make_pretrained.ts';
 
 /**

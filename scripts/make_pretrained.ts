@@ -1,6 +1,6 @@
 /**
  * Makes models/mnist04_int8.tflite, the project's own pretrained model that `npm run demo` fine-tunes
- * on the board: experiments/transfer_pipeline.ts's small MobileNet-style net (28x28x1 -> 5 logits),
+ * on the board: test/helpers/transfer_pipeline.ts's small MobileNet-style net (28x28x1 -> 5 logits),
  * pretrained with Adam on 4,500 MNIST digits 0-4 (the `mnist` package), quantized to int8 by mcutrain
  * (min/max calibration on 200 of them). Seeded throughout and tfjs' CPU kernels are deterministic, so
  * a run writes the same bytes (check with `--check`: it writes nothing and compares).
@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildTransferNet, evaluateFloat, FULL, pretrain, quantizeToFile, transferData, type TransferData } from '../experiments/transfer_pipeline.ts';
+import { buildTransferNet, evaluateFloat, FULL, pretrain, quantizeToFile, transferData, type TransferData } from '../test/helpers/transfer_pipeline.ts';
 
 export const PRETRAINED_MODEL = fileURLToPath(new URL('../models/mnist04_int8.tflite', import.meta.url));
 const SEED = 1;

@@ -9,8 +9,10 @@
  * treats taps outside its input as padding, so a patch at the image border keeps the real padding,
  * and an inner patch gets none and reads its halo instead). Clones share the original's constants.
  */
-import { elementCount, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
+import { elementCount, type Graph, type Operator, type OpOf, type Tensor } from '../ir/graph.ts';
+import { activationInputs as activationSlots, inputOf, traitsOf } from '../ir/operator_traits.ts';
 import type { KernelArg, KernelCall } from '../lower/kernel_call.ts';
+import { type CStruct, withFields } from '../lower/params_structs.ts';
 import { constantValues } from '../ir/tensor_data.ts';
 import { oneOf } from '../util/option_values.ts';
 
@@ -30,9 +32,6 @@ export const PATCH_MODES: readonly PatchMode[] = ['auto', 'fit', 'off'];
 export function parsePatchMode(value: unknown, training: boolean, what = 'patches'): PatchMode {
   return value === undefined ? (training ? 'auto' : 'off') : oneOf(value, PATCH_MODES, what);
 }
-
-/** Operators whose output window depends on a window of their input only. */
-const LOCAL_KINDS: ReadonlySet<string> = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'PAD', 'ADD', 'AVERAGE_POOL_2D', 'MAX_POOL_2D']);
 
 interface Region { y0: number; y1: number; x0: number; x1: number }
 
@@ -70,7 +69,7 @@ export function stageCandidates(graph: Graph, calls: KernelCall[]): number[] {
   for (let end = 0; end < calls.length; end++) {
     const call = calls[end];
     const op = graph.operators[call.op];
-    if (!LOCAL_KINDS.has(op.kind) || !call.fn || call.tensors) break;
+    if (!traitsOf(op.kind).local || !call.fn || call.tensors) break;
     if (end >= 1 && isValidStage(graph, calls, end)) out.push(end);
   }
   return out;
@@ -87,18 +86,19 @@ function isValidStage(graph: Graph, calls: KernelCall[], end: number): boolean {
   return inputs.size === 1 && out.shape.length === 4 && [...inputs].every((t) => graph.tensors[t].shape.length === 4);
 }
 
-const activationInputs = (graph: Graph, op: Operator): number[] =>
-  (op.kind === 'ADD' ? op.inputs : [op.inputs[0]]).filter((t) => t >= 0 && !graph.tensors[t].data);
+/** The activations an operator reads at run time (constant operands are no window's business). */
+const activationInputs = (graph: Graph, op: Operator): number[] => activationSlots(op).filter((t) => !graph.tensors[t].data);
 
 /** Splits [0, size) into n nearly equal bands. */
 function bands(size: number, n: number): [number, number][] {
   return Array.from({ length: n }, (_, i) => [Math.floor((i * size) / n), Math.floor(((i + 1) * size) / n)] as [number, number]);
 }
 
-const field = (call: KernelCall, name: string): number => {
-  const f = call.structs[0]?.fields.find((x) => x.name === name);
-  if (!f || typeof f.value !== 'number') throw new Error(`call op${call.op} has no numeric field ${name}`);
-  return f.value;
+/** The top or left padding in a windowed call's parameter struct. */
+const field = (call: KernelCall, name: 'pad_h' | 'pad_w'): number => {
+  const fields = call.structs[0]?.fields;
+  if (!fields || !('pad_h' in fields)) throw new Error(`call op${call.op} has no field ${name}`);
+  return fields[name];
 };
 
 /** Rows (or columns) of the input one output window [a, b) reads, clamped to the input. */
@@ -112,7 +112,7 @@ function geometry(graph: Graph, call: KernelCall, op: Operator): Geometry | null
   switch (op.kind) {
     case 'CONV_2D':
     case 'DEPTHWISE_CONV_2D': {
-      const f = graph.tensors[op.inputs[1]].shape;
+      const f = graph.tensors[inputOf(op, 'weights')].shape;
       return { strideH: op.options.strideH, strideW: op.options.strideW, padH: field(call, 'pad_h'), padW: field(call, 'pad_w'),
         filterH: f[1], filterW: f[2], dilationH: op.options.dilationH, dilationW: op.options.dilationW };
     }
@@ -126,8 +126,8 @@ function geometry(graph: Graph, call: KernelCall, op: Operator): Geometry | null
 }
 
 /** The PAD's leading amounts along H and W (its constant paddings input, NHWC). */
-function padBefore(graph: Graph, op: Operator): [number, number] {
-  const v = Array.from(constantValues(graph.tensors[op.inputs[1]]), Number);
+function padBefore(graph: Graph, op: OpOf<'PAD'>): [number, number] {
+  const v = Array.from(constantValues(graph.tensors[inputOf(op, 'paddings')]), Number);
   const rank = v.length / 2; // lower ranks are NHWC with leading dimensions dropped
   const at = (dim: number) => (dim - (4 - rank) >= 0 ? v[2 * (dim - (4 - rank))] : 0);
   return [at(1), at(2)];
@@ -147,7 +147,8 @@ function inputRegion(graph: Graph, call: KernelCall, op: Operator, out: Region, 
     const c = (v: number, size: number) => Math.min(size, Math.max(0, v));
     return { y0: c(out.y0 - ph, h), y1: c(out.y1 - ph, h), x0: c(out.x0 - pw, w), x1: c(out.x1 - pw, w) };
   }
-  return { ...out }; // ADD: elementwise
+  if (op.kind === 'ADD') return { ...out }; // elementwise
+  throw new Error(`${op.kind} is local in ir/operator_traits.ts, but the patch stage has no input window for it`);
 }
 
 /** Grids tried by bestPatchedSchedule: 2x2 up to 8x8 patches. */
@@ -208,9 +209,9 @@ export function patchStage(base: Graph, calls: KernelCall[], end: number, grid: 
   const copy = (op: number, name: string, src: number, srcR: Region, dst: number, dstR: Region, region: Region): KernelCall => ({
     op, name, fn: 'mt_copy_region_s8', consts: [], structs: [], scratchBytes: 0, macs: 0,
     args: [
-      { kind: 'tensor', tensor: src }, { kind: 'dims', values: dims4(tensors[src]) }, { kind: 'literal', value: region.y0 - srcR.y0 }, { kind: 'literal', value: region.x0 - srcR.x0 },
-      { kind: 'tensor', tensor: dst }, { kind: 'dims', values: dims4(tensors[dst]) }, { kind: 'literal', value: region.y0 - dstR.y0 }, { kind: 'literal', value: region.x0 - dstR.x0 },
-      { kind: 'literal', value: region.y1 - region.y0 }, { kind: 'literal', value: region.x1 - region.x0 },
+      { kind: 'tensor', tensor: src }, { kind: 'dims', values: dims4(tensors[src]) }, { kind: 'int', value: region.y0 - srcR.y0 }, { kind: 'int', value: region.x0 - srcR.x0 },
+      { kind: 'tensor', tensor: dst }, { kind: 'dims', values: dims4(tensors[dst]) }, { kind: 'int', value: region.y0 - dstR.y0 }, { kind: 'int', value: region.x0 - dstR.x0 },
+      { kind: 'int', value: region.y1 - region.y0 }, { kind: 'int', value: region.x1 - region.x0 },
     ],
     tensors: { inputs: [src], outputs: [dst] },
   });
@@ -278,25 +279,29 @@ function cloneCall(graph: Graph, call: KernelCall, op: Operator, name: string, l
   out: Region, reads: Map<number, Region>, tensors: Tensor[]): KernelCall {
   const main = reads.get(activationInputs(graph, op)[0])!;
   const g = geometry(graph, call, op);
-  const structs = call.structs.map((s) => ({
-    ...s,
-    fields: s.fields.map((f) => {
-      if (g && f.name === 'pad_h') return { ...f, value: g.padH + main.y0 - out.y0 * g.strideH };
-      if (g && f.name === 'pad_w') return { ...f, value: g.padW + main.x0 - out.x0 * g.strideW };
-      if (op.kind === 'ADD' && f.name === 'size') return { ...f, value: elementCount(tensors[outId].shape) };
-      if (op.kind === 'PAD' && (f.name === 'before' || f.name === 'after')) {
-        const [ph, pw] = padBefore(graph, op);
-        const [, inH, inW] = graph.tensors[op.inputs[0]].shape;
-        const before = [0, Math.max(0, ph - out.y0), Math.max(0, pw - out.x0), 0];
-        const after = [0, Math.max(0, out.y1 - ph - inH), Math.max(0, out.x1 - pw - inW), 0];
-        const [n, h, w, c] = f.name === 'before' ? before : after;
-        // Keep the original's channel padding (index 3) and batch padding: only H and W are windowed.
-        const orig = String(f.value).match(/-?\d+/g)!.map(Number);
-        return { ...f, value: `{ .n = ${orig[0] + n}, .h = ${h}, .w = ${w}, .c = ${orig[3] + c} }` };
+  const structs = call.structs.map((s): CStruct => {
+    switch (s.ctype) {
+      case 'mt_conv_params':
+      case 'mt_depthwise_conv_params':
+      case 'mt_pooling_params':
+        return g ? withFields(s, { pad_h: g.padH + main.y0 - out.y0 * g.strideH, pad_w: g.padW + main.x0 - out.x0 * g.strideW }) : s;
+      case 'mt_add_params':
+        return withFields(s, { size: elementCount(tensors[outId].shape) });
+      case 'mt_pad_params': {
+        const pad = op as OpOf<'PAD'>; // only PAD lowers to mt_pad_params
+        const [ph, pw] = padBefore(graph, pad);
+        const [, inH, inW] = graph.tensors[inputOf(pad, 'input')].shape;
+        // Only H and W are windowed: the original's batch and channel padding stay.
+        const { before, after } = s.fields;
+        return withFields(s, {
+          before: { ...before, h: Math.max(0, ph - out.y0), w: Math.max(0, pw - out.x0) },
+          after: { ...after, h: Math.max(0, out.y1 - ph - inH), w: Math.max(0, out.x1 - pw - inW) },
+        });
       }
-      return f;
-    }),
-  }));
+      default:
+        return s;
+    }
+  });
   const args: KernelArg[] = call.args.map((a, i) => {
     const nextTensor = call.args[i + 1];
     if (a.kind === 'tensor') {
@@ -309,7 +314,7 @@ function cloneCall(graph: Graph, call: KernelCall, op: Operator, name: string, l
       const local = localIn.get(nextTensor.tensor) ?? (nextTensor.tensor === op.outputs[0] ? outId : undefined);
       return local !== undefined ? { kind: 'dims', values: dims4(tensors[local]) } : a;
     }
-    if (a.kind === 'const') return { kind: 'literal', value: `op${call.op}_${a.name}` };
+    if (a.kind === 'const') return { ...a, owner: call.op }; // the original's constants, shared by every patch
     return a;
   });
   const fullOut = graph.tensors[op.outputs[0]];

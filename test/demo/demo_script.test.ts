@@ -11,7 +11,7 @@ import { readLabelledFolder } from '../../src/data/labelled.ts';
 import { importTfliteFile } from '../../src/import/import_tflite.ts';
 import { writeDigitFolder } from '../../scripts/demo_data.ts';
 import { PRETRAINED_MODEL, pretrainedSplits } from '../../scripts/make_pretrained.ts';
-import { quantizeImage } from '../../experiments/mnist_pipeline.ts';
+import { quantizeImage } from '../helpers/mnist_pipeline.ts';
 import { REPO, tempDir } from '../helpers/paths.ts';
 
 const demo = readFileSync(path.join(REPO, 'scripts/demo.sh'), 'utf8');

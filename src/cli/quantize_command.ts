@@ -10,7 +10,7 @@ import { writeTflite } from '../export/write_tflite.ts';
 import { lowerGraph } from '../lower/lower.ts';
 import { planMemory } from '../plan/plan_memory.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
-import { formatBytes } from './table.ts';
+import { formatBytes } from '../util/table.ts';
 import { progress } from './progress.ts';
 import { warn } from './warn.ts';
 import type { Command } from './commands.ts';

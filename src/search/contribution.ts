@@ -18,7 +18,7 @@ import path from 'node:path';
 import { buildProjectAsync } from '../build/build_project.ts';
 import type { LabelledSet } from '../data/labelled.ts';
 import { McutrainError } from '../errors.ts';
-import { openProjectDevice } from '../link/connect.ts';
+import { openProjectDevice } from '../connect/connect.ts';
 import type { Device } from '../link/device.ts';
 import { compileModel } from '../project/compile_project.ts';
 import { MANIFEST_FILE, readManifest, type ProjectManifest } from '../project/manifest.ts';

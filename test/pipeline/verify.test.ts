@@ -2,7 +2,8 @@
  * The pipeline's verifier: the reference workloads pass it after every pass (inference, a training
  * step with split layers and in-place updates, the early stage as patches), and each kind of broken IR
  * it exists to catch is caught, named by its pass: buffers live at once that overlap, arguments that do
- * not resolve, reads before writes, tensors without a place, aliases of different sizes.
+ * not resolve, shapes no tensor of the call has, reads before writes, tensors without a place, aliases
+ * of different sizes.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -81,6 +82,15 @@ describe('pipeline verifier', () => {
     expect(callProblems(a.graph, withoutConsts).join('\n')).toMatch(/argument names constant \S+, which the call does not define/);
     const badTensor = broken((x) => ({ ...x, args: [...x.args, { kind: 'tensor', tensor: a.graph.tensors.length }] }));
     expect(callProblems(a.graph, badTensor).join('\n')).toContain(`argument names tensor ${a.graph.tensors.length}, which does not exist`);
+  });
+
+  it('finds a shape given to a kernel that is no tensor\'s it reads or writes', () => {
+    const a = inference;
+    const step = a.schedule.findIndex((c) => c.args.some((x) => x.kind === 'dims'));
+    const wrong = a.schedule.map((c, i) => (i !== step ? c : {
+      ...c, args: c.args.map((x) => (x.kind === 'dims' ? { ...x, values: x.values.map((d, j) => (j === 3 ? d + 1 : d)) } : x)),
+    }));
+    expect(callProblems(a.graph, wrong).join('\n')).toMatch(new RegExp(`^step ${step} .*: dims \\[[0-9,]+\\] match no tensor the call reads or writes`, 'm'));
   });
 
   it('finds a read before any write, and an alias between tensors of different sizes', () => {

@@ -2,10 +2,11 @@
  * Checks of the IR between passes, for tests and debugging (MCUTRAIN_VERIFY=1, or the pipeline's
  * `verify` option; off by default so the CLI pays nothing): every tensor a graph or call names exists,
  * every call's arguments resolve (tensors, its constants and structs by name, its scratch), each shape
- * a call is given is a shape of a tensor it reads or writes, aliases join tensors of one size, no activation is read before it is written, and in a memory plan every
- * touched activation is placed, each buffer is large enough and live wherever its tensors are used,
- * and no two buffers live at the same time overlap in the arena. The plan is checked against lifetimes
- * recomputed from the schedule, not against the planner's own bookkeeping alone.
+ * a call is given is the shape of a tensor it reads or writes or of a block within one, aliases join
+ * tensors of one size, no activation is read before it is written, and in a memory plan every touched
+ * activation is placed, each buffer is large enough and live wherever its tensors are used, and no two
+ * buffers live at the same time overlap in the arena. The plan is checked against lifetimes recomputed
+ * from the schedule, not against the planner's own bookkeeping alone.
  */
 import { elementCount, isConstant, tensorBytes, type Graph } from '../ir/graph.ts';
 import type { KernelCall } from '../lower/kernel_call.ts';
@@ -62,7 +63,7 @@ export function callProblems(graph: Graph, calls: KernelCall[], liveIn: readonly
       if (exists(t) && !isConstant(graph.tensors[t]) && !written.has(t)) out.push(`${at} reads ${graph.tensors[t].name} before any call writes it`);
     }
     const argTensors = c.args.flatMap((a) => ('tensor' in a ? [a.tensor] : []));
-    const touched = new Set([...inputs, ...outputs, ...argTensors].filter(exists).map((t) => elementCount(graph.tensors[t].shape)));
+    const touched = [...inputs, ...outputs, ...argTensors].filter(exists).map((t) => graph.tensors[t]);
     for (const a of c.args) {
       switch (a.kind) {
         case 'tensor': case 'momentum': case 'split_filter':
@@ -78,8 +79,10 @@ export function callProblems(graph: Graph, calls: KernelCall[], liveIn: readonly
           if (!(c.scratchBytes > 0)) out.push(`${at}: argument is its scratch buffer, but it asks for none`);
           break;
         case 'dims':
-          // A shape the kernel is told must be the shape of a tensor it is given.
-          if (!touched.has(a.values.reduce((n, d) => n * d, 1))) out.push(`${at}: dims [${a.values.join(',')}] match no tensor the call reads or writes`);
+          // A shape the kernel is told is a tensor's it is given (in any layout), or a block of one (a split tensor's trained block).
+          if (!touched.some((t) => elementCount(t.shape) === elementCount(a.values) || (t.shape.length === a.values.length && a.values.every((d, i) => d <= t.shape[i])))) {
+            out.push(`${at}: dims [${a.values.join(',')}] match no tensor the call reads or writes`);
+          }
           break;
         default:
           break;

@@ -15,7 +15,7 @@ import type { TrainingScheme } from '../train/scheme.ts';
 import { sramBudget, type SramBudget } from '../train/memory_report.ts';
 import { analyzeTrainingStep, importModel, lowerModel, planInference, type Analysis, type Planned } from './passes.ts';
 import { arenaOf, searchPatchLayout } from './patch_search.ts';
-import { verifyAnalysis, verifyGraph, verifyLowered, verifyRequested } from './verify.ts';
+import { verifyAnalysis, verifyGraph, verifyLowered, verifyPlanned, verifyRequested, verifyTrainingStep } from './verify.ts';
 
 export type { Analysis, Lowered, Planned } from './passes.ts';
 
@@ -55,14 +55,17 @@ export function analyzeGraph(graph: Graph, numerics?: Numerics, scheme?: Trainin
   const lowered = lowerModel(graph, parseNumerics(numerics));
   if (verify) verifyLowered(lowered, 'lower');
   const analyse = (planned: Planned) => analyzeTrainingStep(planned, scheme, options);
-  const whole = analyse(planInference(lowered));
-  if (verify) verifyAnalysis(whole, scheme ? 'plan, train' : 'plan');
+  const planned = planInference(lowered);
+  if (verify) verifyPlanned(planned, 'plan');
+  const whole = analyse(planned);
+  if (verify) verifyTrainingStep(whole, 'train');
   if (patches === 'off') return whole;
   // 'fit': the arena may take what the budget leaves after the rest of the build's SRAM, which no layout changes.
   const budget = options.fitWithin;
   const arenaLimit = patches !== 'fit' ? undefined : budget ? budget.bytes - (buildSram(whole, budget.target).totalBytes - arenaOf(whole)) : Infinity;
   const chosen = searchPatchLayout({ lowered, whole, arenaLimit, plan: (p) => planInference(lowered, p), analyse });
-  if (verify && chosen !== whole) verifyAnalysis(chosen, 'patch layout');
+  // The search's candidates are not checked one by one (the time would grow with their number), the one it keeps is.
+  if (verify && chosen !== whole) verifyAnalysis(chosen, 'plan and train of the patch layout');
   return chosen;
 }
 

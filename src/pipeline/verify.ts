@@ -11,7 +11,7 @@
 import { elementCount, isConstant, tensorBytes, type Graph } from '../ir/graph.ts';
 import type { KernelCall } from '../lower/kernel_call.ts';
 import type { MemoryPlan } from '../plan/plan_memory.ts';
-import type { Analysis, Lowered } from './passes.ts';
+import type { Analysis, Lowered, Planned } from './passes.ts';
 
 /** An IR that breaks an invariant: a bug in the pass named, never a user error. */
 export class VerifyError extends Error {
@@ -158,17 +158,20 @@ export function verifyLowered(l: Lowered, after: string): void {
   fail(after, callProblems(l.graph, l.calls));
 }
 
-/** Checks the inference schedule and its plan, and the training step and its plan when there is one. */
-export function verifyAnalysis(a: Analysis, after: string): void {
-  const inputs = a.graph.inputs;
-  const problems = [
-    ...callProblems(a.graph, a.schedule),
-    ...planProblems(a.graph, a.schedule, a.plan, { liveIn: inputs, liveOut: a.graph.outputs }),
-  ];
+/** Checks the inference schedule and its plan after pass plan. */
+export function verifyPlanned(p: Planned, after: string): void {
+  fail(after, [...callProblems(p.graph, p.schedule), ...planProblems(p.graph, p.schedule, p.plan, { liveIn: p.graph.inputs, liveOut: p.graph.outputs })]);
+}
+
+/** Checks the training step and its plan after pass train (nothing without one). */
+export function verifyTrainingStep(a: Analysis, after: string): void {
   const t = a.training;
-  if (t) {
-    problems.push(...callProblems(t.graph, t.schedule).map((p) => `training ${p}`));
-    problems.push(...planProblems(t.graph, t.schedule, t.plan, { liveIn: inputs, liveOut: [] }).map((p) => `training ${p}`));
-  }
-  fail(after, problems);
+  if (!t) return;
+  fail(after, [...callProblems(t.graph, t.schedule), ...planProblems(t.graph, t.schedule, t.plan, { liveIn: a.graph.inputs, liveOut: [] })].map((p) => `training ${p}`));
+}
+
+/** Checks an analysis whole: the inference schedule and its plan, then the training step's. */
+export function verifyAnalysis(a: Analysis, after: string): void {
+  verifyPlanned(a, after);
+  verifyTrainingStep(a, after);
 }

@@ -16,8 +16,7 @@ export function cFloat(v: number): string {
   return /[.e]/.test(s) ? `${s}f` : `${s}.0f`;
 }
 
-export function cScalar(ctype: CScalarType | string, v: number | string): string {
-  if (typeof v === 'string') return v;
+export function cScalar(ctype: CScalarType, v: number): string {
   return ctype === 'float' ? cFloat(v) : cInt(v);
 }
 

@@ -8,7 +8,8 @@ import type { CScalarType, KernelArg, KernelCall } from '../lower/kernel_call.ts
 import type { MemoryPlan } from '../plan/plan_memory.ts';
 import type { Target } from '../targets/target.ts';
 import { McutrainError } from '../errors.ts';
-import { cArrayLines, cComment, cFloat, cInt, cScalar, cString } from './c_literals.ts';
+import { cArrayLines, cComment, cFloat, cInt, cString } from './c_literals.ts';
+import { structInitializers } from './params_c.ts';
 import { renderTemplate } from './templates.ts';
 import { constantValues } from '../ir/tensor_data.ts';
 import { targetView } from './target_view.ts';
@@ -53,6 +54,10 @@ const weightName = (id: number) => `mt_const_t${id}`;
 const paramName = (id: number) => `mt_param_t${id}`;
 const momentumName = (id: number) => `mt_momentum_t${id}`;
 const splitName = (id: number) => `mt_split_t${id}`;
+/** The narrow gradients' exponent table (int8_t, one entry per gradient tensor), declared by templates/partials/training.hbs. */
+const GRAD_EXP_TABLE = 'mt_grad_exp';
+/** C expressions of the training step's variables (the parameters and result of mt_train_run in training.hbs). */
+const STEP_VARIABLES = { label: 'label', predicted: '&result->predicted' } as const;
 
 /**
  * The link's receive buffer (mt_link_buffers.rx): none. INFER, TRAIN_STEP and EVALUATE payloads are staged
@@ -67,6 +72,17 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
   const graph = training?.graph ?? inferenceGraph;
   const trained = new Map<number, TrainParamInfo>((training?.params ?? []).map((p) => [p.tensor, p]));
   const dimsDefs: { name: string; values: string }[] = [];
+  const schedule = opts.schedule ?? calls;
+
+  /** C name of a constant or struct of `call`, or of the forward call of operator `owner` (which must define it). */
+  function definitionName(call: KernelCall, arg: { kind: 'const' | 'struct'; name: string; owner?: number }): string {
+    if (arg.owner === undefined) return `${call.name ?? `op${call.op}`}_${arg.name}`;
+    const owner = calls.find((c) => c.op === arg.owner && c.name === undefined);
+    const defined = arg.kind === 'const' ? owner?.consts.some((c) => c.name === arg.name)
+      : owner?.structs.some((s) => s.name === arg.name) && schedule.includes(owner);
+    if (!defined) throw new Error(`${call.name ?? `op${call.op}`} (${call.fn}) reads ${arg.kind} '${arg.name}' of op ${arg.owner}, which does not define it`);
+    return `op${arg.owner}_${arg.name}`;
+  }
 
   /** The C statement of one call (null for an alias), with tensor addresses from `callPlan`. */
   function statement(call: KernelCall, callPlan: MemoryPlan, step: number): string | null {
@@ -77,20 +93,27 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
   function renderArgs(call: KernelCall, callPlan: MemoryPlan, scratchIndex: number): string[] {
     const prefix = call.name ?? `op${call.op}`;
     return call.args.map((arg, i) => renderArg(arg, i));
+    function tensorPointer(t: Tensor): string {
+      if (trained.has(t.id)) return `(void *)${paramName(t.id)}`;
+      if (t.data) return `(const void *)${weightName(t.id)}`;
+      const offset = callPlan.tensorOffset.get(t.id);
+      if (offset === undefined) throw new Error(`tensor ${t.id} '${t.name}' has no arena offset`);
+      return `(void *)(mt_arena + ${offset})`;
+    }
     function renderArg(arg: KernelArg, i: number): string {
       switch (arg.kind) {
         case 'tensor': {
           const t = graph.tensors[arg.tensor];
-          if (trained.has(t.id)) return `(void *)${paramName(t.id)}`;
-          if (t.data) return `(const void *)${weightName(t.id)}`;
-          const offset = callPlan.tensorOffset.get(t.id);
-          if (offset === undefined) throw new Error(`tensor ${t.id} '${t.name}' has no arena offset`);
-          return `(void *)(mt_arena + ${offset})`;
+          return arg.onlyWhenUpdating ? `update ? (${cTypeOf(t).ctype} *)${tensorPointer(t)} : NULL` : tensorPointer(t);
         }
-        case 'const': return `${prefix}_${arg.name}`;
-        case 'struct': return `&${prefix}_${arg.name}`;
+        case 'const': return definitionName(call, arg);
+        case 'struct': return `&${definitionName(call, arg)}`;
         case 'scratch': return `(void *)(mt_arena + ${callPlan.scratchOffset.get(scratchIndex)})`;
-        case 'literal': return String(arg.value);
+        case 'null': return 'NULL';
+        case 'int': return cInt(arg.value);
+        case 'float': return cFloat(arg.value);
+        case 'grad_exponent': return `&${GRAD_EXP_TABLE}[${arg.entry}]`;
+        case 'step_variable': return STEP_VARIABLES[arg.name];
         case 'dims': {
           const name = `${prefix}_dims${i}`;
           if (!dimsDefs.some((d) => d.name === name)) dimsDefs.push({ name, values: arg.values.map(cInt).join(', ') });
@@ -118,17 +141,12 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
       inputs: describe(io.inputs),
       outputs: describe(io.outputs),
       consts: call.consts.map((c) => ({ name: `${prefix}_${c.name}`, ctype: c.ctype, length: c.values.length, lines: cArrayLines(c.ctype, c.values) })),
-      structs: call.structs.map((st) => ({
-        name: `${prefix}_${st.name}`,
-        ctype: st.ctype,
-        fields: st.fields.map((f) => ({ name: f.name, value: cScalar(typeof f.value === 'number' && !Number.isInteger(f.value) ? 'float' : 'int32_t', f.value) })),
-      })),
+      structs: call.structs.map((st) => ({ name: `${prefix}_${st.name}`, ctype: st.ctype, fields: structInitializers(st) })),
       aliasNote: call.aliases?.length ? 'output shares the input buffer (no copy)' : '',
     };
   };
 
   // Statements first: rendering them registers the dims constants the definitions then hold.
-  const schedule = opts.schedule ?? calls;
   const invoke = schedule.map((call, step) => {
     const op = graph.operators[call.op];
     return { statement: statement(call, plan, step), index: call.op, kind: op.kind, aliasNote: call.aliases?.length ? 'output shares the input buffer (no copy)' : '' };
@@ -154,17 +172,17 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
       const def = definitions(c, `${c.name}: ${c.fn} (backward of op ${c.op} ${graph.operators[c.op]?.kind ?? ''})`, c.tensors ?? { inputs: [], outputs: [] });
       return { ...def, dims: dimsOf(c), statement: stmt };
     });
+    // The loss's own arguments, then the step's variables (label, predicted class) on a line of their own.
     const lossArgs = renderArgs(training.lossCall, tp, lossStep);
+    const stepArgsFrom = training.lossCall.args.findIndex((a) => a.kind === 'step_variable');
+    if (stepArgsFrom < 0) throw new Error(`the loss call ${training.lossCall.fn} takes no label`);
     const input = graph.tensors[training.tg.graph.inputs[0]];
     trainView = {
       scheme: cComment(training.schemeText),
       forward,
       backward: backwardDefs,
-      // float32 gradients: (.., label, grad, predicted); narrow: (.., label, grad, &exponent, predicted)
-      loss: {
-        fn: training.lossCall.fn, logits: lossArgs[0], n: lossArgs[1], scale: lossArgs[2], zeroPoint: lossArgs[3], grad: lossArgs[5],
-        gradType: cTypeOf(graph.tensors[training.lossCall.tensors!.outputs[0]]).ctype, exponent: training.gradExponents > 0 ? lossArgs[6] : undefined,
-      },
+      loss: { fn: training.lossCall.fn, args: lossArgs.slice(0, stepArgsFrom).join(', '), stepArgs: lossArgs.slice(stepArgsFrom).join(', ') },
+      gradExpTable: GRAD_EXP_TABLE,
       gradExponents: training.gradExponents,
       classes: training.tg.classes,
       inputOffset: tp.tensorOffset.get(input.id),

@@ -6,6 +6,8 @@
  * Codegen only renders these records through templates; it never interprets them.
  */
 
+import type { CStruct } from './params_structs.ts';
+
 export type CScalarType = 'int8_t' | 'uint8_t' | 'int16_t' | 'int32_t' | 'uint32_t' | 'float';
 
 /** A constant array placed in Flash (weights, biases, multipliers, lookup tables). */
@@ -15,24 +17,27 @@ export interface CConst {
   values: ArrayLike<number>;
 }
 
-/** A constant parameter struct placed in Flash, e.g. `static const mt_conv_params op3_conv = {...}`. */
-export interface CStruct {
-  name: string;
-  ctype: string;
-  fields: { name: string; value: number | string }[];
-}
+export type { CStruct } from './params_structs.ts';
 
-/** One argument of the kernel call. */
+/** One argument of the kernel call. Typed values only: codegen/ alone turns them into C. */
 export type KernelArg =
-  | { kind: 'tensor'; tensor: number }          // pointer to the tensor's data (arena or Flash)
-  | { kind: 'const'; name: string }             // a CConst of this call
-  | { kind: 'struct'; name: string }            // address of a CStruct of this call
+  /** Pointer to the tensor's data (arena or Flash); with `onlyWhenUpdating`, NULL in a training step that does not update. */
+  | { kind: 'tensor'; tensor: number; onlyWhenUpdating?: boolean }
+  /** A CConst of this call, or with `owner` of the forward call of that operator (whose constants a backward call or a patch reuses). */
+  | { kind: 'const'; name: string; owner?: number }
+  /** Address of a CStruct of this call, or with `owner` of the forward call of that operator. */
+  | { kind: 'struct'; name: string; owner?: number }
   | { kind: 'scratch' }                         // pointer to this call's scratch buffer in the arena
-  | { kind: 'literal'; value: number | string } // a C literal or NULL
+  | { kind: 'null' }                            // an absent optional pointer (a bias-free layer)
+  | { kind: 'int'; value: number }              // an int32_t value
+  | { kind: 'float'; value: number }            // a float value (written so that it reads back as the same float32)
   | { kind: 'dims'; values: number[] }          // address of an mt_dims4 constant with these 4 values
   | { kind: 'sgd' }                             // the model's optimizer settings (training)
   | { kind: 'momentum'; tensor: number }        // the momentum buffer of a trained tensor, or NULL
-  | { kind: 'split_filter'; tensor: number };   // a weight tensor split between SRAM and Flash (mt_split_filter *)
+  | { kind: 'split_filter'; tensor: number }    // a weight tensor split between SRAM and Flash (mt_split_filter *)
+  | { kind: 'grad_exponent'; entry: number }    // address of an entry of the narrow gradients' exponent table
+  /** A variable of the training step: the sample's class label, or where the predicted class goes. */
+  | { kind: 'step_variable'; name: 'label' | 'predicted' };
 
 export interface KernelCall {
   /** Index of the operator in the graph (for a backward call: the operator it differentiates). */

@@ -44,8 +44,18 @@ export function graphProblems(graph: Graph): string[] {
   return out;
 }
 
-/** Problems of a schedule of calls on `graph`: operators and tensors exist, arguments resolve, aliases keep sizes, reads follow writes. */
-export function callProblems(graph: Graph, calls: KernelCall[], liveIn: readonly number[] = graph.inputs): string[] {
+/** The calls whose constants and structs an argument with an `owner` names (codegen emits a struct only for a scheduled call). */
+export interface Owners {
+  consts: KernelCall[];
+  structs: KernelCall[];
+}
+
+/**
+ * Problems of a schedule of calls on `graph`: operators and tensors exist, arguments resolve (those with
+ * an owner among `owners`), shapes are the call's tensors', aliases keep sizes, reads follow writes.
+ */
+export function callProblems(graph: Graph, calls: KernelCall[], owners: Owners = { consts: calls, structs: calls },
+  liveIn: readonly number[] = graph.inputs): string[] {
   const out: string[] = [];
   const exists = (t: number) => Number.isInteger(t) && t >= 0 && t < graph.tensors.length;
   const written = new Set(liveIn);
@@ -69,12 +79,16 @@ export function callProblems(graph: Graph, calls: KernelCall[], liveIn: readonly
         case 'tensor': case 'momentum': case 'split_filter':
           if (!exists(a.tensor)) out.push(`${at}: argument names tensor ${a.tensor}, which does not exist`);
           break;
-        case 'const':
-          if (!c.consts.some((k) => k.name === a.name)) out.push(`${at}: argument names constant ${a.name}, which the call does not define`);
+        case 'const': case 'struct': {
+          // Without an owner the call defines it; with one, the forward call of that operator (as codegen names it).
+          const owner = a.owner === undefined ? c : (a.kind === 'const' ? owners.consts : owners.structs).find((o) => o.op === a.owner && o.name === undefined);
+          const what = a.kind === 'const' ? 'constant' : 'struct';
+          if (!(a.kind === 'const' ? owner?.consts : owner?.structs)?.some((d) => d.name === a.name)) {
+            out.push(a.owner === undefined ? `${at}: argument names ${what} ${a.name}, which the call does not define`
+              : `${at}: argument names ${what} ${a.name} of op ${a.owner}, which no emitted call of that operator defines`);
+          }
           break;
-        case 'struct':
-          if (!c.structs.some((s) => s.name === a.name)) out.push(`${at}: argument names struct ${a.name}, which the call does not define`);
-          break;
+        }
         case 'scratch':
           if (!(c.scratchBytes > 0)) out.push(`${at}: argument is its scratch buffer, but it asks for none`);
           break;
@@ -158,16 +172,19 @@ export function verifyLowered(l: Lowered, after: string): void {
   fail(after, callProblems(l.graph, l.calls));
 }
 
+/** An analysis defines constants in its calls (one per operator) and structs in those its inference schedule runs. */
+export const ownersOf = (p: Planned): Owners => ({ consts: p.calls, structs: p.calls.filter((c) => p.schedule.includes(c)) });
+
 /** Checks the inference schedule and its plan after pass plan. */
 export function verifyPlanned(p: Planned, after: string): void {
-  fail(after, [...callProblems(p.graph, p.schedule), ...planProblems(p.graph, p.schedule, p.plan, { liveIn: p.graph.inputs, liveOut: p.graph.outputs })]);
+  fail(after, [...callProblems(p.graph, p.schedule, ownersOf(p)), ...planProblems(p.graph, p.schedule, p.plan, { liveIn: p.graph.inputs, liveOut: p.graph.outputs })]);
 }
 
 /** Checks the training step and its plan after pass train (nothing without one). */
 export function verifyTrainingStep(a: Analysis, after: string): void {
   const t = a.training;
   if (!t) return;
-  fail(after, [...callProblems(t.graph, t.schedule), ...planProblems(t.graph, t.schedule, t.plan, { liveIn: a.graph.inputs, liveOut: [] })].map((p) => `training ${p}`));
+  fail(after, [...callProblems(t.graph, t.schedule, ownersOf(a)), ...planProblems(t.graph, t.schedule, t.plan, { liveIn: a.graph.inputs, liveOut: [] })].map((p) => `training ${p}`));
 }
 
 /** Checks an analysis whole: the inference schedule and its plan, then the training step's. */

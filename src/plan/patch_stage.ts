@@ -11,6 +11,7 @@
  */
 import { elementCount, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
 import type { KernelArg, KernelCall } from '../lower/kernel_call.ts';
+import { type CStruct, withFields } from '../lower/params_structs.ts';
 import { constantValues } from '../ir/tensor_data.ts';
 import { oneOf } from '../util/option_values.ts';
 
@@ -95,10 +96,11 @@ function bands(size: number, n: number): [number, number][] {
   return Array.from({ length: n }, (_, i) => [Math.floor((i * size) / n), Math.floor(((i + 1) * size) / n)] as [number, number]);
 }
 
-const field = (call: KernelCall, name: string): number => {
-  const f = call.structs[0]?.fields.find((x) => x.name === name);
-  if (!f || typeof f.value !== 'number') throw new Error(`call op${call.op} has no numeric field ${name}`);
-  return f.value;
+/** The top or left padding in a windowed call's parameter struct. */
+const field = (call: KernelCall, name: 'pad_h' | 'pad_w'): number => {
+  const fields = call.structs[0]?.fields;
+  if (!fields || !('pad_h' in fields)) throw new Error(`call op${call.op} has no field ${name}`);
+  return fields[name];
 };
 
 /** Rows (or columns) of the input one output window [a, b) reads, clamped to the input. */
@@ -208,9 +210,9 @@ export function patchStage(base: Graph, calls: KernelCall[], end: number, grid: 
   const copy = (op: number, name: string, src: number, srcR: Region, dst: number, dstR: Region, region: Region): KernelCall => ({
     op, name, fn: 'mt_copy_region_s8', consts: [], structs: [], scratchBytes: 0, macs: 0,
     args: [
-      { kind: 'tensor', tensor: src }, { kind: 'dims', values: dims4(tensors[src]) }, { kind: 'literal', value: region.y0 - srcR.y0 }, { kind: 'literal', value: region.x0 - srcR.x0 },
-      { kind: 'tensor', tensor: dst }, { kind: 'dims', values: dims4(tensors[dst]) }, { kind: 'literal', value: region.y0 - dstR.y0 }, { kind: 'literal', value: region.x0 - dstR.x0 },
-      { kind: 'literal', value: region.y1 - region.y0 }, { kind: 'literal', value: region.x1 - region.x0 },
+      { kind: 'tensor', tensor: src }, { kind: 'dims', values: dims4(tensors[src]) }, { kind: 'int', value: region.y0 - srcR.y0 }, { kind: 'int', value: region.x0 - srcR.x0 },
+      { kind: 'tensor', tensor: dst }, { kind: 'dims', values: dims4(tensors[dst]) }, { kind: 'int', value: region.y0 - dstR.y0 }, { kind: 'int', value: region.x0 - dstR.x0 },
+      { kind: 'int', value: region.y1 - region.y0 }, { kind: 'int', value: region.x1 - region.x0 },
     ],
     tensors: { inputs: [src], outputs: [dst] },
   });
@@ -278,25 +280,28 @@ function cloneCall(graph: Graph, call: KernelCall, op: Operator, name: string, l
   out: Region, reads: Map<number, Region>, tensors: Tensor[]): KernelCall {
   const main = reads.get(activationInputs(graph, op)[0])!;
   const g = geometry(graph, call, op);
-  const structs = call.structs.map((s) => ({
-    ...s,
-    fields: s.fields.map((f) => {
-      if (g && f.name === 'pad_h') return { ...f, value: g.padH + main.y0 - out.y0 * g.strideH };
-      if (g && f.name === 'pad_w') return { ...f, value: g.padW + main.x0 - out.x0 * g.strideW };
-      if (op.kind === 'ADD' && f.name === 'size') return { ...f, value: elementCount(tensors[outId].shape) };
-      if (op.kind === 'PAD' && (f.name === 'before' || f.name === 'after')) {
+  const structs = call.structs.map((s): CStruct => {
+    switch (s.ctype) {
+      case 'mt_conv_params':
+      case 'mt_depthwise_conv_params':
+      case 'mt_pooling_params':
+        return g ? withFields(s, { pad_h: g.padH + main.y0 - out.y0 * g.strideH, pad_w: g.padW + main.x0 - out.x0 * g.strideW }) : s;
+      case 'mt_add_params':
+        return withFields(s, { size: elementCount(tensors[outId].shape) });
+      case 'mt_pad_params': {
         const [ph, pw] = padBefore(graph, op);
         const [, inH, inW] = graph.tensors[op.inputs[0]].shape;
-        const before = [0, Math.max(0, ph - out.y0), Math.max(0, pw - out.x0), 0];
-        const after = [0, Math.max(0, out.y1 - ph - inH), Math.max(0, out.x1 - pw - inW), 0];
-        const [n, h, w, c] = f.name === 'before' ? before : after;
-        // Keep the original's channel padding (index 3) and batch padding: only H and W are windowed.
-        const orig = String(f.value).match(/-?\d+/g)!.map(Number);
-        return { ...f, value: `{ .n = ${orig[0] + n}, .h = ${h}, .w = ${w}, .c = ${orig[3] + c} }` };
+        // Only H and W are windowed: the original's batch and channel padding stay.
+        const { before, after } = s.fields;
+        return withFields(s, {
+          before: { ...before, h: Math.max(0, ph - out.y0), w: Math.max(0, pw - out.x0) },
+          after: { ...after, h: Math.max(0, out.y1 - ph - inH), w: Math.max(0, out.x1 - pw - inW) },
+        });
       }
-      return f;
-    }),
-  }));
+      default:
+        return s;
+    }
+  });
   const args: KernelArg[] = call.args.map((a, i) => {
     const nextTensor = call.args[i + 1];
     if (a.kind === 'tensor') {
@@ -309,7 +314,7 @@ function cloneCall(graph: Graph, call: KernelCall, op: Operator, name: string, l
       const local = localIn.get(nextTensor.tensor) ?? (nextTensor.tensor === op.outputs[0] ? outId : undefined);
       return local !== undefined ? { kind: 'dims', values: dims4(tensors[local]) } : a;
     }
-    if (a.kind === 'const') return { kind: 'literal', value: `op${call.op}_${a.name}` };
+    if (a.kind === 'const') return { ...a, owner: call.op }; // the original's constants, shared by every patch
     return a;
   });
   const fullOut = graph.tensors[op.outputs[0]];

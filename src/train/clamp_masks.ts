@@ -34,10 +34,10 @@ export function maskPackCalls(graph: Graph, ops: BackwardOp[]): KernelCall[] {
   return ops.flatMap((b) => {
     if (b.kind !== 'mask' || b.bits === undefined) return [];
     const range = clampRange(graph, b);
-    const lit = (value: number) => ({ kind: 'literal' as const, value });
+    const int = (value: number) => ({ kind: 'int' as const, value });
     return [{
       op: b.op.id, name: `mask_op${b.op.id}`, fn: MASK_PACK_FN, consts: [], structs: [], scratchBytes: 0, macs: 0, onlyWhenUpdating: true,
-      args: [{ kind: 'tensor', tensor: b.output }, { kind: 'tensor', tensor: b.bits }, lit(elementCount(graph.tensors[b.output].shape)), lit(range.min), lit(range.max)],
+      args: [{ kind: 'tensor', tensor: b.output }, { kind: 'tensor', tensor: b.bits }, int(elementCount(graph.tensors[b.output].shape)), int(range.min), int(range.max)],
       tensors: { inputs: [b.output], outputs: [b.bits] },
     }];
   });

@@ -3,9 +3,9 @@
  * bias_update.c and train_loss.c (declared in firmware/include/mcutrain/kernels/train.h). As for the
  * forward pass, every parameter is prepared here at compile time: per-channel weight scales, the
  * gradient factors that implement QAS, padding amounts. Backward calls reuse the forward call's
- * parameter struct (`op<N>_params`: strides, pads, offsets) instead of storing it twice.
+ * parameter struct (strides, pads, offsets; an argument owned by the forward call) instead of storing
+ * it twice.
  */
-import { cFloat } from '../codegen/c_literals.ts';
 import { elementCount, tensorBytes, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
 import type { CConst, KernelArg, KernelCall } from '../lower/kernel_call.ts';
 import { opError } from '../lower/ops/checks.ts';
@@ -17,9 +17,10 @@ import { clampRange } from './clamp_masks.ts';
 import type { TrainedLayer } from './training_graph.ts';
 
 const tensorArg = (tensor: number): KernelArg => ({ kind: 'tensor', tensor });
-const lit = (value: number | string): KernelArg => ({ kind: 'literal', value });
-const floatLit = (v: number): KernelArg => lit(cFloat(v));
-const forwardParams = (op: Operator): KernelArg => lit(`&op${op.id}_params`);
+const int = (value: number): KernelArg => ({ kind: 'int', value });
+const float = (value: number): KernelArg => ({ kind: 'float', value });
+/** The forward call's parameter struct, which the backward kernels read too. */
+const forwardParams = (op: Operator): KernelArg => ({ kind: 'struct', name: 'params', owner: op.id });
 
 /** Scale of each output channel of a weight tensor (a per-tensor scale repeated). */
 function channelScales(weights: Tensor, channels: number): number[] {
@@ -73,8 +74,9 @@ function lowerOne(graph: Graph, b: BackwardOp, qas: boolean, name: string): Kern
       const logits = T(b.logits);
       return {
         ...base, op: -1, fn: 'mt_softmax_xent_s8', name: 'loss',
-        args: [tensorArg(b.logits), lit(elementCount(logits.shape)), floatLit(logits.quant?.scale[0] ?? 0), lit(logits.quant?.zeroPoint[0] ?? 0),
-          lit('label'), tensorArg(b.grad), lit('&result->predicted')],
+        args: [tensorArg(b.logits), int(elementCount(logits.shape)), float(logits.quant?.scale[0] ?? 0), int(logits.quant?.zeroPoint[0] ?? 0),
+          { kind: 'step_variable', name: 'label' }, { kind: 'tensor', tensor: b.grad, onlyWhenUpdating: true },
+          { kind: 'step_variable', name: 'predicted' }],
         tensors: { inputs: [b.logits], outputs: [b.grad] },
         macs: 0,
       };
@@ -82,13 +84,13 @@ function lowerOne(graph: Graph, b: BackwardOp, qas: boolean, name: string): Kern
     case 'mask': {
       const n = elementCount(T(b.output).shape);
       if (b.bits !== undefined) {
-        return { ...base, op: b.op.id, fn: 'mt_mask_apply_f32', args: [tensorArg(b.bits), tensorArg(b.grad), lit(n)],
+        return { ...base, op: b.op.id, fn: 'mt_mask_apply_f32', args: [tensorArg(b.bits), tensorArg(b.grad), int(n)],
           tensors: { inputs: [b.bits, b.grad], outputs: [b.grad] }, macs: 0 };
       }
       const range = clampRange(graph, b);
       return {
         ...base, op: b.op.id, fn: 'mt_clamp_mask_projected_f32',
-        args: [tensorArg(b.output), tensorArg(b.grad), lit(n), lit(range.min), lit(range.max)],
+        args: [tensorArg(b.output), tensorArg(b.grad), int(n), int(range.min), int(range.max)],
         tensors: { inputs: [b.output, b.grad], outputs: [b.grad] },
         macs: 0,
       };
@@ -111,7 +113,7 @@ function lowerOne(graph: Graph, b: BackwardOp, qas: boolean, name: string): Kern
       return {
         ...base, op: l.op.id, fn: 'mt_bias_update_s32', consts: [factor],
         args: [{ kind: 'dims', values: shape4d(l.op, T(b.gradOut), 'output') }, tensorArg(b.gradOut), tensorArg(bias.id),
-          { kind: 'const', name: 'grad_factor' }, lit(l.channels), { kind: 'sgd' }, { kind: 'momentum', tensor: bias.id }],
+          { kind: 'const', name: 'grad_factor' }, int(l.channels), { kind: 'sgd' }, { kind: 'momentum', tensor: bias.id }],
         tensors: { inputs: [b.gradOut], outputs: [] },
         macs: elementCount(T(b.gradOut).shape),
       };
@@ -145,7 +147,7 @@ function lowerGradInput(graph: Graph, b: Extract<BackwardOp, { kind: 'grad_input
   const T = (id: number) => graph.tensors[id];
   const input = T(b.input);
   const output = T(op.outputs[0]);
-  const acc = lit(b.accumulate ? 1 : 0);
+  const acc = int(b.accumulate ? 1 : 0);
   const tensors = { inputs: b.accumulate ? [b.gradOut, b.gradIn] : [b.gradOut], outputs: [b.gradIn] };
   const common = { ...base, op: op.id, tensors };
   const dims = (t: Tensor, role: string): KernelArg => ({ kind: 'dims', values: shape4d(op, t, role) });
@@ -176,7 +178,7 @@ function lowerGradInput(graph: Graph, b: Extract<BackwardOp, { kind: 'grad_input
       const batches = elementCount(input.shape) / accumDepth;
       return {
         ...common, consts: [scale], fn: 'mt_fully_connected_grad_input_f32',
-        args: [lit(batches), lit(accumDepth), lit(outDepth), tensorArg(weights.id), { kind: 'const', name: 'filter_scale' },
+        args: [int(batches), int(accumDepth), int(outDepth), tensorArg(weights.id), { kind: 'const', name: 'filter_scale' },
           tensorArg(b.gradOut), tensorArg(b.gradIn), acc],
         tensors: { inputs: [...tensors.inputs, weights.id], outputs: tensors.outputs },
         macs: batches * outDepth * accumDepth,
@@ -205,7 +207,7 @@ function lowerGradInput(graph: Graph, b: Extract<BackwardOp, { kind: 'grad_input
         throw opError(op, `broadcasts '${input.name}' [${input.shape.join(', ')}] to [${output.shape.join(', ')}]; its gradient is not supported`,
           'train only layers after it');
       }
-      return { ...common, fn: 'mt_grad_copy_f32', args: [tensorArg(b.gradOut), tensorArg(b.gradIn), lit(elementCount(input.shape)), acc], macs: 0 };
+      return { ...common, fn: 'mt_grad_copy_f32', args: [tensorArg(b.gradOut), tensorArg(b.gradIn), int(elementCount(input.shape)), acc], macs: 0 };
     }
     default:
       throw opError(op, `has no gradient in the training engine`, 'train only layers after it');
@@ -256,16 +258,16 @@ function lowerUpdateWeights(graph: Graph, l: TrainedLayer, inputId: number, grad
     const [outDepth, accumDepth] = filterShape;
     return {
       ...common, fn: 'mt_fully_connected_update_weights_s8',
-      args: [lit(elementCount(input.shape) / accumDepth), lit(accumDepth), lit(outDepth), tensorArg(inputId), floatLit(inputScale(input)),
-        lit(-(input.quant?.zeroPoint[0] ?? 0)), tensorArg(l.weights.id), { kind: 'const', name: 'grad_factor' }, lit(l.weightChannels),
+      args: [int(elementCount(input.shape) / accumDepth), int(accumDepth), int(outDepth), tensorArg(inputId), float(inputScale(input)),
+        int(-(input.quant?.zeroPoint[0] ?? 0)), tensorArg(l.weights.id), { kind: 'const', name: 'grad_factor' }, int(l.weightChannels),
         tensorArg(gradOut), ...sgd],
     };
   }
   return {
     ...common,
     fn: op.kind === 'CONV_2D' ? 'mt_conv_update_weights_s8' : 'mt_depthwise_conv_update_weights_s8',
-    args: [forwardParams(op), dims(input, 'input'), tensorArg(inputId), floatLit(inputScale(input)), dims({ ...l.weights, shape: filterShape }, 'filter'),
-      tensorArg(l.weights.id), { kind: 'const', name: 'grad_factor' }, lit(l.weightChannels), dims(output, 'output'), tensorArg(gradOut), ...sgd],
+    args: [forwardParams(op), dims(input, 'input'), tensorArg(inputId), float(inputScale(input)), dims({ ...l.weights, shape: filterShape }, 'filter'),
+      tensorArg(l.weights.id), { kind: 'const', name: 'grad_factor' }, int(l.weightChannels), dims(output, 'output'), tensorArg(gradOut), ...sgd],
   };
 }
 

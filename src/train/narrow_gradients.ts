@@ -1,7 +1,7 @@
 /**
  * Narrow gradient storage (`grad=i16|i8`): the backward calls lowered for float32 gradients, rewritten
  * for the kernels of firmware/include/mcutrain/kernels/train_narrow.h. Each gradient tensor gets one
- * entry of the model's exponent table `mt_grad_exp[]` (int8_t, real = q * 2^e): gradients that alias
+ * entry of the model's exponent table (int8_t, real = q * 2^e): gradients that alias
  * (RESHAPE, one input of ADD) are one tensor already, so they share it. Every narrow kernel takes the
  * address of a gradient's entry right after the gradient itself (masks excepted: zeroing elements
  * keeps the exponent valid), so the rewrite is the same for every call: the narrow kernel's name and
@@ -12,9 +12,6 @@ import type { Graph } from '../ir/graph.ts';
 import type { KernelArg, KernelCall } from '../lower/kernel_call.ts';
 import { PLANNING_ONLY_FN } from './lower_backward.ts';
 import type { GradType } from './scheme.ts';
-
-/** The C name of the exponent table (declared by the training partial of templates/model.c.hbs). */
-export const GRAD_EXP_TABLE = 'mt_grad_exp';
 
 const SUFFIX: Record<Exclude<GradType, 'f32'>, { grad: string; update: string }> = {
   i16: { grad: 's16', update: 'g16' },
@@ -48,7 +45,7 @@ export function narrowGradientCalls(graph: Graph, calls: KernelCall[], grad: Exc
   const isGradient = (id: number) => graph.tensors[id]?.name.startsWith('grad:') && graph.tensors[id].dtype !== 'float32';
   const entry = (id: number): KernelArg => {
     if (!index.has(id)) index.set(id, index.size);
-    return { kind: 'literal', value: `&${GRAD_EXP_TABLE}[${index.get(id)}]` };
+    return { kind: 'grad_exponent', entry: index.get(id)! };
   };
   const out = calls.map((call): KernelCall => {
     if (!call.fn || call.fn === PLANNING_ONLY_FN) return call;

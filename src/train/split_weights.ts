@@ -60,8 +60,8 @@ export function saveSliceCall(s: SavedSlice, from: { shape: number[] }, to: { sh
   const channels = to.shape[to.shape.length - 1];
   return {
     op: s.layer.op.id, name: `save${s.to}`, fn: 'mt_copy_channels_s8',
-    args: [{ kind: 'tensor', tensor: s.from }, { kind: 'literal', value: elementCount(from.shape) / depth }, { kind: 'literal', value: depth },
-      { kind: 'literal', value: channels }, { kind: 'tensor', tensor: s.to }],
+    args: [{ kind: 'tensor', tensor: s.from }, { kind: 'int', value: elementCount(from.shape) / depth }, { kind: 'int', value: depth },
+      { kind: 'int', value: channels }, { kind: 'tensor', tensor: s.to }],
     consts: [], structs: [], scratchBytes: 0,
     tensors: { inputs: [s.from], outputs: [s.to] },
     macs: 0,

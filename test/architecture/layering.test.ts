@@ -16,10 +16,7 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
  * no longer in the source fails the test, so it is deleted with the import.
  */
 const TEMPORARY_EXCEPTIONS: { from: string; to: string; why: string }[] = [
-  // train <-> codegen: the backward lowering still renders float literals with codegen's cFloat. Issue
-  // 15's item 1 (typed KernelCall arguments, C syntax only in codegen/) removes this import; delete
-  // this entry when it lands.
-  { from: 'train/lower_backward.ts', to: 'codegen/c_literals.ts', why: 'cFloat in the backward lowering (issue 15 item 1 removes it)' },
+  // e.g. { from: 'train/lower_backward.ts', to: 'codegen/c_literals.ts', why: 'cFloat in the backward lowering, until typed arguments land' }
 ];
 
 /** Module specifiers a TypeScript file imports or re-exports from (static, type-only and dynamic). */

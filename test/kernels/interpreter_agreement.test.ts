@@ -20,6 +20,7 @@ import {
   BuiltinOperator, BuiltinOptionsType, ConcatenationOptionsTable, ReducerOptionsTable, SoftmaxOptionsTable,
 } from '../../src/import/tflite_schema.ts';
 import type { KernelArg, KernelCall } from '../../src/lower/kernel_call.ts';
+import type { Dims4 } from '../../src/lower/params_structs.ts';
 import { lowerConcatenation } from '../../src/lower/ops/concatenation.ts';
 import { lowerMean } from '../../src/lower/ops/mean.ts';
 import { lowerPad } from '../../src/lower/ops/pad.ts';
@@ -63,13 +64,16 @@ function lower(graph: Graph): KernelCall {
   }
 }
 
-/** The struct field values of a call, by name; enum names as their values, dims4 and array initializers as number lists. */
+/** The struct field values of a call, by name; enum names as their values, dims4 and arrays as number lists. */
 function fieldNumbers(call: KernelCall, name: string): number[] {
-  const f = call.structs[0].fields.find((x) => x.name === name);
-  if (!f) throw new Error(`${call.fn} has no field ${name}`);
-  if (typeof f.value === 'number') return [f.value];
-  if (/^MT_MEAN_/.test(f.value)) return [['MT_MEAN_DIVIDE', 'MT_MEAN_REQUANTIZE', 'MT_MEAN_FLOAT'].indexOf(f.value)];
-  return (f.value.match(/-?\d+/g) ?? []).map(Number);
+  const fields: Record<string, unknown> = call.structs[0].fields;
+  const v = fields[name];
+  if (v === undefined) throw new Error(`${call.fn} has no field ${name}`);
+  if (typeof v === 'number') return [v];
+  if (typeof v === 'string') return [['MT_MEAN_DIVIDE', 'MT_MEAN_REQUANTIZE', 'MT_MEAN_FLOAT'].indexOf(v)];
+  if (Array.isArray(v)) return v.map(Number);
+  const { n, h, w, c } = v as Dims4;
+  return [n, h, w, c];
 }
 
 /** Encodes a lowered call and its input data as a line of the matching harness's "run" mode. */

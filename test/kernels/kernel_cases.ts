@@ -80,11 +80,12 @@ export function encodeConvCase(k: ConvCase, depthwise: boolean): number[] {
 
 /** The numeric fields of a lowered call's parameter struct, by name. */
 function numericFields(call: KernelCall): Record<string, number> {
-  return Object.fromEntries(call.structs[0].fields.filter((x) => typeof x.value === 'number').map((x) => [x.name, Number(x.value)]));
+  return Object.fromEntries(Object.entries(call.structs[0].fields).filter(([, v]) => typeof v === 'number'));
 }
 
 function roundingOf(call: KernelCall): Rounding {
-  return call.structs[0].fields.find((x) => x.name === 'rounding')?.value === 'MT_ROUND_SINGLE' ? 'single' : 'double';
+  const fields: Record<string, unknown> = call.structs[0].fields;
+  return fields.rounding === 'MT_ROUND_SINGLE' ? 'single' : 'double';
 }
 
 const dimsArgs = (call: KernelCall) => call.args.filter((a) => a.kind === 'dims').map((a) => a.values as Dims);

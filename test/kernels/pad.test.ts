@@ -7,16 +7,16 @@ import { lowerPad } from '../../src/lower/ops/pad.ts';
 import { field, GraphBuilder } from '../lower/graph_builder.ts';
 import { buildKernelHarness, seededInts, type KernelHarness } from './c_harness.ts';
 import { runCases } from './case_runner.ts';
+import type { Dims4 } from '../../src/lower/params_structs.ts';
 
 let harness: KernelHarness;
 beforeAll(() => { harness = buildKernelHarness('pad', ['pad']); });
 afterAll(() => harness?.cleanup());
 
-/** Reads back an mt_dims4 designated initializer "{ .n = 1, .h = 2, .w = 3, .c = 4 }". */
-function dims4(value: number | string): number[] {
-  const m = /^\{ \.n = (\d+), \.h = (\d+), \.w = (\d+), \.c = (\d+) \}$/.exec(String(value));
-  if (!m) throw new Error(`not an mt_dims4 initializer: ${value}`);
-  return m.slice(1).map(Number);
+/** An mt_dims4 field as the harness reads it: n, h, w, c. */
+function dims4(value: unknown): number[] {
+  const { n, h, w, c } = value as Dims4;
+  return [n, h, w, c];
 }
 
 interface PadCase { input: number[]; shape: number[]; paddings: [number, number][]; zeroPoint: number }

@@ -1,6 +1,7 @@
 /** lowerRelu / lowerRelu6: requantize-and-clamp parameters (TFLite's quantized ReluX) and clear errors. */
 import { describe, expect, it } from 'vitest';
 import { lowerRelu, lowerRelu6 } from '../../src/lower/ops/activation.ts';
+import type { CStruct } from '../../src/lower/params_structs.ts';
 import { GraphBuilder } from './graph_builder.ts';
 
 function relu(kind: 'RELU' | 'RELU6', inQ: [number, number], outQ: [number, number], dtype: 'int8' | 'float32' = 'int8') {
@@ -11,8 +12,7 @@ function relu(kind: 'RELU' | 'RELU6', inQ: [number, number], outQ: [number, numb
   return kind === 'RELU' ? () => lowerRelu(graph, b.op('RELU', [x], [y], {})) : () => lowerRelu6(graph, b.op('RELU6', [x], [y], {}));
 }
 
-const fields = (call: { structs: { fields: { name: string; value: number | string }[] }[] }) =>
-  Object.fromEntries(call.structs[0].fields.map((f) => [f.name, f.value]));
+const fields = (call: { structs: CStruct[] }): Record<string, unknown> => call.structs[0].fields;
 
 describe('lowerRelu / lowerRelu6', () => {
   it('RELU keeps the quantization (identity multiplier) and clamps below at the zero point', () => {

@@ -17,7 +17,7 @@ function addGraph(opts: { a?: number[]; b?: number[]; out?: number[]; scales?: [
   return () => lowerAdd(graph, op);
 }
 
-const fields = (call: ReturnType<ReturnType<typeof addGraph>>) => Object.fromEntries(call.structs[0].fields.map((f) => [f.name, f.value]));
+const fields = (call: ReturnType<ReturnType<typeof addGraph>>): Record<string, unknown> => call.structs[0].fields;
 
 function errorOf(f: () => unknown): McutrainError {
   try {

@@ -103,7 +103,7 @@ describe('lowerConv2d', () => {
       { kind: 'tensor', tensor: 0 },
       { kind: 'dims', values: [2, 3, 3, 1] },
       { kind: 'tensor', tensor: 1 },
-      { kind: 'literal', value: 'NULL' },
+      { kind: 'null' },
       { kind: 'const', name: 'mult' },
       { kind: 'const', name: 'shift' },
       { kind: 'dims', values: [1, 3, 3, 2] },

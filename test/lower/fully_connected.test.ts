@@ -91,7 +91,7 @@ describe('lowerFullyConnected', () => {
       { kind: 'struct', name: 'params' },
       { kind: 'tensor', tensor: 0 },
       { kind: 'tensor', tensor: 1 },
-      { kind: 'literal', value: 'NULL' },
+      { kind: 'null' },
       { kind: 'const', name: 'mult' },
       { kind: 'const', name: 'shift' },
       { kind: 'tensor', tensor: 2 },

@@ -1,4 +1,5 @@
 /** Hand-built tiny graphs for lowering tests. */
+import type { CStruct } from '../../src/lower/params_structs.ts';
 import type { DType, Graph, Operator, OpKind, OpOf, Tensor } from '../../src/ir/graph.ts';
 
 type OptionsOf<K extends OpKind> = OpOf<K>['options'];
@@ -48,10 +49,10 @@ export class GraphBuilder {
 }
 
 /** Looks up a struct field of a lowered call by name. */
-export function field(call: { structs: { fields: { name: string; value: number | string }[] }[] }, name: string): number | string {
-  const f = call.structs[0].fields.find((x) => x.name === name);
-  if (!f) throw new Error(`no field ${name}`);
-  return f.value;
+export function field(call: { structs: CStruct[] }, name: string): unknown {
+  const fields: Record<string, unknown> = call.structs[0].fields;
+  if (!(name in fields)) throw new Error(`no field ${name}`);
+  return fields[name];
 }
 
 /** The values of a lowered call's constant array. */

@@ -30,16 +30,16 @@ describe('lowerPad', () => {
     expect(call.args).toEqual([
       { kind: 'struct', name: 'params' }, { kind: 'dims', values: [1, 4, 4, 3] }, { kind: 'tensor', tensor: 0 }, { kind: 'tensor', tensor: 2 },
     ]);
-    expect(field(call, 'before')).toBe('{ .n = 0, .h = 1, .w = 0, .c = 0 }');
-    expect(field(call, 'after')).toBe('{ .n = 0, .h = 2, .w = 1, .c = 0 }');
+    expect(field(call, 'before')).toEqual({ n: 0, h: 1, w: 0, c: 0 });
+    expect(field(call, 'after')).toEqual({ n: 0, h: 2, w: 1, c: 0 });
     expect(field(call, 'pad_value')).toBe(-9);
   });
 
   it('extends lower ranks with leading dimensions of 1 and reads int64 paddings', () => {
     const call = pad({ shape: [5, 6], paddings: [2, 0, 1, 3], int64: true })();
     expect(call.args[1]).toEqual({ kind: 'dims', values: [1, 1, 5, 6] });
-    expect(field(call, 'before')).toBe('{ .n = 0, .h = 0, .w = 2, .c = 1 }');
-    expect(field(call, 'after')).toBe('{ .n = 0, .h = 0, .w = 0, .c = 3 }');
+    expect(field(call, 'before')).toEqual({ n: 0, h: 0, w: 2, c: 1 });
+    expect(field(call, 'after')).toEqual({ n: 0, h: 0, w: 0, c: 3 });
   });
 
   it('rejects what it cannot pad exactly, naming the operator and tensor', () => {

@@ -36,12 +36,7 @@ describe('pooling lowerings', () => {
         const call = poolGraph(max, {}).lower();
         expect(call.fn).toBe(max ? 'mt_max_pool_s8' : 'mt_avg_pool_s8');
         expect(call.structs[0].ctype).toBe('mt_pooling_params');
-        expect(call.structs[0].fields).toEqual([
-          { name: 'stride_h', value: 2 }, { name: 'stride_w', value: 2 },
-          { name: 'filter_h', value: 3 }, { name: 'filter_w', value: 3 },
-          { name: 'pad_h', value: 1 }, { name: 'pad_w', value: 1 },
-          { name: 'act_min', value: -128 }, { name: 'act_max', value: 127 },
-        ]);
+        expect(call.structs[0].fields).toEqual({ stride_h: 2, stride_w: 2, filter_h: 3, filter_w: 3, pad_h: 1, pad_w: 1, act_min: -128, act_max: 127 });
         expect(call.args).toEqual([
           { kind: 'struct', name: 'params' },
           { kind: 'dims', values: [1, 7, 7, 8] },

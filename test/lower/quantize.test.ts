@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DType } from '../../src/ir/graph.ts';
 import { lowerDequantize, lowerQuantize } from '../../src/lower/ops/quantize.ts';
+import type { CStruct } from '../../src/lower/params_structs.ts';
 import { field, GraphBuilder } from './graph_builder.ts';
 
 function build(kind: 'QUANTIZE' | 'DEQUANTIZE', from: DType, to: DType, inQ: [number, number] = [0.1, 3], outQ: [number, number] = [0.05, -4], shapes: [number[], number[]] = [[2, 8], [2, 8]]) {
@@ -16,8 +17,7 @@ function build(kind: 'QUANTIZE' | 'DEQUANTIZE', from: DType, to: DType, inQ: [nu
     : () => lowerDequantize(graph, b.op('DEQUANTIZE', [x], [y], {}));
 }
 
-const fields = (call: { structs: { fields: { name: string; value: number | string }[] }[] }) =>
-  Object.fromEntries(call.structs[0].fields.map((f) => [f.name, f.value]));
+const fields = (call: { structs: CStruct[] }): Record<string, unknown> => call.structs[0].fields;
 
 describe('lowerQuantize / lowerDequantize', () => {
   it('quantizes float32 with the output scale and zero point', () => {

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { analyzeModel, type Analysis } from '../../src/pipeline/pipeline.ts';
-import { callProblems, planProblems, verifyAnalysis, VerifyError, verifyRequested } from '../../src/pipeline/verify.ts';
+import { callProblems, ownersOf, planProblems, verifyAnalysis, VerifyError, verifyRequested } from '../../src/pipeline/verify.ts';
 import type { KernelCall } from '../../src/lower/kernel_call.ts';
 import type { MemoryPlan } from '../../src/plan/plan_memory.ts';
 import { parseScheme } from '../../src/train/scheme.ts';
@@ -31,11 +31,11 @@ describe('pipeline verifier', () => {
     expect(training.patches?.grid).toBeGreaterThan(1); // the patch layout was chosen and checked
     expect(training.training!.backwardCalls.length).toBeGreaterThan(0);
     for (const a of [inference, training]) {
-      expect(callProblems(a.graph, a.schedule)).toEqual([]);
+      expect(callProblems(a.graph, a.schedule, ownersOf(a))).toEqual([]);
       expect(planProblems(a.graph, a.schedule, a.plan, boundary(a))).toEqual([]);
     }
     const t = training.training!;
-    expect(callProblems(t.graph, t.schedule)).toEqual([]);
+    expect(callProblems(t.graph, t.schedule, ownersOf(training))).toEqual([]);
     expect(planProblems(t.graph, t.schedule, t.plan, { liveIn: training.graph.inputs, liveOut: [] })).toEqual([]);
   });
 
@@ -82,6 +82,16 @@ describe('pipeline verifier', () => {
     expect(callProblems(a.graph, withoutConsts).join('\n')).toMatch(/argument names constant \S+, which the call does not define/);
     const badTensor = broken((x) => ({ ...x, args: [...x.args, { kind: 'tensor', tensor: a.graph.tensors.length }] }));
     expect(callProblems(a.graph, badTensor).join('\n')).toContain(`argument names tensor ${a.graph.tensors.length}, which does not exist`);
+  });
+
+  it('finds a struct of another operator\'s call that is not emitted: a backward call reading a patched operator\'s parameters', () => {
+    const t = training.training!;
+    const step = t.schedule.findIndex((c) => c.args.some((x) => x.kind === 'struct' && x.owner !== undefined));
+    const arg = t.schedule[step].args.find((x) => x.kind === 'struct' && x.owner !== undefined)!;
+    const owner = 'owner' in arg ? arg.owner! : -1;
+    expect(callProblems(t.graph, t.schedule, ownersOf(training))).toEqual([]);
+    const unscheduled = { ...ownersOf(training), structs: ownersOf(training).structs.filter((c) => c.op !== owner) };
+    expect(callProblems(t.graph, t.schedule, unscheduled).join('\n')).toContain(`argument names struct ${'name' in arg ? arg.name : ''} of op ${owner}, which no emitted call of that operator defines`);
   });
 
   it('finds a shape given to a kernel that is no tensor\'s it reads or writes', () => {

@@ -74,7 +74,7 @@ describe('MCUNet-5FPS with TinyEngine\'s 49 KB scheme', async () => {
     expect(f32.gradExponents).toBe(0);
     // one exponent per gradient tensor, aliases sharing theirs: every narrow call names entries below the count
     expect(i16.gradExponents).toBe(new Set(i16.graph.tensors.filter((x) => x.name.startsWith('grad:')).map((x) => x.id)).size);
-    const entries = i16.backwardCalls.flatMap((c) => c.args.flatMap((a) => (a.kind === 'literal' && /^&mt_grad_exp\[/.test(String(a.value)) ? [Number(String(a.value).slice(13, -1))] : [])));
+    const entries = i16.backwardCalls.flatMap((c) => c.args.flatMap((a) => (a.kind === 'grad_exponent' ? [a.entry] : [])));
     expect(Math.max(...entries)).toBe(i16.gradExponents - 1);
     expect(i16.lossCall.fn).toBe('mt_softmax_xent_s8_grad_s16');
   });

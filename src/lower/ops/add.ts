@@ -2,6 +2,7 @@
 import { type Graph, type OpOf, elementCount } from '../../ir/graph.ts';
 import { activationRange } from '../common.ts';
 import type { KernelCall } from '../kernel_call.ts';
+import { paramsStruct } from '../params_structs.ts';
 import { type QuantizedMultiplier, quantizeMultiplierSmallerThanOneExp } from '../quant_params.ts';
 import { inOperator, int8Activation, negatedZeroPoint, opError, opInput, opOutput, requireShape } from './checks.ts';
 
@@ -48,25 +49,21 @@ export function lowerAdd(graph: Graph, op: OpOf<'ADD'>): KernelCall {
         { kind: 'tensor', tensor: output.id },
       ],
       consts: [],
-      structs: [{
-        name: 'params',
-        ctype: 'mt_add_params',
-        fields: [
-          { name: 'size', value: elementCount(a.shape) },
-          { name: 'input1_offset', value: negatedZeroPoint(aQ.zeroPoint) },
-          { name: 'input2_offset', value: negatedZeroPoint(bQ.zeroPoint) },
-          { name: 'output_offset', value: outQ.zeroPoint },
-          { name: 'left_shift', value: INT8_LEFT_SHIFT },
-          { name: 'input1_mult', value: m1.multiplier },
-          { name: 'input1_shift', value: m1.shift },
-          { name: 'input2_mult', value: m2.multiplier },
-          { name: 'input2_shift', value: m2.shift },
-          { name: 'output_mult', value: mOut.multiplier },
-          { name: 'output_shift', value: mOut.shift },
-          { name: 'act_min', value: act.min },
-          { name: 'act_max', value: act.max },
-        ],
-      }],
+      structs: [paramsStruct('mt_add_params', {
+        size: elementCount(a.shape),
+        input1_offset: negatedZeroPoint(aQ.zeroPoint),
+        input2_offset: negatedZeroPoint(bQ.zeroPoint),
+        output_offset: outQ.zeroPoint,
+        left_shift: INT8_LEFT_SHIFT,
+        input1_mult: m1.multiplier,
+        input1_shift: m1.shift,
+        input2_mult: m2.multiplier,
+        input2_shift: m2.shift,
+        output_mult: mOut.multiplier,
+        output_shift: mOut.shift,
+        act_min: act.min,
+        act_max: act.max,
+      })],
       scratchBytes: 0,
       macs: 0,
     };

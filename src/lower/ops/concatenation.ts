@@ -7,6 +7,7 @@
 import type { Graph, OpOf } from '../../ir/graph.ts';
 import { elementCount } from '../../ir/graph.ts';
 import type { KernelArg, KernelCall } from '../kernel_call.ts';
+import { paramsStruct } from '../params_structs.ts';
 import { inOperator, opError, opOutput, requireShape } from './checks.ts';
 import { opInputs, requireSameQuant } from './tensor_checks.ts';
 
@@ -45,14 +46,10 @@ export function lowerConcatenation(graph: Graph, op: OpOf<'CONCATENATION'>): Ker
       fn: `mt_concatenation${inputs.length}_s8`,
       args: [{ kind: 'struct', name: 'params' }, ...tensorArgs, { kind: 'tensor', tensor: output.id }],
       consts: [],
-      structs: [{
-        name: 'params',
-        ctype: 'mt_concatenation_params',
-        fields: [
-          { name: 'outer_count', value: outer },
-          { name: 'slice_sizes', value: `{ ${sliceSizes.join(', ')} }` },
-        ],
-      }],
+      structs: [paramsStruct('mt_concatenation_params', {
+        outer_count: outer,
+        slice_sizes: sliceSizes,
+      })],
       scratchBytes: 0,
       macs: 0,
     };

@@ -1,6 +1,7 @@
 /** CONV_2D -> mt_conv_s8 (firmware/kernels/conv.c; int4 weights: mt_conv_s4w, conv_s4w.c), prepared as TFLite Micro's conv Prepare, rounded as ../numerics.ts says. */
 import type { Graph, OpOf } from '../../ir/graph.ts';
 import type { KernelCall } from '../kernel_call.ts';
+import { paramsStruct } from '../params_structs.ts';
 import { inOperator, opError } from './checks.ts';
 import { convCall, convTensors, convWindow } from './conv_common.ts';
 import { checkAccumulatorFits, quantizedWeights, optionalBias, perChannelRequant, requireSymmetric } from './mac_common.ts';
@@ -27,13 +28,12 @@ export function lowerConv2d(graph: Graph, op: OpOf<'CONV_2D'>, ctx: LowerContext
 
     return convCall(op, {
       fn: wq.int4 ? 'mt_conv_s4w' : 'mt_conv_s8',
-      paramsType: 'mt_conv_params',
+      params: (shared) => paramsStruct('mt_conv_params', { ...shared, rounding: gemmRounding(ctx.numerics) }),
       tensors: t,
       filterDims: [outC, filterH, filterW, filterC],
       bias,
       window,
       requant: perChannelRequant(t.inQ, wq, t.outQ, outC),
-      extraFields: [{ name: 'rounding', value: gemmRounding(ctx.numerics) }],
       macs: batches * window.outH * window.outW * outC * taps,
     });
   });

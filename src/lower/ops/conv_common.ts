@@ -2,6 +2,7 @@
 import type { Graph, OpOf, Tensor } from '../../ir/graph.ts';
 import { activationRange } from '../common.ts';
 import type { KernelCall } from '../kernel_call.ts';
+import type { CStruct, ParamsValues } from '../params_structs.ts';
 import {
   type ActivationQuant, int8Activation, negatedZeroPoint, opInput, opOutput, requirePositive, requireRank, requireShape,
 } from './checks.ts';
@@ -41,16 +42,18 @@ export function convWindow(op: ConvOp, t: ConvTensors, filterH: number, filterW:
   return win;
 }
 
+/** The fields mt_conv_params and mt_depthwise_conv_params share. */
+export type ConvSharedFields = Omit<ParamsValues<'mt_conv_params'>, 'rounding'>;
+
 export interface ConvCallParts {
   fn: string;
-  paramsType: string;
   tensors: ConvTensors;
   filterDims: number[];
   bias: Tensor | null;
   window: Window2d;
   requant: ChannelRequant;
-  /** Parameters particular to the operator (conv: rounding; depthwise: depth_multiplier). */
-  extraFields: { name: string; value: number | string }[];
+  /** The operator's params struct from the shared fields (conv adds rounding; depthwise, depth_multiplier). */
+  params: (shared: ConvSharedFields) => CStruct;
   macs: number;
 }
 
@@ -68,30 +71,25 @@ export function convCall(op: ConvOp, p: ConvCallParts): KernelCall {
       { kind: 'tensor', tensor: input.id },
       { kind: 'dims', values: p.filterDims },
       { kind: 'tensor', tensor: filter.id },
-      p.bias ? { kind: 'tensor', tensor: p.bias.id } : { kind: 'literal', value: 'NULL' },
+      p.bias ? { kind: 'tensor', tensor: p.bias.id } : { kind: 'null' },
       { kind: 'const', name: p.requant.mult.name },
       { kind: 'const', name: p.requant.shift.name },
       { kind: 'dims', values: [...output.shape] },
       { kind: 'tensor', tensor: output.id },
     ],
     consts: [p.requant.mult, p.requant.shift],
-    structs: [{
-      name: 'params',
-      ctype: p.paramsType,
-      fields: [
-        { name: 'stride_h', value: o.strideH },
-        { name: 'stride_w', value: o.strideW },
-        { name: 'dilation_h', value: o.dilationH },
-        { name: 'dilation_w', value: o.dilationW },
-        { name: 'pad_h', value: p.window.padH },
-        { name: 'pad_w', value: p.window.padW },
-        ...p.extraFields,
-        { name: 'input_offset', value: negatedZeroPoint(inQ.zeroPoint) },
-        { name: 'output_offset', value: outQ.zeroPoint },
-        { name: 'act_min', value: act.min },
-        { name: 'act_max', value: act.max },
-      ],
-    }],
+    structs: [p.params({
+      stride_h: o.strideH,
+      stride_w: o.strideW,
+      dilation_h: o.dilationH,
+      dilation_w: o.dilationW,
+      pad_h: p.window.padH,
+      pad_w: p.window.padW,
+      input_offset: negatedZeroPoint(inQ.zeroPoint),
+      output_offset: outQ.zeroPoint,
+      act_min: act.min,
+      act_max: act.max,
+    })],
     scratchBytes: 0,
     macs: p.macs,
   };

@@ -1,6 +1,7 @@
 /** DEPTHWISE_CONV_2D -> mt_depthwise_conv_s8 (firmware/kernels/depthwise_conv.c; int4 weights: mt_depthwise_conv_s4w), prepared as TFLite Micro's Prepare. */
 import type { Graph, OpOf } from '../../ir/graph.ts';
 import type { KernelCall } from '../kernel_call.ts';
+import { paramsStruct } from '../params_structs.ts';
 import { inOperator, opError } from './checks.ts';
 import { convCall, convTensors, convWindow } from './conv_common.ts';
 import { checkAccumulatorFits, quantizedWeights, optionalBias, perChannelRequant, requireSymmetric } from './mac_common.ts';
@@ -29,13 +30,12 @@ export function lowerDepthwiseConv2d(graph: Graph, op: OpOf<'DEPTHWISE_CONV_2D'>
 
     return convCall(op, {
       fn: wq.int4 ? 'mt_depthwise_conv_s4w' : 'mt_depthwise_conv_s8',
-      paramsType: 'mt_depthwise_conv_params',
+      params: (shared) => paramsStruct('mt_depthwise_conv_params', { ...shared, depth_multiplier: multiplier }),
       tensors: t,
       filterDims: [1, filterH, filterW, outC],
       bias,
       window,
       requant: perChannelRequant(t.inQ, wq, t.outQ, outC),
-      extraFields: [{ name: 'depth_multiplier', value: multiplier }],
       macs: batches * window.outH * window.outW * outC * filterH * filterW,
     });
   });

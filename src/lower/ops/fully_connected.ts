@@ -5,6 +5,7 @@
 import { type Graph, type OpOf, elementCount } from '../../ir/graph.ts';
 import { INT8_MAX, INT8_MIN, activationRange } from '../common.ts';
 import type { KernelCall } from '../kernel_call.ts';
+import { paramsStruct } from '../params_structs.ts';
 import { toFloat32 } from '../quant_params.ts';
 import { inOperator, int8Activation, negatedZeroPoint, opError, opInput, opOutput, requireRank } from './checks.ts';
 import {
@@ -69,27 +70,23 @@ export function lowerFullyConnected(graph: Graph, op: OpOf<'FULLY_CONNECTED'>, c
         { kind: 'struct', name: 'params' },
         { kind: 'tensor', tensor: input.id },
         { kind: 'tensor', tensor: filter.id },
-        bias ? { kind: 'tensor', tensor: bias.id } : { kind: 'literal', value: 'NULL' },
+        bias ? { kind: 'tensor', tensor: bias.id } : { kind: 'null' },
         { kind: 'const', name: requant.mult.name },
         { kind: 'const', name: requant.shift.name },
         { kind: 'tensor', tensor: output.id },
       ],
       consts: [requant.mult, requant.shift],
-      structs: [{
-        name: 'params',
-        ctype: 'mt_fully_connected_params',
-        fields: [
-          { name: 'batches', value: batches },
-          { name: 'accum_depth', value: accumDepth },
-          { name: 'output_depth', value: outDepth },
-          { name: 'input_offset', value: negatedZeroPoint(inQ.zeroPoint) },
-          { name: 'filter_offset', value: filterOffset },
-          { name: 'output_offset', value: outQ.zeroPoint },
-          { name: 'act_min', value: act.min },
-          { name: 'act_max', value: act.max },
-          { name: 'rounding', value: gemmRounding(ctx.numerics) },
-        ],
-      }],
+      structs: [paramsStruct('mt_fully_connected_params', {
+        batches: batches,
+        accum_depth: accumDepth,
+        output_depth: outDepth,
+        input_offset: negatedZeroPoint(inQ.zeroPoint),
+        filter_offset: filterOffset,
+        output_offset: outQ.zeroPoint,
+        act_min: act.min,
+        act_max: act.max,
+        rounding: gemmRounding(ctx.numerics),
+      })],
       scratchBytes: 0,
       macs: batches * outDepth * accumDepth,
     };

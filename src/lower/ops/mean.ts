@@ -12,6 +12,7 @@
  */
 import type { Graph, OpOf } from '../../ir/graph.ts';
 import type { KernelCall } from '../kernel_call.ts';
+import { paramsStruct } from '../params_structs.ts';
 import { DEFAULT_NUMERICS, type LowerContext } from '../numerics.ts';
 import { quantizeMultiplier, type QuantizedMultiplier } from '../quant_params.ts';
 import { inOperator, int8Activation, opError, opOutput, requireShape } from './checks.ts';
@@ -103,19 +104,15 @@ export function lowerMean(graph: Graph, op: OpOf<'MEAN'>, ctx: LowerContext = { 
         { kind: 'tensor', tensor: output.id },
       ],
       consts: [],
-      structs: [{
-        name: 'params',
-        ctype: 'mt_mean_params',
-        fields: [
-          { name: 'mode', value: p.mode },
-          { name: 'input_zero_point', value: p.inputZeroPoint },
-          { name: 'output_zero_point', value: p.outputZeroPoint },
-          { name: 'multiplier', value: p.multiplier },
-          { name: 'shift', value: p.shift },
-          { name: 'scale', value: p.scale },
-          { name: 'bias', value: p.bias },
-        ],
-      }],
+      structs: [paramsStruct('mt_mean_params', {
+        mode: p.mode,
+        input_zero_point: p.inputZeroPoint,
+        output_zero_point: p.outputZeroPoint,
+        multiplier: p.multiplier,
+        shift: p.shift,
+        scale: p.scale,
+        bias: p.bias,
+      })],
       scratchBytes: 0,
       macs: 0,
     };

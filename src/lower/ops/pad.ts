@@ -5,13 +5,12 @@
  */
 import type { Graph, OpOf } from '../../ir/graph.ts';
 import type { KernelCall } from '../kernel_call.ts';
+import { type Dims4, paramsStruct } from '../params_structs.ts';
 import { inOperator, int8Activation, opError, opOutput, requireShape } from './checks.ts';
 import { constInts, opInputs, requireSameQuant, shape4d } from './tensor_checks.ts';
 
-/** A designated initializer for an mt_dims4 field of a parameter struct. */
-function dims4Initializer([n, h, w, c]: number[]): string {
-  return `{ .n = ${n}, .h = ${h}, .w = ${w}, .c = ${c} }`;
-}
+/** An mt_dims4 field of a parameter struct from NHWC amounts. */
+const dims4 = ([n, h, w, c]: number[]): Dims4 => ({ n, h, w, c });
 
 export function lowerPad(graph: Graph, op: OpOf<'PAD'>): KernelCall {
   return inOperator(op, () => {
@@ -47,15 +46,11 @@ export function lowerPad(graph: Graph, op: OpOf<'PAD'>): KernelCall {
         { kind: 'tensor', tensor: output.id },
       ],
       consts: [],
-      structs: [{
-        name: 'params',
-        ctype: 'mt_pad_params',
-        fields: [
-          { name: 'before', value: dims4Initializer([...lead, ...before]) },
-          { name: 'after', value: dims4Initializer([...lead, ...after]) },
-          { name: 'pad_value', value: zeroPoint },
-        ],
-      }],
+      structs: [paramsStruct('mt_pad_params', {
+        before: dims4([...lead, ...before]),
+        after: dims4([...lead, ...after]),
+        pad_value: zeroPoint,
+      })],
       scratchBytes: 0,
       macs: 0,
     };

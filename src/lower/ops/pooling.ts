@@ -5,6 +5,7 @@
 import type { Graph, OpOf } from '../../ir/graph.ts';
 import { activationRange } from '../common.ts';
 import type { KernelCall } from '../kernel_call.ts';
+import { paramsStruct } from '../params_structs.ts';
 import { inOperator, int8Activation, opError, opInput, opOutput, requirePositive, requireRank, requireShape } from './checks.ts';
 import { window2d } from './window.ts';
 
@@ -50,20 +51,16 @@ function lowerPool(graph: Graph, op: PoolOp, fn: string): KernelCall {
         { kind: 'tensor', tensor: output.id },
       ],
       consts: [],
-      structs: [{
-        name: 'params',
-        ctype: 'mt_pooling_params',
-        fields: [
-          { name: 'stride_h', value: o.strideH },
-          { name: 'stride_w', value: o.strideW },
-          { name: 'filter_h', value: o.filterH },
-          { name: 'filter_w', value: o.filterW },
-          { name: 'pad_h', value: win.padH },
-          { name: 'pad_w', value: win.padW },
-          { name: 'act_min', value: act.min },
-          { name: 'act_max', value: act.max },
-        ],
-      }],
+      structs: [paramsStruct('mt_pooling_params', {
+        stride_h: o.strideH,
+        stride_w: o.strideW,
+        filter_h: o.filterH,
+        filter_w: o.filterW,
+        pad_h: win.padH,
+        pad_w: win.padW,
+        act_min: act.min,
+        act_max: act.max,
+      })],
       scratchBytes: 0,
       // Pooling multiplies nothing; its cost shows in the measured cycles, not here.
       macs: 0,

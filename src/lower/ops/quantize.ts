@@ -6,6 +6,7 @@
  */
 import type { Graph, OpOf, Tensor } from '../../ir/graph.ts';
 import type { KernelCall } from '../kernel_call.ts';
+import { paramsStruct } from '../params_structs.ts';
 import { INT8_MAX, INT8_MIN } from '../common.ts';
 import { inOperator, int8Activation, opError, opOutput } from './checks.ts';
 import { requantizeCall } from './requantize.ts';
@@ -18,16 +19,12 @@ function affineCall(op: { id: number }, fn: string, input: Tensor, output: Tenso
     fn,
     args: [{ kind: 'struct', name: 'params' }, { kind: 'tensor', tensor: input.id }, { kind: 'tensor', tensor: output.id }],
     consts: [],
-    structs: [{
-      name: 'params',
-      ctype: 'mt_quantize_params',
-      fields: [
-        // the float32 scale TFLite reads; codegen writes floats so that they read back exactly
-        { name: 'scale', value: scale },
-        { name: 'zero_point', value: zeroPoint },
-        { name: 'count', value: count },
-      ],
-    }],
+    structs: [paramsStruct('mt_quantize_params', {
+      // the float32 scale TFLite reads; codegen writes floats so that they read back exactly
+      scale,
+      zero_point: zeroPoint,
+      count,
+    })],
     scratchBytes: 0,
     macs: 0,
   };

@@ -5,6 +5,7 @@
  */
 import type { Operator, Tensor } from '../../ir/graph.ts';
 import type { KernelCall } from '../kernel_call.ts';
+import { paramsStruct } from '../params_structs.ts';
 import { quantizeMultiplier } from '../quant_params.ts';
 import { int8Activation } from './checks.ts';
 import { requireSameElementCount } from './tensor_checks.ts';
@@ -19,19 +20,15 @@ export function requantizeCall(op: Operator, input: Tensor, output: Tensor, clam
     fn: 'mt_requantize_tensor_s8',
     args: [{ kind: 'struct', name: 'params' }, { kind: 'tensor', tensor: input.id }, { kind: 'tensor', tensor: output.id }],
     consts: [],
-    structs: [{
-      name: 'params',
-      ctype: 'mt_requantize_params',
-      fields: [
-        { name: 'input_zero_point', value: inQ.zeroPoint },
-        { name: 'output_zero_point', value: outQ.zeroPoint },
-        { name: 'multiplier', value: multiplier },
-        { name: 'shift', value: shift },
-        { name: 'act_min', value: clamp.min },
-        { name: 'act_max', value: clamp.max },
-        { name: 'count', value: count },
-      ],
-    }],
+    structs: [paramsStruct('mt_requantize_params', {
+      input_zero_point: inQ.zeroPoint,
+      output_zero_point: outQ.zeroPoint,
+      multiplier: multiplier,
+      shift: shift,
+      act_min: clamp.min,
+      act_max: clamp.max,
+      count: count,
+    })],
     scratchBytes: 0,
     macs: 0,
   };

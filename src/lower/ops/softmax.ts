@@ -5,6 +5,7 @@
 import type { Graph, OpOf } from '../../ir/graph.ts';
 import { elementCount } from '../../ir/graph.ts';
 import type { KernelCall } from '../kernel_call.ts';
+import { paramsStruct } from '../params_structs.ts';
 import { quantizeMultiplier, toFloat32, type QuantizedMultiplier } from '../quant_params.ts';
 import { inOperator, int8Activation, opError, opOutput } from './checks.ts';
 import { opInputs, requireSameElementCount } from './tensor_checks.ts';
@@ -66,17 +67,13 @@ export function lowerSoftmax(graph: Graph, op: OpOf<'SOFTMAX'>): KernelCall {
       fn: 'mt_softmax_s8',
       args: [{ kind: 'struct', name: 'params' }, { kind: 'tensor', tensor: input.id }, { kind: 'tensor', tensor: output.id }],
       consts: [],
-      structs: [{
-        name: 'params',
-        ctype: 'mt_softmax_params',
-        fields: [
-          { name: 'input_multiplier', value: scaling.multiplier },
-          { name: 'input_left_shift', value: scaling.shift },
-          { name: 'diff_min', value: diffMin },
-          { name: 'rows', value: rows },
-          { name: 'depth', value: depth },
-        ],
-      }],
+      structs: [paramsStruct('mt_softmax_params', {
+        input_multiplier: scaling.multiplier,
+        input_left_shift: scaling.shift,
+        diff_min: diffMin,
+        rows: rows,
+        depth: depth,
+      })],
       scratchBytes: 0,
       macs: 0,
     };

@@ -22,6 +22,7 @@ import {
   ReshapeOptionsTable, SoftmaxOptionsTable, SubGraphTable, TENSOR_TYPE_NAMES, TensorTable, TFLITE_FILE_IDENTIFIER,
   TFLITE_SCHEMA_VERSION, WriterOnlyOptionsType, type TensorTypeName,
 } from '../import/tflite_schema.ts';
+import { OPERATOR_TRAITS } from '../ir/operator_traits.ts';
 import { operatorVersion } from './operator_version.ts';
 
 export interface WriteOptions {
@@ -39,15 +40,6 @@ const MAX_FILE_BYTES = 2 ** 31 - 2 ** 20;
 const TENSOR_TYPE_OF: Record<DType, TensorTypeName> = {
   float32: 'FLOAT32', float16: 'FLOAT16', int32: 'INT32', uint8: 'UINT8', int64: 'INT64', bool: 'BOOL',
   int16: 'INT16', int8: 'INT8', int4: 'INT4', uint32: 'UINT32', uint16: 'UINT16',
-};
-
-const OPERATOR_CODE: Record<Operator['kind'], number> = {
-  CONV_2D: BuiltinOperator.CONV_2D, DEPTHWISE_CONV_2D: BuiltinOperator.DEPTHWISE_CONV_2D,
-  FULLY_CONNECTED: BuiltinOperator.FULLY_CONNECTED, AVERAGE_POOL_2D: BuiltinOperator.AVERAGE_POOL_2D,
-  MAX_POOL_2D: BuiltinOperator.MAX_POOL_2D, ADD: BuiltinOperator.ADD, MEAN: BuiltinOperator.MEAN,
-  PAD: BuiltinOperator.PAD, RESHAPE: BuiltinOperator.RESHAPE, SOFTMAX: BuiltinOperator.SOFTMAX,
-  CONCATENATION: BuiltinOperator.CONCATENATION, QUANTIZE: BuiltinOperator.QUANTIZE,
-  DEQUANTIZE: BuiltinOperator.DEQUANTIZE, RELU: BuiltinOperator.RELU, RELU6: BuiltinOperator.RELU6,
 };
 
 export function writeTflite(graph: Graph, opts: WriteOptions = {}): Uint8Array {
@@ -71,7 +63,7 @@ export function writeTflite(graph: Graph, opts: WriteOptions = {}): Uint8Array {
   const codes: { code: number; version: number }[] = [];
   const codeIndex = new Map<string, number>();
   const operators = graph.operators.map((op) => {
-    const code = OPERATOR_CODE[op.kind];
+    const code = BuiltinOperator[op.kind];
     const version = operatorVersion(graph, op);
     const key = `${code}/${version}`;
     let index = codeIndex.get(key);
@@ -243,6 +235,8 @@ function writeOptions(b: Builder, graph: Graph, op: Operator): { type: number; t
     case 'RELU':
     case 'RELU6':
       return undefined;
+    default:
+      return op satisfies never; // every kind has a case (a new one fails to type-check here)
   }
 }
 
@@ -336,7 +330,7 @@ function checkGraph(graph: Graph): void {
   });
   graph.operators.forEach((op, index) => {
     const label = `operator ${index} (${op.kind})`;
-    if (!(op.kind in OPERATOR_CODE)) fail(`${label} is not an operator kind the writer knows`);
+    if (!(op.kind in OPERATOR_TRAITS)) fail(`${label} is not an operator kind the writer knows`);
     if (!op.inputs.every((id) => ref(id, true)) || !op.outputs.every((id) => ref(id, false))) fail(`${label} refers to a tensor the graph does not have`);
     if (op.kind === 'RESHAPE' && op.outputs.length !== 1) fail(`${label} has ${op.outputs.length} outputs, expected 1`);
     const options = op.options as Partial<Record<'activation' | 'padding', string>>;

@@ -13,6 +13,7 @@ import {
   DTYPE_BYTES, elementCount, type Activation, type ConvOptions, type DType, type Graph, type OpKind, type OpOf, type Operator,
   type Padding, type Quantization, type Tensor,
 } from '../ir/graph.ts';
+import { inputCounts } from '../ir/operator_traits.ts';
 import { emptyTable, FlatBufferError, FlatBufferReader, type ReaderOptions, type Table, type TableSchema } from './flatbuffer_reader.ts';
 import {
   ACTIVATION_NAMES, AddOptionsTable, BufferTable, BuiltinOperator, builtinOperatorLabel, BuiltinOptionsType,
@@ -243,11 +244,11 @@ function readOperatorCode(t: Table<keyof typeof OperatorCodeTable.slots>): Opera
   return code === BuiltinOperator.CUSTOM ? { code, customName: t.string('custom_code') ?? '' } : { code };
 }
 
-/** How to read one operator kind: its code, how many inputs it takes, and its typed options. */
+/**
+ * How to read one operator kind's typed options. Its code is BuiltinOperator[kind] (IR kinds are named as
+ * in TFLite), its inputs are the slots of ir/operator_traits.ts.
+ */
 interface OperatorSpec<K extends OpKind> {
-  code: number;
-  /** The first `required` inputs must be present; up to `optional` more may follow (and may be -1). */
-  inputs: { required: number; optional: number };
   options: (op: OperatorT, label: string) => OpOf<K>['options'];
 }
 
@@ -268,13 +269,11 @@ function convOptions(o: Table<ConvField>, label: string): ConvOptions {
 
 const OPERATOR_SPECS: { [K in OpKind]: OperatorSpec<K> } = {
   CONV_2D: {
-    code: BuiltinOperator.CONV_2D, inputs: { required: 2, optional: 1 },
     options: (op, label) => {
       return convOptions(optionsOf(op, BuiltinOptionsType.Conv2DOptions, Conv2DOptionsTable, label), label);
     },
   },
   DEPTHWISE_CONV_2D: {
-    code: BuiltinOperator.DEPTHWISE_CONV_2D, inputs: { required: 2, optional: 1 },
     options: (op, label) => {
       const o = optionsOf(op, BuiltinOptionsType.DepthwiseConv2DOptions, DepthwiseConv2DOptionsTable, label);
       // depth_multiplier as stored; TFLite 2.x kernels derive it from the shapes (output / input channels).
@@ -282,7 +281,6 @@ const OPERATOR_SPECS: { [K in OpKind]: OperatorSpec<K> } = {
     },
   },
   FULLY_CONNECTED: {
-    code: BuiltinOperator.FULLY_CONNECTED, inputs: { required: 2, optional: 1 },
     options: (op, label) => {
       const o = optionsOf(op, BuiltinOptionsType.FullyConnectedOptions, FullyConnectedOptionsTable, label);
       const format = o.int8('weights_format');
@@ -293,24 +291,21 @@ const OPERATOR_SPECS: { [K in OpKind]: OperatorSpec<K> } = {
       return { activation: activation(o.int8('fused_activation_function'), label), keepNumDims: o.bool('keep_num_dims') };
     },
   },
-  AVERAGE_POOL_2D: { code: BuiltinOperator.AVERAGE_POOL_2D, inputs: { required: 1, optional: 0 }, options: poolOptions },
-  MAX_POOL_2D: { code: BuiltinOperator.MAX_POOL_2D, inputs: { required: 1, optional: 0 }, options: poolOptions },
+  AVERAGE_POOL_2D: { options: poolOptions },
+  MAX_POOL_2D: { options: poolOptions },
   ADD: {
-    code: BuiltinOperator.ADD, inputs: { required: 2, optional: 0 },
     options: (op, label) => {
       const o = optionsOf(op, BuiltinOptionsType.AddOptions, AddOptionsTable, label);
       return { activation: activation(o.int8('fused_activation_function'), label) };
     },
   },
   MEAN: {
-    code: BuiltinOperator.MEAN, inputs: { required: 2, optional: 0 },
     options: (op, label) => ({ keepDims: optionsOf(op, BuiltinOptionsType.ReducerOptions, ReducerOptionsTable, label).bool('keep_dims') }),
   },
-  PAD: { code: BuiltinOperator.PAD, inputs: { required: 2, optional: 0 }, options: NO_OPTIONS },
+  PAD: { options: NO_OPTIONS },
   // The target shape is the second input (or the output's shape); ReshapeOptions.new_shape only repeats it.
-  RESHAPE: { code: BuiltinOperator.RESHAPE, inputs: { required: 1, optional: 1 }, options: NO_OPTIONS },
+  RESHAPE: { options: NO_OPTIONS },
   SOFTMAX: {
-    code: BuiltinOperator.SOFTMAX, inputs: { required: 1, optional: 0 },
     options: (op, label) => {
       const beta = optionsOf(op, BuiltinOptionsType.SoftmaxOptions, SoftmaxOptionsTable, label).float32('beta');
       if (!Number.isFinite(beta)) throw new McutrainError(`${label} has softmax beta ${beta}`, 'beta must be a finite number; re-export the model');
@@ -318,20 +313,19 @@ const OPERATOR_SPECS: { [K in OpKind]: OperatorSpec<K> } = {
     },
   },
   CONCATENATION: {
-    code: BuiltinOperator.CONCATENATION, inputs: { required: 1, optional: Infinity },
     options: (op, label) => {
       const o = optionsOf(op, BuiltinOptionsType.ConcatenationOptions, ConcatenationOptionsTable, label);
       return { axis: o.int32('axis'), activation: activation(o.int8('fused_activation_function'), label) };
     },
   },
-  QUANTIZE: { code: BuiltinOperator.QUANTIZE, inputs: { required: 1, optional: 0 }, options: NO_OPTIONS },
-  DEQUANTIZE: { code: BuiltinOperator.DEQUANTIZE, inputs: { required: 1, optional: 0 }, options: NO_OPTIONS },
-  RELU: { code: BuiltinOperator.RELU, inputs: { required: 1, optional: 0 }, options: NO_OPTIONS },
-  RELU6: { code: BuiltinOperator.RELU6, inputs: { required: 1, optional: 0 }, options: NO_OPTIONS },
+  QUANTIZE: { options: NO_OPTIONS },
+  DEQUANTIZE: { options: NO_OPTIONS },
+  RELU: { options: NO_OPTIONS },
+  RELU6: { options: NO_OPTIONS },
 };
 
 const KIND_OF_CODE = new Map<number, OpKind>(
-  (Object.keys(OPERATOR_SPECS) as OpKind[]).map((kind) => [OPERATOR_SPECS[kind].code, kind]),
+  (Object.keys(OPERATOR_SPECS) as OpKind[]).map((kind) => [BuiltinOperator[kind], kind]),
 );
 
 function poolOptions(op: OperatorT, label: string): OpOf<'AVERAGE_POOL_2D'>['options'] {
@@ -398,7 +392,8 @@ function readOperators(
     const spec = OPERATOR_SPECS[kind] as OperatorSpec<OpKind>;
     const label = `operator ${id} (${kind})`;
     const inputs = op.int32s('inputs');
-    const { required, optional } = spec.inputs;
+    // The first `required` inputs must be present; up to `optional` more may follow (and may be -1).
+    const { required, optional } = inputCounts(kind);
     if (inputs.length < required || inputs.length > required + optional) {
       const expected = optional === 0 ? `${required}` : optional === Infinity ? `at least ${required}` : `${required} to ${required + optional}`;
       throw new FlatBufferError(`${op.where}.inputs`, `${label} has ${inputs.length} inputs, expected ${expected}`);

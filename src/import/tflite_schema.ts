@@ -5,6 +5,7 @@
  * fields take two slots (`x_type`, then `x`) and deprecated fields keep theirs. Only the tables we open
  * are here, but each is listed in full so the slots can be checked against schema.fbs by a test.
  */
+import type { OpKind } from '../ir/graph.ts';
 import { tableSchema } from './flatbuffer_reader.ts';
 
 export const TFLITE_FILE_IDENTIFIER = 'TFL3';
@@ -145,7 +146,7 @@ export const BUILTIN_OPERATOR_NAMES: readonly string[] = (
   'STABLEHLO_RNG_BIT_GENERATOR REDUCE_WINDOW STABLEHLO_COMPOSITE STABLEHLO_SHIFT_LEFT STABLEHLO_CBRT STABLEHLO_CASE'
 ).split(' ');
 
-/** Codes of the BuiltinOperator values the importer gives meaning to. */
+/** Codes of the BuiltinOperator values the importer gives meaning to: every IR kind (named as in TFLite), and CUSTOM. */
 export const BuiltinOperator = {
   ADD: 0,
   AVERAGE_POOL_2D: 1,
@@ -163,7 +164,7 @@ export const BuiltinOperator = {
   PAD: 34,
   MEAN: 40,
   QUANTIZE: 114,
-} as const;
+} as const satisfies Record<OpKind | 'CUSTOM', number>;
 
 /** "TANH (code 28)", or "unknown operator (code 999)" for codes newer than this table. */
 export function builtinOperatorLabel(code: number): string {

@@ -4,6 +4,7 @@
  * int8 engine runs and dispatches.
  */
 import type { Graph, Operator, OpKind, OpOf } from '../ir/graph.ts';
+import { isWeighted, optionalInput } from '../ir/operator_traits.ts';
 import { McutrainError } from '../errors.ts';
 import type { KernelCall } from './kernel_call.ts';
 import { DEFAULT_NUMERICS, type LowerContext } from './numerics.ts';
@@ -40,14 +41,12 @@ const LOWERINGS: Lowerings = {
   RELU6: lowerRelu6,
 };
 
-/** Operators whose weights tell whether a model was quantized. */
-const WEIGHTED: ReadonlySet<OpKind> = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED']);
-
 /** The int8 engine runs quantized graphs; float32 may appear only at the edges (QUANTIZE in, DEQUANTIZE out). */
 export function checkInt8Graph(graph: Graph): void {
   for (const op of graph.operators) {
-    if (!WEIGHTED.has(op.kind)) continue;
-    const weights = graph.tensors[op.inputs[1]];
+    // A weighted layer's weights tell whether a model was quantized.
+    if (!isWeighted(op)) continue;
+    const weights = optionalInput(graph, op, 'weights');
     if (weights && weights.dtype === 'float32') {
       throw new McutrainError(
         `'${graph.name}' is a float32 model (operator ${op.id} ${op.kind} has float weights '${weights.name}'); the engine runs int8 models`,

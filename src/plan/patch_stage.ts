@@ -9,7 +9,8 @@
  * treats taps outside its input as padding, so a patch at the image border keeps the real padding,
  * and an inner patch gets none and reads its halo instead). Clones share the original's constants.
  */
-import { elementCount, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
+import { elementCount, type Graph, type Operator, type OpOf, type Tensor } from '../ir/graph.ts';
+import { activationInputs as activationSlots, inputOf, traitsOf } from '../ir/operator_traits.ts';
 import type { KernelArg, KernelCall } from '../lower/kernel_call.ts';
 import { type CStruct, withFields } from '../lower/params_structs.ts';
 import { constantValues } from '../ir/tensor_data.ts';
@@ -31,9 +32,6 @@ export const PATCH_MODES: readonly PatchMode[] = ['auto', 'fit', 'off'];
 export function parsePatchMode(value: unknown, training: boolean, what = 'patches'): PatchMode {
   return value === undefined ? (training ? 'auto' : 'off') : oneOf(value, PATCH_MODES, what);
 }
-
-/** Operators whose output window depends on a window of their input only. */
-const LOCAL_KINDS: ReadonlySet<string> = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'PAD', 'ADD', 'AVERAGE_POOL_2D', 'MAX_POOL_2D']);
 
 interface Region { y0: number; y1: number; x0: number; x1: number }
 
@@ -71,7 +69,7 @@ export function stageCandidates(graph: Graph, calls: KernelCall[]): number[] {
   for (let end = 0; end < calls.length; end++) {
     const call = calls[end];
     const op = graph.operators[call.op];
-    if (!LOCAL_KINDS.has(op.kind) || !call.fn || call.tensors) break;
+    if (!traitsOf(op.kind).local || !call.fn || call.tensors) break;
     if (end >= 1 && isValidStage(graph, calls, end)) out.push(end);
   }
   return out;
@@ -88,8 +86,8 @@ function isValidStage(graph: Graph, calls: KernelCall[], end: number): boolean {
   return inputs.size === 1 && out.shape.length === 4 && [...inputs].every((t) => graph.tensors[t].shape.length === 4);
 }
 
-const activationInputs = (graph: Graph, op: Operator): number[] =>
-  (op.kind === 'ADD' ? op.inputs : [op.inputs[0]]).filter((t) => t >= 0 && !graph.tensors[t].data);
+/** The activations an operator reads at run time (constant operands are no window's business). */
+const activationInputs = (graph: Graph, op: Operator): number[] => activationSlots(op).filter((t) => !graph.tensors[t].data);
 
 /** Splits [0, size) into n nearly equal bands. */
 function bands(size: number, n: number): [number, number][] {
@@ -114,7 +112,7 @@ function geometry(graph: Graph, call: KernelCall, op: Operator): Geometry | null
   switch (op.kind) {
     case 'CONV_2D':
     case 'DEPTHWISE_CONV_2D': {
-      const f = graph.tensors[op.inputs[1]].shape;
+      const f = graph.tensors[inputOf(op, 'weights')].shape;
       return { strideH: op.options.strideH, strideW: op.options.strideW, padH: field(call, 'pad_h'), padW: field(call, 'pad_w'),
         filterH: f[1], filterW: f[2], dilationH: op.options.dilationH, dilationW: op.options.dilationW };
     }
@@ -128,8 +126,8 @@ function geometry(graph: Graph, call: KernelCall, op: Operator): Geometry | null
 }
 
 /** The PAD's leading amounts along H and W (its constant paddings input, NHWC). */
-function padBefore(graph: Graph, op: Operator): [number, number] {
-  const v = Array.from(constantValues(graph.tensors[op.inputs[1]]), Number);
+function padBefore(graph: Graph, op: OpOf<'PAD'>): [number, number] {
+  const v = Array.from(constantValues(graph.tensors[inputOf(op, 'paddings')]), Number);
   const rank = v.length / 2; // lower ranks are NHWC with leading dimensions dropped
   const at = (dim: number) => (dim - (4 - rank) >= 0 ? v[2 * (dim - (4 - rank))] : 0);
   return [at(1), at(2)];
@@ -149,7 +147,8 @@ function inputRegion(graph: Graph, call: KernelCall, op: Operator, out: Region, 
     const c = (v: number, size: number) => Math.min(size, Math.max(0, v));
     return { y0: c(out.y0 - ph, h), y1: c(out.y1 - ph, h), x0: c(out.x0 - pw, w), x1: c(out.x1 - pw, w) };
   }
-  return { ...out }; // ADD: elementwise
+  if (op.kind === 'ADD') return { ...out }; // elementwise
+  throw new Error(`${op.kind} is local in ir/operator_traits.ts, but the patch stage has no input window for it`);
 }
 
 /** Grids tried by bestPatchedSchedule: 2x2 up to 8x8 patches. */
@@ -289,8 +288,9 @@ function cloneCall(graph: Graph, call: KernelCall, op: Operator, name: string, l
       case 'mt_add_params':
         return withFields(s, { size: elementCount(tensors[outId].shape) });
       case 'mt_pad_params': {
-        const [ph, pw] = padBefore(graph, op);
-        const [, inH, inW] = graph.tensors[op.inputs[0]].shape;
+        const pad = op as OpOf<'PAD'>; // only PAD lowers to mt_pad_params
+        const [ph, pw] = padBefore(graph, pad);
+        const [, inH, inW] = graph.tensors[inputOf(pad, 'input')].shape;
         // Only H and W are windowed: the original's batch and channel padding stay.
         const { before, after } = s.fields;
         return withFields(s, {

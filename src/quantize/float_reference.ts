@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { McutrainError } from '../errors.ts';
 import { type Activation, elementCount, type Graph, isConstant, type Operator, type OpKind, type OpOf } from '../ir/graph.ts';
+import { inputOf, roleOfInput, slotIndex, type WeightedOp } from '../ir/operator_traits.ts';
 import { leadingPadding, outputSize } from '../lower/common.ts';
 import { readFloat32, readInts } from '../ir/tensor_data.ts';
 
@@ -97,15 +98,12 @@ function checkFloatGraph(graph: Graph): void {
   }
 }
 
-/** How many leading inputs are float tensors (the rest are int32 shapes, axes or paddings). */
-const FLOAT_INPUTS: Partial<Record<OpKind, number>> = { MEAN: 1, PAD: 1, RESHAPE: 1 };
-
 /**
  * The inputs of `op` that carry values (activations, weights, biases), as opposed to the int32 shapes,
  * axes and paddings the operator reads as parameters; absent optional inputs (-1) are left out.
  */
 export function valueInputs(op: Operator): number[] {
-  return op.inputs.slice(0, FLOAT_INPUTS[op.kind] ?? op.inputs.length).filter((id) => id >= 0);
+  return op.inputs.filter((id, i) => id >= 0 && roleOfInput(op.kind, i) !== 'parameter');
 }
 
 /** What an operator reads: the graph (for its constant parameters) and the value of each input tensor. */
@@ -183,7 +181,7 @@ type FloatOp<K extends OpKind> = (ctx: RunContext, op: OpOf<K>) => tf.Tensor;
 
 const FLOAT_OPS: { [K in OpKind]?: FloatOp<K> } = {
   CONV_2D: (ctx, op) => {
-    const [x, w, b] = [ctx.value(op.inputs[0]), ctx.value(op.inputs[1]), optional(ctx, op, 2)];
+    const [x, w, b] = [ctx.value(inputOf(op, 'input')), ctx.value(inputOf(op, 'weights')), bias(ctx, op)];
     // OHWI -> HWIO
     const filter = tf.transpose(w, [1, 2, 3, 0]) as tf.Tensor4D;
     const y = windowed(op, x as tf.Tensor4D, filter.shape[0], filter.shape[1], (input, strides, pad, dilations) =>
@@ -191,7 +189,7 @@ const FLOAT_OPS: { [K in OpKind]?: FloatOp<K> } = {
     return b ? tf.add(y, b) : y;
   },
   DEPTHWISE_CONV_2D: (ctx, op) => {
-    const [x, w, b] = [ctx.value(op.inputs[0]), ctx.value(op.inputs[1]), optional(ctx, op, 2)];
+    const [x, w, b] = [ctx.value(inputOf(op, 'input')), ctx.value(inputOf(op, 'weights')), bias(ctx, op)];
     const inC = x.shape[3] as number;
     const [, fh, fw, outC] = w.shape as number[];
     // TFLite 2.x derives the multiplier from the shapes; output channel c*m + k is input c's k-th filter.
@@ -205,7 +203,7 @@ const FLOAT_OPS: { [K in OpKind]?: FloatOp<K> } = {
     return b ? tf.add(y, b) : y;
   },
   FULLY_CONNECTED: (ctx, op) => {
-    const [x, w, b] = [ctx.value(op.inputs[0]), ctx.value(op.inputs[1]), optional(ctx, op, 2)];
+    const [x, w, b] = [ctx.value(inputOf(op, 'input')), ctx.value(inputOf(op, 'weights')), bias(ctx, op)];
     const depth = w.shape[1] as number;
     if (x.size % depth !== 0) {
       throw new McutrainError(`${opLabel(op)}: input [${x.shape.join(', ')}] does not split into rows of ${depth}`, 'the model file is malformed; re-export it');
@@ -217,44 +215,45 @@ const FLOAT_OPS: { [K in OpKind]?: FloatOp<K> } = {
   AVERAGE_POOL_2D: (ctx, op) => {
     const o = op.options;
     // tfjs pools as TensorFlow does: SAME padding split like TFLite, padded cells left out of the average.
-    return tf.avgPool(ctx.value(op.inputs[0]) as tf.Tensor4D, [o.filterH, o.filterW], [o.strideH, o.strideW], o.padding === 'SAME' ? 'same' : 'valid');
+    return tf.avgPool(ctx.value(inputOf(op, 'input')) as tf.Tensor4D, [o.filterH, o.filterW], [o.strideH, o.strideW], o.padding === 'SAME' ? 'same' : 'valid');
   },
   MAX_POOL_2D: (ctx, op) => {
     const o = op.options;
-    return tf.maxPool(ctx.value(op.inputs[0]) as tf.Tensor4D, [o.filterH, o.filterW], [o.strideH, o.strideW], o.padding === 'SAME' ? 'same' : 'valid');
+    return tf.maxPool(ctx.value(inputOf(op, 'input')) as tf.Tensor4D, [o.filterH, o.filterW], [o.strideH, o.strideW], o.padding === 'SAME' ? 'same' : 'valid');
   },
-  ADD: (ctx, op) => tf.add(ctx.value(op.inputs[0]), ctx.value(op.inputs[1])),
+  ADD: (ctx, op) => tf.add(ctx.value(inputOf(op, 'input1')), ctx.value(inputOf(op, 'input2'))),
   MEAN: (ctx, op) => {
-    const x = ctx.value(op.inputs[0]);
-    const axes = [...new Set(constInts(ctx, op, 1).map((a) => (a < 0 ? a + x.rank : a)))];
+    const x = ctx.value(inputOf(op, 'input'));
+    const axes = [...new Set(constInts(ctx, op, 'axis').map((a) => (a < 0 ? a + x.rank : a)))];
     return tf.mean(x, axes, op.options.keepDims);
   },
   PAD: (ctx, op) => {
-    const x = ctx.value(op.inputs[0]);
-    const p = constInts(ctx, op, 1);
+    const x = ctx.value(inputOf(op, 'input'));
+    const p = constInts(ctx, op, 'paddings');
     if (p.length !== 2 * x.rank) {
       throw new McutrainError(`${opLabel(op)}: ${p.length} padding values for a rank-${x.rank} input`, 'the model file is malformed; re-export it');
     }
     return tf.pad(x, Array.from({ length: x.rank }, (_, i) => [p[2 * i], p[2 * i + 1]] as [number, number]), 0);
   },
   // The output tensor's shape is the target shape; floatOperator reshapes every result to it.
-  RESHAPE: (ctx, op) => ctx.value(op.inputs[0]),
-  SOFTMAX: (ctx, op) => tf.softmax(tf.mul(ctx.value(op.inputs[0]), op.options.beta)),
+  RESHAPE: (ctx, op) => ctx.value(inputOf(op, 'input')),
+  SOFTMAX: (ctx, op) => tf.softmax(tf.mul(ctx.value(inputOf(op, 'input')), op.options.beta)),
   CONCATENATION: (ctx, op) => {
     const xs = op.inputs.map((id) => ctx.value(id));
     const axis = op.options.axis < 0 ? op.options.axis + xs[0].rank : op.options.axis;
     return tf.concat(xs, axis);
   },
-  RELU: (ctx, op) => tf.relu(ctx.value(op.inputs[0])),
-  RELU6: (ctx, op) => tf.relu6(ctx.value(op.inputs[0])),
+  RELU: (ctx, op) => tf.relu(ctx.value(inputOf(op, 'input'))),
+  RELU6: (ctx, op) => tf.relu6(ctx.value(inputOf(op, 'input'))),
 };
 
-function optional(ctx: RunContext, op: Operator, index: number): tf.Tensor | undefined {
-  const id = op.inputs[index];
-  return id === undefined || id < 0 ? undefined : ctx.value(id);
+function bias(ctx: RunContext, op: WeightedOp): tf.Tensor | undefined {
+  const id = inputOf(op, 'bias');
+  return id < 0 ? undefined : ctx.value(id);
 }
 
-function constInts(ctx: RunContext, op: Operator, index: number): number[] {
+function constInts(ctx: RunContext, op: OpOf<'MEAN'> | OpOf<'PAD'>, slot: 'axis' | 'paddings'): number[] {
+  const index = slotIndex(op.kind, slot);
   const t = ctx.graph.tensors[op.inputs[index]];
   if (!t || !isConstant(t)) {
     throw new McutrainError(`${opLabel(op)}: input ${index} must be a constant`, 'the model file is malformed; re-export it');

@@ -24,11 +24,12 @@
  */
 import { McutrainError } from '../errors.ts';
 import {
-  elementCount, type Graph, isConstant, type Operator, type OpKind, type Quantization, type Tensor,
+  elementCount, type Graph, isConstant, type Operator, type Quantization, type Tensor,
 } from '../ir/graph.ts';
 import type { Calibration, TensorRange } from './calibrate.ts';
 import { bytesOf, readFloat32 } from '../ir/tensor_data.ts';
 import { packInt4 } from '../ir/int4.ts';
+import { activationInputs, inputOf, isWeighted, optionalInput, outputAxis, slotIndex, traitsOf, type WeightedOp } from '../ir/operator_traits.ts';
 
 export type IoType = 'int8' | 'float32';
 export type FullyConnectedWeights = 'per-tensor' | 'per-channel';
@@ -162,12 +163,6 @@ export function quantizeBias(b: Float32Array, inputScale: number, weightScales: 
 
 const HINT_FLOAT = 'quantize the float32 model (the one the TFLite converter writes without any quantization)';
 
-/** Operators whose output takes the input's quantization (their int8 kernels move bytes or compare them). */
-const SAME_AS_INPUT: ReadonlySet<OpKind> = new Set(['AVERAGE_POOL_2D', 'MAX_POOL_2D', 'RESHAPE', 'PAD', 'RELU', 'RELU6']);
-const WEIGHTED: ReadonlySet<OpKind> = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED']);
-/** Inputs at these positions are int32 parameters (shape, axes, paddings), not activations. */
-const PARAMETER_INPUTS: Partial<Record<OpKind, number[]>> = { RESHAPE: [1], PAD: [1], MEAN: [1] };
-
 function label(op: Operator): string {
   return `operator ${op.id} (${op.kind})`;
 }
@@ -207,8 +202,9 @@ export function quantizeGraph(graph: Graph, calibration: Calibration, options: Q
       params.set(id, activationParams(valueRange(readFloat32(t))));
     }
     const out = op.outputs[0];
-    if (op.kind === 'SOFTMAX') params.set(out, SOFTMAX_OUTPUT);
-    else if (SAME_AS_INPUT.has(op.kind)) params.set(out, params.get(op.inputs[0]) as ActivationParams);
+    const outputQuant = traitsOf(op.kind).outputQuant;
+    if (outputQuant === 'softmax') params.set(out, SOFTMAX_OUTPUT);
+    else if (outputQuant === 'input') params.set(out, params.get(activationInputs(op)[0]) as ActivationParams);
     else params.set(out, activationParams(rangeOf(out)));
   }
   for (const [id, p] of params) {
@@ -220,7 +216,8 @@ export function quantizeGraph(graph: Graph, calibration: Calibration, options: Q
 
   // 2. Weights and biases. A constant shared by operators that need different values is duplicated.
   const claimed = new Set<number>();
-  const claim = (op: Operator, index: number): Tensor => {
+  const claim = (op: WeightedOp, slot: 'weights' | 'bias'): Tensor => {
+    const index = slotIndex(op.kind, slot);
     let id = op.inputs[index];
     if (claimed.has(id)) {
       id = addTensor({ ...graph.tensors[id], shape: [...graph.tensors[id].shape] });
@@ -229,28 +226,29 @@ export function quantizeGraph(graph: Graph, calibration: Calibration, options: Q
     claimed.add(id);
     return tensors[id];
   };
-  const weighted = operators.filter((op) => WEIGHTED.has(op.kind));
+  const weighted = operators.filter(isWeighted);
   // The layers that stay int8: the last keepInt8 (those a training run updates), or all of them.
   const int8Layers = new Set(options.weights === 'int4' ? weighted.slice(Math.max(0, weighted.length - keepInt8)) : weighted);
   for (const op of weighted) {
     const int4 = !int8Layers.has(op);
-    const inputScale = (params.get(op.inputs[0]) as ActivationParams).scale;
-    const source = graph.tensors[op.inputs[1]];
-    const biasSource = op.inputs[2] !== undefined && op.inputs[2] >= 0 ? graph.tensors[op.inputs[2]] : null;
+    const inputScale = (params.get(inputOf(op, 'input')) as ActivationParams).scale;
+    const source = graph.tensors[inputOf(op, 'weights')];
+    const biasSource = optionalInput(graph, op, 'bias') ?? null;
     const biasValues = biasSource ? readFloat32(biasSource) : null;
-    const axis = op.kind === 'DEPTHWISE_CONV_2D' ? 3 : op.kind === 'FULLY_CONNECTED' && !fcPerChannel && !int4 ? null : 0;
-    const channels = source.shape[op.kind === 'DEPTHWISE_CONV_2D' ? 3 : 0];
+    const channelAxis = outputAxis(op);
+    const axis = op.kind === 'FULLY_CONNECTED' && !fcPerChannel && !int4 ? null : channelAxis;
+    const channels = source.shape[channelAxis];
     if (biasValues && biasValues.length !== channels) {
       throw new McutrainError(`${label(op)}: bias '${biasSource?.name}' has ${biasValues.length} values for ${channels} output channels`, 'the model file is malformed; re-export it');
     }
     const q = quantizeWeights(readFloat32(source), source.shape, axis, biasValues, inputScale, int4 ? INT4_WEIGHT_MAX : WEIGHT_MAX);
-    const weights = claim(op, 1);
+    const weights = claim(op, 'weights');
     weights.dtype = int4 ? 'int4' : 'int8';
     weights.data = int4 ? packInt4(q.values) : bytesOf(q.values);
     weights.quant = { scale: q.scales, zeroPoint: q.scales.map(() => 0), axis: q.axis };
     if (biasValues) {
       const b = quantizeBias(biasValues, inputScale, q.scales);
-      const bias = claim(op, 2);
+      const bias = claim(op, 'bias');
       bias.dtype = 'int32';
       bias.data = bytesOf(b.values);
       bias.quant = { scale: b.scales, zeroPoint: b.scales.map(() => 0), axis: 0 };
@@ -320,13 +318,6 @@ function perTensor(p: ActivationParams): Quantization {
   return { scale: [p.scale], zeroPoint: [p.zeroPoint], axis: 0 };
 }
 
-/** The operator's inputs that carry activations (everything but weights, biases and int32 parameters). */
-function activationInputs(op: Operator): number[] {
-  if (WEIGHTED.has(op.kind)) return [op.inputs[0]];
-  const parameters = PARAMETER_INPUTS[op.kind] ?? [];
-  return op.inputs.filter((id, i) => id >= 0 && !parameters.includes(i));
-}
-
 /** Refuses, with the operator named, anything the int8 spec has no quantized form for here. */
 function checkQuantizable(graph: Graph): void {
   for (const op of graph.operators) {
@@ -342,11 +333,11 @@ function checkQuantizable(graph: Graph): void {
       const t = graph.tensors[id];
       if (t.dtype !== 'float32') throw new McutrainError(`${label(op)}: tensor '${t.name}' is ${t.dtype}, expected float32`, HINT_FLOAT);
     }
-    if (WEIGHTED.has(op.kind)) {
-      for (const [index, role] of [[1, 'weights'], [2, 'bias']] as const) {
-        const id = op.inputs[index];
-        if (id === undefined || id < 0) {
-          if (index === 1) throw new McutrainError(`${label(op)} has no weights`, 'the model file is malformed; re-export it');
+    if (isWeighted(op)) {
+      for (const role of ['weights', 'bias'] as const) {
+        const id = inputOf(op, role);
+        if (id < 0) {
+          if (role === 'weights') throw new McutrainError(`${label(op)} has no weights`, 'the model file is malformed; re-export it');
           continue;
         }
         const t = graph.tensors[id];

@@ -19,11 +19,12 @@
  */
 import { McutrainError } from '../errors.ts';
 import { isConstant, type DType, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
+import { activationInputs, inputOf, isWeighted, outputAxis, traitsOf } from '../ir/operator_traits.ts';
 import { opLabel } from '../lower/ops/checks.ts';
 import type { GradType } from './scheme.ts';
 import { inPlaceGradients } from './in_place.ts';
 import { maskTensor } from './clamp_masks.ts';
-import { WEIGHTED_KINDS, type TrainedLayer, type TrainingGraph } from './training_graph.ts';
+import { type TrainedLayer, type TrainingGraph } from './training_graph.ts';
 
 /** The tensor type of a gradient stored as `grad`. */
 export const GRAD_DTYPES: Record<GradType, DType> = { f32: 'float32', i16: 'int16', i8: 'int8' };
@@ -75,10 +76,6 @@ export interface SavedSlice {
   from: number;
   to: number;
 }
-
-/** Operators whose int8 output is clamped (fused activation or int8 saturation), so the gradient needs the mask. */
-const CLAMPED: ReadonlySet<string> = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'ADD', 'AVERAGE_POOL_2D', 'MEAN']);
-const DIFFERENTIABLE: ReadonlySet<string> = new Set([...CLAMPED, 'PAD', 'RESHAPE']);
 
 export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {}): BackwardSchedule {
   const reorder = options.reorder ?? true;
@@ -135,30 +132,32 @@ export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {})
     const output = op.outputs[0];
     const gradOut = gradOf.get(output);
     if (gradOut === undefined || !needsGrad.has(output)) continue; // nothing downstream reaches the loss
-    if (!DIFFERENTIABLE.has(op.kind)) {
+    const traits = traitsOf(op.kind);
+    if (traits.gradient === 'none') {
       throw new McutrainError(`${opLabel(op)} lies between the loss and a trained layer, and the training engine cannot differentiate ${op.kind}`,
         'train only layers after it (bias:last / weights:layers closer to the output)');
     }
     differentiated.push(op);
-    if (CLAMPED.has(op.kind)) {
+    // An int8 output clamped by a fused activation or int8 saturation: the gradient needs the mask.
+    if (traits.clamp) {
       const projected = output === tg.logits.id;
       const bits = projected ? undefined : tensors.push(maskTensor(base.tensors[output], tensors.length)) - 1;
       ops.push({ kind: 'mask', op, output, grad: gradOut, projected, bits });
     }
 
     // Input gradients (with the old weights), for inputs that need one.
-    const inputs = op.kind === 'ADD' ? op.inputs : [op.inputs[0]];
-    for (const input of inputs) {
+    for (const input of activationInputs(op)) {
       if (!isActivation(input) || !needsGrad.has(input)) continue;
       const existing = gradOf.get(input);
-      const shareable = (op.kind === 'RESHAPE' || op.kind === 'ADD') && existing === undefined && !aliasedAlready(ops, gradOut);
+      const shareable = traits.gradient === 'identity' && existing === undefined && !aliasedAlready(ops, gradOut);
       if (shareable) {
         gradOf.set(input, gradOut);
         ops.push({ kind: 'alias', op, gradOut, gradIn: gradOut });
         continue;
       }
-      if (WEIGHTED_KINDS.has(op.kind) && base.tensors[op.inputs[1]].dtype !== 'int8') {
-        throw new McutrainError(`${opLabel(op)} has ${base.tensors[op.inputs[1]].dtype} weights, and the gradient must flow through it to a trained layer`,
+      const weights = isWeighted(op) ? base.tensors[inputOf(op, 'weights')] : undefined;
+      if (weights && weights.dtype !== 'int8') {
+        throw new McutrainError(`${opLabel(op)} has ${weights.dtype} weights, and the gradient must flow through it to a trained layer`,
           'keep this layer int8 (mcutrain quantize --keep-int8), or train only layers after it');
       }
       const gradIn = existing ?? newGrad(input);
@@ -167,7 +166,7 @@ export function deriveBackward(tg: TrainingGraph, options: BackwardOptions = {})
 
     // In-place updates, right after the gradient they read (or, without reordering, their gradients).
     const layer = trainedByOp.get(op.id);
-    if (layer && layer.weightChannels > 0) update({ kind: 'update_weights', layer, input: savedInput(layer, op.inputs[0]), gradOut });
+    if (layer && layer.weightChannels > 0) update({ kind: 'update_weights', layer, input: savedInput(layer, inputOf(layer.op, 'input')), gradOut });
     if (layer && layer.updateBias) update({ kind: 'update_bias', layer, gradOut });
   }
   for (const d of deferred) ops.push({ kind: 'apply_update', ...d });
@@ -179,7 +178,7 @@ function trainedShape(u: UpdateOp): number[] {
   const l = u.layer;
   if (u.kind === 'update_bias') return [...l.bias!.shape];
   const shape = [...l.weights.shape];
-  shape[l.op.kind === 'DEPTHWISE_CONV_2D' ? 3 : 0] = l.weightChannels;
+  shape[outputAxis(l.op)] = l.weightChannels;
   if (l.weightInputChannels < l.inputChannels) shape[shape.length - 1] = l.weightInputChannels;
   return shape;
 }

@@ -9,6 +9,7 @@
  * projected mask, which needs the int8 values (and is tiny).
  */
 import { elementCount, type Graph, type Tensor } from '../ir/graph.ts';
+import { traitsOf } from '../ir/operator_traits.ts';
 import { activationRange, INT8_MAX, INT8_MIN } from '../lower/common.ts';
 import type { KernelCall } from '../lower/kernel_call.ts';
 import type { BackwardOp } from './autodiff.ts';
@@ -23,9 +24,9 @@ export function maskTensor(of: Tensor, id: number): Tensor {
   return { id, name: `mask:${of.name}`, dtype: 'uint8', shape: [Math.ceil(elementCount(of.shape) / 8)] };
 }
 
-/** The int8 bounds of a masked output: its fused activation's range, or int8's own for MEAN. */
+/** The int8 bounds of a masked output: its fused activation's range, or int8's own (MEAN: no fused activation). */
 export function clampRange(graph: Graph, b: MaskOp): { min: number; max: number } {
-  if (b.op.kind === 'MEAN') return { min: INT8_MIN, max: INT8_MAX };
+  if (traitsOf(b.op.kind).clamp === 'int8') return { min: INT8_MIN, max: INT8_MAX };
   return activationRange((b.op.options as { activation: Parameters<typeof activationRange>[0] }).activation, graph.tensors[b.output]);
 }
 

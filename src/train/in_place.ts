@@ -11,6 +11,7 @@
  *    reads the output gradient and nothing the input gradient changes).
  */
 import { elementCount, type Graph } from '../ir/graph.ts';
+import { inputOf } from '../ir/operator_traits.ts';
 import type { BackwardOp } from './autodiff.ts';
 import { DW_GATHER_MAX_TAPS } from './narrow_gradients.ts';
 
@@ -33,7 +34,7 @@ function depthwiseInPlaceGeometry(graph: Graph, o: Extract<BackwardOp, { kind: '
   if (o.op.kind !== 'DEPTHWISE_CONV_2D') return false;
   const { strideH, strideW, depthMultiplier } = o.op.options;
   const input = graph.tensors[o.input].shape, output = graph.tensors[o.op.outputs[0]].shape;
-  const [, fh, fw] = graph.tensors[o.op.inputs[1]].shape;
+  const [, fh, fw] = graph.tensors[inputOf(o.op, 'weights')].shape;
   return strideH === 1 && strideW === 1 && depthMultiplier === 1 && fh <= DW_GATHER_MAX_TAPS && fw <= DW_GATHER_MAX_TAPS && input.length === output.length &&
     input.every((d, i) => d === output[i]);
 }

@@ -7,6 +7,7 @@
  * it twice.
  */
 import { elementCount, tensorBytes, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
+import { inputOf, isWeighted, type NonDifferentiableOp } from '../ir/operator_traits.ts';
 import type { CConst, KernelArg, KernelCall } from '../lower/kernel_call.ts';
 import { opError } from '../lower/ops/checks.ts';
 import { constInts, shape4d } from '../lower/ops/tensor_checks.ts';
@@ -14,7 +15,7 @@ import { window2d } from '../lower/ops/window.ts';
 import { toFloat32 } from '../lower/quant_params.ts';
 import type { BackwardOp } from './autodiff.ts';
 import { clampRange } from './clamp_masks.ts';
-import type { TrainedLayer } from './training_graph.ts';
+import { outputChannels, type TrainedLayer } from './training_graph.ts';
 
 const tensorArg = (tensor: number): KernelArg => ({ kind: 'tensor', tensor });
 const int = (value: number): KernelArg => ({ kind: 'int', value });
@@ -66,7 +67,7 @@ function lowerOne(graph: Graph, b: BackwardOp, qas: boolean, name: string): Kern
   const T = (id: number) => graph.tensors[id];
   if ((b.kind === 'grad_input' || b.kind === 'update_weights' || b.kind === 'update_bias')) {
     const op = b.kind === 'grad_input' ? b.op : b.layer.op;
-    if (op.kind === 'CONV_2D' || op.kind === 'DEPTHWISE_CONV_2D' || op.kind === 'FULLY_CONNECTED') requireSymmetricWeights(op, T(op.inputs[1]));
+    if (isWeighted(op)) requireSymmetricWeights(op, T(inputOf(op, 'weights')));
   }
   const base = { name, consts: [] as CConst[], structs: [], scratchBytes: 0 };
   switch (b.kind) {
@@ -107,7 +108,7 @@ function lowerOne(graph: Graph, b: BackwardOp, qas: boolean, name: string): Kern
     case 'update_bias': {
       const l = b.layer;
       const bias = l.bias!;
-      const input = T(l.op.inputs[0]);
+      const input = T(inputOf(l.op, 'input'));
       const scales = channelScales(l.weights, l.channels).map((s) => toFloat32(s * inputScale(input)));
       const factor: CConst = { name: 'grad_factor', ctype: 'float', values: gradFactors(scales, qas).slice(0, l.channels) };
       return {
@@ -154,12 +155,12 @@ function lowerGradInput(graph: Graph, b: Extract<BackwardOp, { kind: 'grad_input
   switch (op.kind) {
     case 'CONV_2D':
     case 'DEPTHWISE_CONV_2D': {
-      const filter = T(op.inputs[1]);
+      const filter = T(inputOf(op, 'weights'));
       if (op.kind === 'CONV_2D' && filter.shape[3] !== input.shape[3]) {
         throw opError(op, `is a grouped convolution (filter depth ${filter.shape[3]}, input depth ${input.shape[3]}); its input gradient is not supported`,
           'train only layers after it');
       }
-      const channels = op.kind === 'CONV_2D' ? filter.shape[0] : filter.shape[3];
+      const channels = outputChannels(op, filter);
       const scale: CConst = { name: 'filter_scale', ctype: 'float', values: channelScales(filter, channels) };
       if (b.inPlace) return lowerInPlaceDepthwise(graph, b, { ...common, consts: [scale] }, dims);
       return {
@@ -172,7 +173,7 @@ function lowerGradInput(graph: Graph, b: Extract<BackwardOp, { kind: 'grad_input
       };
     }
     case 'FULLY_CONNECTED': {
-      const weights = T(op.inputs[1]);
+      const weights = T(inputOf(op, 'weights'));
       const [outDepth, accumDepth] = weights.shape;
       const scale: CConst = { name: 'filter_scale', ctype: 'float', values: channelScales(weights, outDepth) };
       const batches = elementCount(input.shape) / accumDepth;
@@ -193,7 +194,7 @@ function lowerGradInput(graph: Graph, b: Extract<BackwardOp, { kind: 'grad_input
     case 'MEAN':
       return { ...common, fn: 'mt_mean_hw_grad_f32', args: [dims(input, 'input'), tensorArg(b.gradOut), tensorArg(b.gradIn), acc], macs: 0 };
     case 'PAD': {
-      const paddings = constInts(op, T(op.inputs[1]), 'paddings');
+      const paddings = constInts(op, T(inputOf(op, 'paddings')), 'paddings');
       const before = [0, 0, 0, 0, ...input.shape.map((_, i) => paddings[2 * i])].slice(-4);
       return {
         ...common, fn: 'mt_pad_grad_f32', consts: [{ name: 'pad_before', ctype: 'int32_t', values: before }],
@@ -210,7 +211,8 @@ function lowerGradInput(graph: Graph, b: Extract<BackwardOp, { kind: 'grad_input
       return { ...common, fn: 'mt_grad_copy_f32', args: [tensorArg(b.gradOut), tensorArg(b.gradIn), int(elementCount(input.shape)), acc], macs: 0 };
     }
     default:
-      throw opError(op, `has no gradient in the training engine`, 'train only layers after it');
+      // Only kinds the traits table calls non-differentiable get here (a differentiable kind needs its case above).
+      throw opError(op satisfies NonDifferentiableOp, `has no gradient in the training engine`, 'train only layers after it');
   }
 }
 
@@ -222,7 +224,7 @@ function lowerInPlaceDepthwise(graph: Graph, b: Extract<BackwardOp, { kind: 'gra
   dims: (t: Tensor, role: string) => KernelArg): KernelCall {
   const op = b.op as Extract<Operator, { kind: 'DEPTHWISE_CONV_2D' }>;
   const T = (id: number) => graph.tensors[id];
-  const filter = T(op.inputs[1]), output = T(op.outputs[0]), grad = T(b.gradOut);
+  const filter = T(inputOf(op, 'weights')), output = T(op.outputs[0]), grad = T(b.gradOut);
   const [, inH, inW, depth] = shape4d(op, T(b.input), 'input');
   const [filterH, filterW] = [filter.shape[1], filter.shape[2]];
   // the kernel's ring: the rows the gather still reads below the one it writes, and that one

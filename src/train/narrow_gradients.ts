@@ -8,7 +8,8 @@
  * the exponent after each gradient argument.
  */
 import { McutrainError } from '../errors.ts';
-import type { Graph } from '../ir/graph.ts';
+import type { Graph, OpOf } from '../ir/graph.ts';
+import { inputOf } from '../ir/operator_traits.ts';
 import type { KernelArg, KernelCall } from '../lower/kernel_call.ts';
 import { PLANNING_ONLY_FN } from './lower_backward.ts';
 import type { GradType } from './scheme.ts';
@@ -50,7 +51,7 @@ export function narrowGradientCalls(graph: Graph, calls: KernelCall[], grad: Exc
   const out = calls.map((call): KernelCall => {
     if (!call.fn || call.fn === PLANNING_ONLY_FN) return call;
     if (call.fn === 'mt_depthwise_conv_grad_input_f32') {
-      const filter = graph.tensors[graph.operators[call.op].inputs[1]];
+      const filter = graph.tensors[inputOf(graph.operators[call.op] as OpOf<'DEPTHWISE_CONV_2D'>, 'weights')];
       if (filter.shape[1] > DW_GATHER_MAX_TAPS || filter.shape[2] > DW_GATHER_MAX_TAPS) {
         throw new McutrainError(`op ${call.op} (DEPTHWISE_CONV_2D) has a ${filter.shape[1]}x${filter.shape[2]} filter; narrow gradients take depthwise filters up to ${DW_GATHER_MAX_TAPS}x${DW_GATHER_MAX_TAPS}`,
           'use --grad f32, or train only layers after it');

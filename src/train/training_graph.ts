@@ -5,16 +5,15 @@
  */
 import type { TensorBlock } from '../ir/tensor_block.ts';
 import { McutrainError } from '../errors.ts';
-import { elementCount, type Graph, type Operator, type OpKind, type Tensor } from '../ir/graph.ts';
+import { elementCount, type Graph, type Operator, type Tensor } from '../ir/graph.ts';
+import { activationInputs, inputOf, isWeighted, optionalInput, outputAxis, type WeightedOp } from '../ir/operator_traits.ts';
 import { opLabel } from '../lower/ops/checks.ts';
 import type { TrainingScheme, WeightUpdate } from './scheme.ts';
-
-export const WEIGHTED_KINDS: ReadonlySet<OpKind> = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED']);
 
 export interface TrainedLayer {
   /** Index among weighted layers, and the operator. */
   layer: number;
-  op: Operator;
+  op: WeightedOp;
   weights: Tensor;
   bias: Tensor | undefined;
   updateBias: boolean;
@@ -52,19 +51,19 @@ export interface TrainingGraph {
   /** Forward operators of a training step, in execution order (everything the logits depend on). */
   forward: Operator[];
   /** Every weighted layer of `forward`, trained or not, in order. */
-  weightedLayers: Operator[];
+  weightedLayers: WeightedOp[];
   trained: TrainedLayer[];
 }
 
 /** Output channels of a weighted layer: OHWI / [out, in] filters lead with them, 1HWC depthwise ends with them. */
-export function outputChannels(op: Operator, weights: Tensor): number {
-  return op.kind === 'DEPTHWISE_CONV_2D' ? weights.shape[3] : weights.shape[0];
+export function outputChannels(op: WeightedOp, weights: Tensor): number {
+  return weights.shape[outputAxis(op)];
 }
 
 export function planTraining(graph: Graph, scheme: TrainingScheme): TrainingGraph {
   const logits = findLogits(graph);
   const forward = operatorsLeadingTo(graph, logits.id);
-  const weightedLayers = forward.filter((op) => WEIGHTED_KINDS.has(op.kind));
+  const weightedLayers = forward.filter(isWeighted);
   const classes = logits.shape[logits.shape.length - 1];
   if (elementCount(logits.shape) !== classes) {
     throw new McutrainError(`the logits '${logits.name}' have shape [${logits.shape.join(', ')}]; training takes one sample at a time`,
@@ -92,9 +91,8 @@ export function planTraining(graph: Graph, scheme: TrainingScheme): TrainingGrap
 
   const trained: TrainedLayer[] = [];
   weightedLayers.forEach((op, i) => {
-    const weights = graph.tensors[op.inputs[1]];
-    const biasId = op.inputs[2];
-    const bias = biasId !== undefined && biasId >= 0 ? graph.tensors[biasId] : undefined;
+    const weights = graph.tensors[inputOf(op, 'weights')];
+    const bias = optionalInput(graph, op, 'bias');
     const channels = outputChannels(op, weights);
     const update = weightFraction.get(i);
     const updateBias = i >= n - scheme.biasLast && bias !== undefined;
@@ -105,7 +103,7 @@ export function planTraining(graph: Graph, scheme: TrainingScheme): TrainingGrap
     }
     const inputChannels = op.kind === 'DEPTHWISE_CONV_2D' ? 1 : weights.shape[weights.shape.length - 1];
     const inputFraction = update?.inputFraction ?? 1;
-    const splittable = op.kind === 'FULLY_CONNECTED' || (op.kind === 'CONV_2D' && graph.tensors[op.inputs[0]].shape[3] === inputChannels);
+    const splittable = op.kind === 'FULLY_CONNECTED' || (op.kind === 'CONV_2D' && graph.tensors[inputOf(op, 'input')].shape[3] === inputChannels);
     const pointwise = op.kind === 'CONV_2D' && weights.shape[1] === 1 && weights.shape[2] === 1;
     if (inputFraction < 1 && !(op.kind === 'FULLY_CONNECTED' || (splittable && pointwise))) {
       throw new McutrainError(`the scheme trains a fraction of the input channels of ${opLabel(op)} (layer ${i}), which is not a 1x1 convolution (without groups) or FULLY_CONNECTED`,
@@ -138,9 +136,9 @@ export function planTraining(graph: Graph, scheme: TrainingScheme): TrainingGrap
 }
 
 /** The weighted layers a scheme numbers (those the logits depend on, in execution order), and the classes. */
-export function trainableLayers(graph: Graph): { layers: Operator[]; classes: number } {
+export function trainableLayers(graph: Graph): { layers: WeightedOp[]; classes: number } {
   const logits = findLogits(graph);
-  return { layers: operatorsLeadingTo(graph, logits.id).filter((op) => WEIGHTED_KINDS.has(op.kind)), classes: logits.shape[logits.shape.length - 1] };
+  return { layers: operatorsLeadingTo(graph, logits.id).filter(isWeighted), classes: logits.shape[logits.shape.length - 1] };
 }
 
 /** The logits: the graph's single output, or the input of the SOFTMAX (and RESHAPEs, DEQUANTIZE) that end the graph. */
@@ -158,7 +156,7 @@ function findLogits(graph: Graph): Tensor {
   for (;;) {
     const op = producer.get(id);
     if (!op || !['SOFTMAX', 'RESHAPE', 'DEQUANTIZE'].includes(op.kind)) break;
-    id = op.inputs[0];
+    id = activationInputs(op)[0];
   }
   const t = graph.tensors[id];
   if (t.dtype !== 'int8') {

@@ -4,6 +4,7 @@
  * each normalized layer has one bias per channel instead of BatchNorm's scale and shift).
  */
 import { elementCount, type Graph, type OpKind } from '../ir/graph.ts';
+import { inputOf, isWeighted, optionalInput } from '../ir/operator_traits.ts';
 
 export interface ModelStats {
   macs: number;
@@ -15,9 +16,10 @@ export interface ModelStats {
 export function modelStats(graph: Graph): ModelStats {
   const layers: ModelStats['layers'] = [];
   for (const op of graph.operators) {
-    if (op.kind !== 'CONV_2D' && op.kind !== 'DEPTHWISE_CONV_2D' && op.kind !== 'FULLY_CONNECTED') continue;
-    const weights = graph.tensors[op.inputs[1]].shape;
-    const bias = op.inputs[2] !== undefined && op.inputs[2] >= 0 ? elementCount(graph.tensors[op.inputs[2]].shape) : 0;
+    if (!isWeighted(op)) continue;
+    const weights = graph.tensors[inputOf(op, 'weights')].shape;
+    const biasTensor = optionalInput(graph, op, 'bias');
+    const bias = biasTensor ? elementCount(biasTensor.shape) : 0;
     const out = graph.tensors[op.outputs[0]].shape;
     // Every output element takes one MAC per weight feeding it: the filter volume (conv: kh*kw*cin;
     // depthwise: kh*kw; fully connected: the input depth).

@@ -12,6 +12,7 @@
  */
 import { McutrainError } from '../errors.ts';
 import { elementCount, type Activation, type Graph, type Operator, type OpKind, type OpOf, type Padding, type Tensor } from '../ir/graph.ts';
+import { slotInputs, type NamedInputs } from '../ir/operator_traits.ts';
 import { outputSize } from '../lower/common.ts';
 import { seededUniform } from '../util/random.ts';
 
@@ -95,7 +96,7 @@ export class NetBuilder {
     const weights = this.kaiming(`${name}/weights`, [spec.out, kh, kw, c], kh * kw * c, activation);
     const bias = this.bias(`${name}/bias`, spec.out);
     const shape = [n, this.outSize(padding, h, kh, sh, name), this.outSize(padding, w, kw, sw, name), spec.out];
-    return this.op('CONV_2D', [x.id, weights, bias], shape, name,
+    return this.op('CONV_2D', { input: x.id, weights, bias }, shape, name,
       { padding, strideH: sh, strideW: sw, dilationH: 1, dilationW: 1, activation });
   }
 
@@ -110,7 +111,7 @@ export class NetBuilder {
     const weights = this.kaiming(`${name}/weights`, [1, kh, kw, c], kh * kw, activation);
     const bias = this.bias(`${name}/bias`, c);
     const shape = [n, this.outSize(padding, h, kh, sh, name), this.outSize(padding, w, kw, sw, name), c];
-    return this.op('DEPTHWISE_CONV_2D', [x.id, weights, bias], shape, name,
+    return this.op('DEPTHWISE_CONV_2D', { input: x.id, weights, bias }, shape, name,
       { padding, strideH: sh, strideW: sw, dilationH: 1, dilationW: 1, activation, depthMultiplier: 1 });
   }
 
@@ -118,7 +119,7 @@ export class NetBuilder {
     if (a.shape.join(',') !== b.shape.join(',')) {
       throw new Error(`${this.name}: ADD of shapes [${a.shape}] and [${b.shape}]`); // a bug in a zoo module
     }
-    return this.op('ADD', [a.id, b.id], [...a.shape], name, { activation });
+    return this.op('ADD', { input1: a.id, input2: b.id }, [...a.shape], name, { activation });
   }
 
   /** AVERAGE_POOL_2D with the given window; `global` pools the whole feature map to 1x1. */
@@ -127,7 +128,7 @@ export class NetBuilder {
     const [fh, fw] = filter === 'global' ? [h, w] : filter;
     const [sh, sw] = stride ?? [fh, fw];
     const shape = [n, this.outSize('VALID', h, fh, sh, name), this.outSize('VALID', w, fw, sw, name), c];
-    return this.op('AVERAGE_POOL_2D', [x.id], shape, name,
+    return this.op('AVERAGE_POOL_2D', { input: x.id }, shape, name,
       { padding: 'VALID', strideH: sh, strideW: sw, filterH: fh, filterW: fw, activation: 'NONE' });
   }
 
@@ -138,14 +139,14 @@ export class NetBuilder {
   mean(x: Node, keepDims = false, name = this.nextName('mean')): Node {
     const [n, , , c] = this.nhwc(x, 'MEAN');
     const axes = this.addTensor({ name: `${name}/axes`, dtype: 'int32', shape: [2], data: bytes(Int32Array.from([1, 2])) });
-    return this.op('MEAN', [x.id, axes], keepDims ? [n, 1, 1, c] : [n, c], name, { keepDims });
+    return this.op('MEAN', { input: x.id, axis: axes }, keepDims ? [n, 1, 1, c] : [n, c], name, { keepDims });
   }
 
   /** RESHAPE to [N, everything else] (Keras' Flatten), with the new shape as an int32 constant input. */
   flatten(x: Node, name = this.nextName('flatten')): Node {
     const shape = [x.shape[0], elementCount(x.shape.slice(1))];
     const target = this.addTensor({ name: `${name}/shape`, dtype: 'int32', shape: [2], data: bytes(Int32Array.from(shape)) });
-    return this.op('RESHAPE', [x.id, target], shape, name, {});
+    return this.op('RESHAPE', { input: x.id, shape: target }, shape, name, {});
   }
 
   fullyConnected(x: Node, out: number, activation: Activation = 'NONE', name = this.nextName('fc')): Node {
@@ -153,11 +154,11 @@ export class NetBuilder {
     const [n, inDepth] = x.shape;
     const weights = this.kaiming(`${name}/weights`, [out, inDepth], inDepth, activation);
     const bias = this.bias(`${name}/bias`, out);
-    return this.op('FULLY_CONNECTED', [x.id, weights, bias], [n, out], name, { activation, keepNumDims: false });
+    return this.op('FULLY_CONNECTED', { input: x.id, weights, bias }, [n, out], name, { activation, keepNumDims: false });
   }
 
   softmax(x: Node, name = 'softmax'): Node {
-    return this.op('SOFTMAX', [x.id], [...x.shape], name, { beta: 1 });
+    return this.op('SOFTMAX', { input: x.id }, [...x.shape], name, { beta: 1 });
   }
 
   graph(outputs: Node[]): Graph {
@@ -209,9 +210,9 @@ export class NetBuilder {
     return this.addTensor({ name, dtype: 'float32', shape: [n], data: bytes(values) });
   }
 
-  private op<K extends OpKind>(kind: K, inputs: number[], shape: number[], name: string, options: OpOf<K>['options']): Node {
+  private op<K extends OpKind>(kind: K, inputs: NamedInputs<K>, shape: number[], name: string, options: OpOf<K>['options']): Node {
     const out = this.addTensor({ name, dtype: 'float32', shape });
-    this.operators.push({ id: this.operators.length, kind, inputs, outputs: [out], options } as Operator);
+    this.operators.push({ id: this.operators.length, kind, inputs: slotInputs(kind, inputs), outputs: [out], options } as Operator);
     return { id: out, shape: [...shape] };
   }
 }

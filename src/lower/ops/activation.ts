@@ -12,11 +12,11 @@ import { activationRange } from '../common.ts';
 import type { KernelCall } from '../kernel_call.ts';
 import { inOperator, int8Activation, opOutput } from './checks.ts';
 import { requantizeCall } from './requantize.ts';
-import { opInputs } from './tensor_checks.ts';
+import { opSlots } from './tensor_checks.ts';
 
 function lowerReluX(graph: Graph, op: OpOf<'RELU'> | OpOf<'RELU6'>, activation: 'RELU' | 'RELU6'): KernelCall {
   return inOperator(op, () => {
-    const [input] = opInputs(graph, op, 1);
+    const { input } = opSlots(graph, op);
     const output = opOutput(graph, op);
     int8Activation(op, output, 'output'); // checked before the clamp is derived from its quantization
     return requantizeCall(op, input, output, activationRange(activation, output));

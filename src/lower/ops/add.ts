@@ -11,8 +11,8 @@ const INT8_LEFT_SHIFT = 20;
 
 export function lowerAdd(graph: Graph, op: OpOf<'ADD'>): KernelCall {
   return inOperator(op, () => {
-    const a = opInput(graph, op, 0);
-    const b = opInput(graph, op, 1);
+    const a = opInput(graph, op, 'input1');
+    const b = opInput(graph, op, 'input2');
     const output = opOutput(graph, op);
     const aQ = int8Activation(op, a, 'input 1');
     const bQ = int8Activation(op, b, 'input 2');

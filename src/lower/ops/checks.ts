@@ -3,6 +3,7 @@
  * the tensor, so the user can find the problem in the model, and says what to do about it.
  */
 import type { DType, Graph, Operator, Tensor } from '../../ir/graph.ts';
+import { slotIndex, type CommonSlot } from '../../ir/operator_traits.ts';
 import { McutrainError } from '../../errors.ts';
 import { INT8_MAX, INT8_MIN, inputTensor, perTensorQuant } from '../common.ts';
 import { toFloat32 } from '../quant_params.ts';
@@ -76,9 +77,9 @@ export function negatedZeroPoint(zeroPoint: number): number {
   return 0 - zeroPoint;
 }
 
-/** The operator's input `index` (must be present). */
-export function opInput(graph: Graph, op: Operator, index: number): Tensor {
-  return inputTensor(graph, op.inputs, index, opLabel(op));
+/** The tensor in the operator's input `slot` (must be present). */
+export function opInput<O extends Operator>(graph: Graph, op: O, slot: CommonSlot<O['kind']>): Tensor {
+  return inputTensor(graph, op.inputs, slotIndex(op.kind, slot as string), opLabel(op));
 }
 
 /** The operator's single output. */

@@ -22,7 +22,7 @@ export function lowerConv2d(graph: Graph, op: OpOf<'CONV_2D'>, ctx: LowerContext
 
     const wq = quantizedWeights(op, t.filter, 'filter', 0, outC);
     requireSymmetric(op, t.filter, 'filter', wq);
-    const bias = optionalBias(graph, op, 2, outC);
+    const bias = optionalBias(graph, op, outC);
     const taps = filterH * filterW * filterC;
     checkAccumulatorFits(op, t.filter, bias, outC, (i) => Math.floor(i / taps), 0, t.inQ.zeroPoint);
 

@@ -22,8 +22,8 @@ export interface ConvTensors {
 /** Input, filter and output of a convolution, with the checks that do not depend on the filter layout. */
 export function convTensors(graph: Graph, op: ConvOp): ConvTensors {
   const o = op.options;
-  const input = opInput(graph, op, 0);
-  const filter = opInput(graph, op, 1);
+  const input = opInput(graph, op, 'input');
+  const filter = opInput(graph, op, 'weights');
   const output = opOutput(graph, op);
   const inQ = int8Activation(op, input, 'input');
   const outQ = int8Activation(op, output, 'output');

@@ -25,7 +25,7 @@ export function lowerDepthwiseConv2d(graph: Graph, op: OpOf<'DEPTHWISE_CONV_2D'>
 
     const wq = quantizedWeights(op, t.filter, 'filter', 3, outC);
     requireSymmetric(op, t.filter, 'filter', wq);
-    const bias = optionalBias(graph, op, 2, outC);
+    const bias = optionalBias(graph, op, outC);
     checkAccumulatorFits(op, t.filter, bias, outC, (i) => i % outC, 0, t.inQ.zeroPoint);
 
     return convCall(op, {

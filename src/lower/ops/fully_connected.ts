@@ -15,8 +15,8 @@ import { DEFAULT_NUMERICS, gemmRounding, type LowerContext } from '../numerics.t
 
 export function lowerFullyConnected(graph: Graph, op: OpOf<'FULLY_CONNECTED'>, ctx: LowerContext = { numerics: DEFAULT_NUMERICS }): KernelCall {
   return inOperator(op, () => {
-    const input = opInput(graph, op, 0);
-    const filter = opInput(graph, op, 1);
+    const input = opInput(graph, op, 'input');
+    const filter = opInput(graph, op, 'weights');
     const output = opOutput(graph, op);
     const inQ = int8Activation(op, input, 'input');
     const outQ = int8Activation(op, output, 'output');
@@ -35,7 +35,7 @@ export function lowerFullyConnected(graph: Graph, op: OpOf<'FULLY_CONNECTED'>, c
     }
 
     const wq = quantizedWeights(op, filter, 'weights', 0, outDepth);
-    const bias = optionalBias(graph, op, 2, outDepth);
+    const bias = optionalBias(graph, op, outDepth);
     let filterOffset = 0;
     let requant: ChannelRequant;
     if (wq.perChannel) {

@@ -6,6 +6,7 @@
 import { type Graph, type Operator, type Tensor, elementCount, isConstant } from '../../ir/graph.ts';
 import { McutrainError } from '../../errors.ts';
 import { constantValues } from '../../ir/tensor_data.ts';
+import { optionalInput, type WeightedOp } from '../../ir/operator_traits.ts';
 import { quantizeMultiplier, toFloat32 } from '../quant_params.ts';
 import type { CConst } from '../kernel_call.ts';
 import { type ActivationQuant, opError, requireDType } from './checks.ts';
@@ -58,11 +59,10 @@ export function requireSymmetric(op: Operator, filter: Tensor, role: string, wq:
   }
 }
 
-/** The optional int32 bias (input `index`, absent as -1 or missing), with `channels` values. */
-export function optionalBias(graph: Graph, op: Operator, index: number, channels: number): Tensor | null {
-  const id = op.inputs[index];
-  if (id === undefined || id < 0) return null;
-  const bias = graph.tensors[id];
+/** The optional int32 bias (absent as -1 or missing), with `channels` values. */
+export function optionalBias(graph: Graph, op: WeightedOp, channels: number): Tensor | null {
+  const bias = optionalInput(graph, op, 'bias');
+  if (!bias) return null;
   requireDType(op, bias, 'bias', 'int32', REQUANTIZE_HINT);
   if (elementCount(bias.shape) !== channels) {
     throw opError(op, `bias '${bias.name}' has ${elementCount(bias.shape)} values for ${channels} output channels`,

@@ -16,7 +16,7 @@ import { paramsStruct } from '../params_structs.ts';
 import { DEFAULT_NUMERICS, type LowerContext } from '../numerics.ts';
 import { quantizeMultiplier, type QuantizedMultiplier } from '../quant_params.ts';
 import { inOperator, int8Activation, opError, opOutput, requireShape } from './checks.ts';
-import { constInts, opInputs } from './tensor_checks.ts';
+import { constInts, opSlots } from './tensor_checks.ts';
 
 /** Windows up to this size keep |sum - zero_point * count| <= 256 * count inside int32. */
 const MAX_WINDOW = 2 ** 23 - 1;
@@ -71,7 +71,7 @@ function interpreterMean(inQ: Quant, outQ: Quant, count: number, keepDims: boole
 
 export function lowerMean(graph: Graph, op: OpOf<'MEAN'>, ctx: LowerContext = { numerics: DEFAULT_NUMERICS }): KernelCall {
   return inOperator(op, () => {
-    const [input, axisTensor] = opInputs(graph, op, 2);
+    const { input, axis: axisTensor } = opSlots(graph, op);
     const output = opOutput(graph, op);
     const inQ = int8Activation(op, input, 'input');
     const outQ = int8Activation(op, output, 'output');

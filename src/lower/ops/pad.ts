@@ -7,14 +7,14 @@ import type { Graph, OpOf } from '../../ir/graph.ts';
 import type { KernelCall } from '../kernel_call.ts';
 import { type Dims4, paramsStruct } from '../params_structs.ts';
 import { inOperator, int8Activation, opError, opOutput, requireShape } from './checks.ts';
-import { constInts, opInputs, requireSameQuant, shape4d } from './tensor_checks.ts';
+import { constInts, opSlots, requireSameQuant, shape4d } from './tensor_checks.ts';
 
 /** An mt_dims4 field of a parameter struct from NHWC amounts. */
 const dims4 = ([n, h, w, c]: number[]): Dims4 => ({ n, h, w, c });
 
 export function lowerPad(graph: Graph, op: OpOf<'PAD'>): KernelCall {
   return inOperator(op, () => {
-    const [input, paddingsTensor] = opInputs(graph, op, 2);
+    const { input, paddings: paddingsTensor } = opSlots(graph, op);
     const output = opOutput(graph, op);
     // The kernel copies int8 values: the border is the output's zero point, the rest keeps its meaning
     // only if input and output share their quantization (the converter always makes them equal).

@@ -22,7 +22,7 @@ export function lowerMaxPool2d(graph: Graph, op: OpOf<'MAX_POOL_2D'>): KernelCal
 function lowerPool(graph: Graph, op: PoolOp, fn: string): KernelCall {
   return inOperator(op, () => {
     const o = op.options;
-    const input = opInput(graph, op, 0);
+    const input = opInput(graph, op, 'input');
     const output = opOutput(graph, op);
     const inQ = int8Activation(op, input, 'input');
     const outQ = int8Activation(op, output, 'output');

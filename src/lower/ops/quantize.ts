@@ -10,7 +10,7 @@ import { paramsStruct } from '../params_structs.ts';
 import { INT8_MAX, INT8_MIN } from '../common.ts';
 import { inOperator, int8Activation, opError, opOutput } from './checks.ts';
 import { requantizeCall } from './requantize.ts';
-import { opInputs, requireSameElementCount } from './tensor_checks.ts';
+import { opSlots, requireSameElementCount } from './tensor_checks.ts';
 
 /** A call of `fn(&params, input, output)` whose params are an mt_quantize_params (the int8 side's affine map). */
 function affineCall(op: { id: number }, fn: string, input: Tensor, output: Tensor, scale: number, zeroPoint: number, count: number): KernelCall {
@@ -32,7 +32,7 @@ function affineCall(op: { id: number }, fn: string, input: Tensor, output: Tenso
 
 export function lowerQuantize(graph: Graph, op: OpOf<'QUANTIZE'>): KernelCall {
   return inOperator(op, () => {
-    const [input] = opInputs(graph, op, 1);
+    const { input } = opSlots(graph, op);
     const output = opOutput(graph, op);
     const count = requireSameElementCount(op, input, output);
     const outQ = int8Activation(op, output, 'output');
@@ -45,7 +45,7 @@ export function lowerQuantize(graph: Graph, op: OpOf<'QUANTIZE'>): KernelCall {
 
 export function lowerDequantize(graph: Graph, op: OpOf<'DEQUANTIZE'>): KernelCall {
   return inOperator(op, () => {
-    const [input] = opInputs(graph, op, 1);
+    const { input } = opSlots(graph, op);
     const output = opOutput(graph, op);
     const count = requireSameElementCount(op, input, output);
     const inQ = int8Activation(op, input, 'input');

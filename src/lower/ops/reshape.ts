@@ -7,12 +7,12 @@ import type { Graph, OpOf, Tensor } from '../../ir/graph.ts';
 import { elementCount, isConstant } from '../../ir/graph.ts';
 import type { KernelCall } from '../kernel_call.ts';
 import { inOperator, opError, opOutput } from './checks.ts';
-import { constInts, opInputs, requireSameElementCount, requireSameQuant } from './tensor_checks.ts';
+import { constInts, opSlots, requireSameElementCount, requireSameQuant } from './tensor_checks.ts';
 
 export function lowerReshape(graph: Graph, op: OpOf<'RESHAPE'>): KernelCall {
   return inOperator(op, () => {
     // The optional second input holds the new shape; the output tensor already has it, and the two must agree.
-    const [input, newShape] = opInputs(graph, op, 1, 2);
+    const { input, shape: newShape } = opSlots(graph, op);
     const output = opOutput(graph, op);
     if (newShape && isConstant(newShape) && newShape.shape.length === 1) requireNewShape(op, constInts(op, newShape, 'new shape'), input, output);
     if (input.dtype !== output.dtype) {

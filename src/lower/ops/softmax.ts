@@ -8,7 +8,7 @@ import type { KernelCall } from '../kernel_call.ts';
 import { paramsStruct } from '../params_structs.ts';
 import { quantizeMultiplier, toFloat32, type QuantizedMultiplier } from '../quant_params.ts';
 import { inOperator, int8Activation, opError, opOutput } from './checks.ts';
-import { opInputs, requireSameElementCount } from './tensor_checks.ts';
+import { opSlots, requireSameElementCount } from './tensor_checks.ts';
 
 /** The integer bits of exp's fixed-point argument in the kernel (gemmlowp Q5.26). */
 export const SCALED_DIFF_INTEGER_BITS = 5;
@@ -36,7 +36,7 @@ export function calculateInputRadius(inputIntegerBits: number, inputLeftShift: n
 
 export function lowerSoftmax(graph: Graph, op: OpOf<'SOFTMAX'>): KernelCall {
   return inOperator(op, () => {
-    const [input] = opInputs(graph, op, 1);
+    const { input } = opSlots(graph, op);
     const output = opOutput(graph, op);
     const inQ = int8Activation(op, input, 'input');
     const outQ = int8Activation(op, output, 'output');

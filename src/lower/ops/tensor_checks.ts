@@ -2,12 +2,23 @@
  * Checks on how an operator's tensors relate to each other (counts, shapes, shared quantization) and
  * on its constant operands (axes, paddings), complementing checks.ts. Errors name the operator.
  */
-import type { Graph, Operator, Tensor } from '../../ir/graph.ts';
+import type { Graph, Operator, OpKind, OpOf, Tensor } from '../../ir/graph.ts';
+import { inputCounts, traitsOf, type SlotOf } from '../../ir/operator_traits.ts';
 import { elementCount } from '../../ir/graph.ts';
 import { constantValues } from '../../ir/tensor_data.ts';
 import { int8Activation, opError } from './checks.ts';
 
 const MALFORMED = 'the model file is malformed; re-export it with the TensorFlow Lite converter';
+
+/** The operator's input tensors by slot name (an absent optional one undefined). */
+export type SlotTensors<K extends OpKind> = { [S in SlotOf<K> as S['name']]: S extends { optional: true } ? Tensor | undefined : Tensor };
+
+/** The operator's inputs by slot name, checking their count against its slots and that none given is absent. */
+export function opSlots<K extends OpKind>(graph: Graph, op: OpOf<K>): SlotTensors<K> {
+  const { required, optional } = inputCounts(op.kind);
+  const tensors = opInputs(graph, op, required, required + optional);
+  return Object.fromEntries(traitsOf(op.kind).inputs.map((s, i) => [s.name, tensors[i]])) as SlotTensors<K>;
+}
 
 /** The operator's inputs, checking there are `min`..`max` of them and none is absent. */
 export function opInputs(graph: Graph, op: Operator, min: number, max = min): Tensor[] {

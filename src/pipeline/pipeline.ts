@@ -2,7 +2,7 @@
  * The pipeline from model bytes to everything a report or a project needs: the passes of passes.ts in
  * order (import, lower, plan, and with a scheme the training step), the patch layout of the early stage
  * (patch_search.ts), and with verification on, verify.ts's checks after every pass. `inspect`, `plan`,
- * `compile`, `scheme`, the bench and the experiments all analyse a model here. No file system, no
+ * `compile`, `scheme` (the search), `zoo` and the bench all analyse a model here. No file system, no
  * target choice beyond what the SRAM figure needs.
  */
 import type { Graph } from '../ir/graph.ts';

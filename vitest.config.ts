@@ -12,5 +12,7 @@ export default defineConfig({
     pool: 'forks',
     // Reports synchronous work that blocks a worker long enough to time out vitest's RPC.
     setupFiles: ['test/helpers/loop_watch.ts'],
+    // The pipeline checks every pass's output (src/pipeline/verify.ts) in every test, CLI runs included.
+    env: { MCUTRAIN_VERIFY: '1' },
   },
 });

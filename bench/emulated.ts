@@ -4,7 +4,7 @@
  * on the machine the benchmark runs on.
  */
 import { buildProject } from '../src/build/build_project.ts';
-import { openProjectDevice } from '../src/link/connect.ts';
+import { openProjectDevice } from '../src/connect/connect.ts';
 import type { Device } from '../src/link/device.ts';
 import type { ProjectManifest } from '../src/project/manifest.ts';
 

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { compileModel } from '../src/project/compile_project.ts';
-import { formatTable } from '../src/cli/table.ts';
+import { formatTable } from '../src/util/table.ts';
 import { inputBytesOf, ticksPerInference, withDevice } from './emulated.ts';
 
 export const INFERENCE_MODELS = ['hello_world_int8.tflite', 'micro_speech_int8.tflite', 'ad01_int8.tflite', 'vww96_int8.tflite', 'person_detect_int8.tflite'];

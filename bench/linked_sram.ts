@@ -11,10 +11,10 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildProjectAsync, linkedSramBytes } from '../src/build/build_project.ts';
-import { formatTable } from '../src/cli/table.ts';
+import { formatTable } from '../src/util/table.ts';
 import { McutrainError } from '../src/errors.ts';
 import { writeTflite } from '../src/export/write_tflite.ts';
-import { openProjectDevice } from '../src/link/connect.ts';
+import { openProjectDevice } from '../src/connect/connect.ts';
 import { compileModel } from '../src/project/compile_project.ts';
 import { readManifest } from '../src/project/manifest.ts';
 import { loadTarget } from '../src/targets/target.ts';

@@ -5,7 +5,7 @@
  * MCUNet-5FPS. Every figure comes from the memory planner, never an estimate.
  */
 import type { Graph } from '../src/ir/graph.ts';
-import type { Analysis } from '../src/project/compile_project.ts';
+import type { Analysis } from '../src/pipeline/pipeline.ts';
 import { analyzeTraining } from '../src/train/analyze_training.ts';
 import { DEFAULT_LR, parseScheme, type TrainingScheme, type WeightUpdate } from '../src/train/scheme.ts';
 import { planTraining } from '../src/train/training_graph.ts';

@@ -1,5 +1,5 @@
 /** The training section's readable tables: memory per scheme, compute on the emulated board, and the paper's anchors next to ours. */
-import { formatTable } from '../src/cli/table.ts';
+import { formatTable } from '../src/util/table.ts';
 import type { PlannedMemory, SchemeFigures, TargetFigures, TrainingModelFigures } from './training.ts';
 
 const n = (x: number) => x.toLocaleString('en-US');

@@ -10,7 +10,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { formatTable } from '../src/cli/table.ts';
+import { formatTable } from '../src/util/table.ts';
 import { quantizeGraph, type QuantizeOptions } from '../src/quantize/quantize_graph.ts';
 import { calibrate } from '../src/quantize/calibrate.ts';
 import { writeFileAtomic } from '../src/util/fs_atomic.ts';

@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { EvalReport } from '../src/cli/eval_command.ts';
 import type { DecodedOutput } from '../src/cli/outputs.ts';
 import type { ProfileReport } from '../src/cli/profile.ts';
-import { formatBytes, formatTable } from '../src/cli/table.ts';
+import { formatBytes, formatTable } from '../src/util/table.ts';
 import { memoryUsage, readElfSections } from '../src/elf/elf.ts';
 import { readManifest } from '../src/project/manifest.ts';
 import { writeFileAtomic } from '../src/util/fs_atomic.ts';

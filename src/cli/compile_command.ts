@@ -1,15 +1,16 @@
 /** `mcutrain compile` (optionally with a training scheme) and `mcutrain plan` (the training memory report). */
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
-import { analyzeModel, compileModel, fitWithin, readModelFile, resolveScheme, type Analysis, type TrainOptions } from '../project/compile_project.ts';
+import { analyzeModel, fitWithin, type Analysis } from '../pipeline/pipeline.ts';
+import { compileModel, readModelFile, resolveScheme, type TrainOptions } from '../project/compile_project.ts';
 import { fitVerdict, requireFit } from '../project/fit.ts';
 import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
-import { formatPlanReport, lifetimeSvg, makePlanReport, type PlanReport } from '../train/plan_report.ts';
+import { formatPlanReport, lifetimeSvg, makePlanReport, type PlanReport } from '../project/plan_report.ts';
 import { describePatchStage, extraMacsShare, parsePatchMode, type PatchMode } from '../plan/patch_stage.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import type { Command } from './commands.ts';
 import { AUTO_HELP, AUTO_OPTIONS, autoScheme } from './scheme_command.ts';
-import { formatBytes } from './table.ts';
+import { formatBytes } from '../util/table.ts';
 import { numericsOption, onePositional, optionValue, PATCH_HELP, str, type Values } from './options.ts';
 
 const TRAIN_HELP = [

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { McutrainError } from '../errors.ts';
 import { readLabelledFolder, type LabelledSet } from '../data/labelled.ts';
 import { importTfliteFile } from '../import/import_tflite.ts';
-import { openProjectDevice } from '../link/connect.ts';
+import { openProjectDevice } from '../connect/connect.ts';
 import type { Device } from '../link/device.ts';
 import { PROJECT_MODEL_FILE, readManifest, type IoTensorInfo, type ProjectManifest } from '../project/manifest.ts';
 import type { Command } from './commands.ts';
@@ -17,7 +17,7 @@ import { onePositional, pixelsOption, str } from './options.ts';
 import { decodeOutputs } from './outputs.ts';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
 import { progress } from './progress.ts';
-import { formatTable } from './table.ts';
+import { formatTable } from '../util/table.ts';
 import { warn } from './warn.ts';
 
 const USAGE = 'eval <dir> --data <folder> [--pixels shift|bytes] [--json]';

@@ -10,7 +10,7 @@ import { stm32OverSerial } from '../flash/stm32_uart_bootloader.ts';
 import { MassStorageFlasher } from '../flash/mass_storage.ts';
 import { TwinFlasher } from '../flash/qemu_flash.ts';
 import { checkBuiltImage } from '../build/build_project.ts';
-import { formatBytes } from './table.ts';
+import { formatBytes } from '../util/table.ts';
 import { progress } from './progress.ts';
 import type { Command } from './commands.ts';
 import { str } from './options.ts';

@@ -1,12 +1,10 @@
 /** `mcutrain inspect`: what a model holds and what running it will cost. */
 import type { Graph, Tensor } from '../ir/graph.ts';
 import { tensorBytes } from '../ir/graph.ts';
-import { importTflite } from '../import/import_tflite.ts';
-import { lowerGraph } from '../lower/lower.ts';
-import { planMemory } from '../plan/plan_memory.ts';
+import { analyzeGraph, importChecked } from '../pipeline/pipeline.ts';
 import { flashConstBytes } from '../plan/flash.ts';
 import { McutrainError } from '../errors.ts';
-import { formatBytes, formatTable } from './table.ts';
+import { formatBytes, formatTable } from '../util/table.ts';
 
 export interface InspectReport {
   model: string;
@@ -29,7 +27,7 @@ function describeQuant(t: Tensor): string {
 }
 
 export function inspectModel(bytes: Uint8Array, name: string): InspectReport {
-  const graph: Graph = importTflite(bytes, name);
+  const graph: Graph = importChecked(bytes, name);
   const report: InspectReport = {
     model: name,
     operators: graph.operators.map((op) => ({ index: op.id, kind: op.kind, inputs: op.inputs, outputs: op.outputs, macs: null })),
@@ -42,8 +40,8 @@ export function inspectModel(bytes: Uint8Array, name: string): InspectReport {
   };
   for (const op of graph.operators) report.opCounts[op.kind] = (report.opCounts[op.kind] ?? 0) + 1;
   try {
-    const calls = lowerGraph(graph);
-    const plan = planMemory(graph, calls);
+    // The inference build's analysis, as compile makes it (default numerics, no patches).
+    const { calls, plan } = analyzeGraph(graph);
     for (const c of calls) report.operators[c.op].macs = c.macs;
     report.engine = {
       arenaBytes: plan.arenaBytes,

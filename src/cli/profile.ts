@@ -1,7 +1,7 @@
 /** `mcutrain profile`: per-operator latency, peak SRAM and Flash of the engine on its device. */
 import type { ProfileInfo } from '../link/protocol.ts';
 import type { ProjectManifest } from '../project/manifest.ts';
-import { formatBytes, formatTable } from './table.ts';
+import { formatBytes, formatTable } from '../util/table.ts';
 
 export interface ProfileReport {
   target: string;

@@ -7,10 +7,9 @@ import { calibrate, RANGE_METHODS, type RangeMethod } from '../quantize/calibrat
 import { quantizeGraph, type FullyConnectedWeights, type IoType, type WeightType } from '../quantize/quantize_graph.ts';
 import { flashConstBytes } from '../plan/flash.ts';
 import { writeTflite } from '../export/write_tflite.ts';
-import { lowerGraph } from '../lower/lower.ts';
-import { planMemory } from '../plan/plan_memory.ts';
+import { analyzeGraph } from '../pipeline/pipeline.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
-import { formatBytes } from './table.ts';
+import { formatBytes } from '../util/table.ts';
 import { progress } from './progress.ts';
 import { warn } from './warn.ts';
 import type { Command } from './commands.ts';
@@ -62,15 +61,14 @@ export const quantizeCommand: Command = {
     const calibration = await calibrate(graph, samples, { method, percentile, onProgress: (d, t) => bar.update(d, t) });
     bar.done();
     const int8 = quantizeGraph(graph, calibration, { io, fullyConnected, weights, keepInt8 });
-    const calls = lowerGraph(int8); // proves the result runs on the engine before writing it
-    const plan = planMemory(int8, calls);
+    const { calls, plan } = analyzeGraph(int8); // proves the result runs on the engine before writing it
     const bytes = writeTflite(int8, { description: `quantized by mcutrain from ${path.basename(pos[0])}` });
     writeFileAtomic(out, bytes);
     console.log(`quantized ${path.basename(pos[0])} with ${samples.length} samples (${method}) into ${out} (${formatBytes(bytes.length)})`);
     console.log(`  int8 engine: SRAM arena ${formatBytes(plan.arenaBytes)}, Flash constants ${formatBytes(flashConstBytes(int8, calls))}`);
     if (weights === 'int4') {
       const all8 = quantizeGraph(graph, calibration, { io, fullyConnected });
-      const saved = flashConstBytes(all8, lowerGraph(all8)) - flashConstBytes(int8, calls);
+      const saved = flashConstBytes(all8, analyzeGraph(all8).calls) - flashConstBytes(int8, calls);
       console.log(`  int4 weights (last ${keepInt8} weighted layers int8): ${formatBytes(saved)} of Flash saved over int8 weights`);
     }
     return 0;

@@ -18,7 +18,7 @@ import type { Command, OptionSpec } from './commands.ts';
 import { numericsOption, onePositional, optionValue, pixelsOption, str, type Values } from './options.ts';
 import { progress } from './progress.ts';
 import { warn } from './warn.ts';
-import { formatTable } from './table.ts';
+import { formatTable } from '../util/table.ts';
 
 const USAGE = 'scheme <model.tflite> --data <folder> --budget 256KiB [--target NAME] [-o scheme.json] [--layers last:12] [--steps 300] [--lr 0.05] [--cache file]';
 export const DEFAULT_CACHE = path.join('.mcutrain', 'scheme-cache.json');

@@ -13,7 +13,7 @@ import { splitBlock } from '../ir/tensor_block.ts';
 import { writeTflite } from '../export/write_tflite.ts';
 import { importTflite } from '../import/import_tflite.ts';
 import type { Graph } from '../ir/graph.ts';
-import { openProjectDevice } from '../link/connect.ts';
+import { openProjectDevice } from '../connect/connect.ts';
 import type { Device, TrainInfo } from '../link/device.ts';
 import { PROJECT_MODEL_FILE, readManifest, type ProjectManifest, type TrainingInfo } from '../project/manifest.ts';
 import { loadTarget } from '../targets/target.ts';
@@ -25,7 +25,7 @@ import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
 import { onePositional, optionValue, pixelsOption, str } from './options.ts';
 import { progress, type Progress } from './progress.ts';
 import { warn } from './warn.ts';
-import { formatBytes, formatTable } from './table.ts';
+import { formatBytes, formatTable } from '../util/table.ts';
 
 const TRAIN_USAGE = 'train <dir> --data <folder> [--val <folder>] [--epochs 1] [--lr 0.05] [--momentum 0] [--seed 1] [--json file] [-o tuned.tflite] [--resume]';
 /** Rounds of link attempts for one step before training stops (each round resends the same request; see Patience). */

@@ -1,13 +1,13 @@
 /** `mcutrain zoo list` and `mcutrain zoo <name> -o model.tflite`: the built-in architectures as .tflite files. */
 import { McutrainError } from '../errors.ts';
 import { writeTflite } from '../export/write_tflite.ts';
-import { analyzeModel } from '../project/compile_project.ts';
+import { analyzeModel } from '../pipeline/pipeline.ts';
 import { flashConstBytes } from '../plan/flash.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { modelStats } from '../zoo/model_stats.ts';
 import { buildZooModel, DEFAULT_SEED, parseInputSize, ZOO, zooEntry, zooNames } from '../zoo/zoo.ts';
 import type { Command } from './commands.ts';
-import { formatBytes, formatTable } from './table.ts';
+import { formatBytes, formatTable } from '../util/table.ts';
 
 const USAGE = 'zoo list | zoo <name> [--input 128x128x3] [--classes 10] [--seed 1] [--width W] [--float] -o <model.tflite>';
 

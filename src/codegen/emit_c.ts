@@ -15,8 +15,7 @@ import { constantValues } from '../ir/tensor_data.ts';
 import { targetView } from './target_view.ts';
 import { splitBlock } from '../ir/tensor_block.ts';
 import { flashConstBytes, usedConstantTensors } from '../plan/flash.ts';
-import type { TrainingAnalysis } from '../train/analyze_training.ts';
-import type { TrainParamInfo } from '../project/manifest.ts';
+import type { TrainingAnalysis, TrainParamInfo } from '../train/analyze_training.ts';
 
 export interface EmitOptions {
   target: Target;

@@ -8,7 +8,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { McutrainError } from '../errors.ts';
-import type { IoTensorInfo } from '../project/manifest.ts';
+import type { IoTensorInfo } from '../ir/io_tensor.ts';
 import { decodeBmp } from './bmp.ts';
 import { parseNpy } from './npy.ts';
 import { sampleFormat } from './sample_format.ts';

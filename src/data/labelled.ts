@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
-import type { IoTensorInfo } from '../project/manifest.ts';
+import type { IoTensorInfo } from '../ir/io_tensor.ts';
 import { readInputFile, type PixelMapping } from './input_file.ts';
 import { otherImageByName, SAMPLE_EXTENSIONS, skippedNote } from './sample_format.ts';
 

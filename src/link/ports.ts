@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { formatTable } from '../cli/table.ts';
+import { formatTable } from '../util/table.ts';
 
 /**
  * One port as serialport's list() reports it (every field but `path` may be missing), plus the USB

@@ -1,5 +1,5 @@
 /**
- * The compile driver: .tflite -> import -> lower -> planMemory -> emitC -> a self-contained C project
+ * The compile driver: .tflite -> the pipeline (src/pipeline/) -> a self-contained C project
  * (generated sources, a copy of the firmware runtime, a Makefile and mcutrain.json), written atomically.
  */
 import { createHash } from 'node:crypto';
@@ -7,23 +7,23 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { tensorBytes } from '../ir/graph.ts';
+import { ioTensorInfo, type IoTensorInfo } from '../ir/io_tensor.ts';
 import { parseNumerics, type Numerics } from '../lower/numerics.ts';
-import { emitC } from '../codegen/emit_c.ts';
 import type { PatchMode } from '../plan/patch_stage.ts';
 import { flashConstBytes } from '../plan/flash.ts';
 import { loadTarget, type Target } from '../targets/target.ts';
 import { replaceDirAtomic } from '../util/fs_atomic.ts';
 import { McutrainError } from '../errors.ts';
 import { VERSION } from '../version.ts';
-import { isProjectDir, MANIFEST_FILE, PROJECT_MODEL_FILE, type IoTensorInfo, type ProjectManifest, type TrainingInfo } from './manifest.ts';
+import { isProjectDir, MANIFEST_FILE, PROJECT_MODEL_FILE, type ProjectManifest, type TrainingInfo } from './manifest.ts';
 import type { TrainingAnalysis } from '../train/analyze_training.ts';
 import { parseScheme, validateScheme, type GradType, type TrainingScheme } from '../train/scheme.ts';
 import { fitVerdict, requireFit, type FitVerdict } from './fit.ts';
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
 
-import { analyzeModel, fitWithin, type Analysis } from './analyze.ts';
-export { analyzeModel, buildSram, fitWithin, trainingCallName, type AnalyzeOptions, type Analysis } from './analyze.ts';
+import { analyzeModel, fitWithin, type Analysis } from '../pipeline/pipeline.ts';
+import { emitProject } from '../pipeline/passes.ts';
 export type { PatchMode } from '../plan/patch_stage.ts';
 
 /** How to train, for compileModel: a scheme (inline or a .json path) with optional overrides. */
@@ -103,9 +103,7 @@ export function compileModel(opts: CompileOptions): CompileResult {
   const patchKey = analysis.patches ? `${analysis.patches.ops.length}x${analysis.patches.grid}` : '';
   const buildKey = `${target.name}\0${numerics}\0${VERSION}\0${training?.schemeText ?? ''}\0${patchKey}${options.inPlace === false ? '\0no-in-place' : ''}`;
   const buildId = createHash('sha256').update(sha256).update(buildKey).digest('hex').slice(0, 16);
-  const files = emitC(analysis.graph, analysis.calls, analysis.plan, {
-    target, modelName: name, modelHash: sha256.subarray(0, 8), buildId, version: VERSION, training, schedule: analysis.schedule,
-  });
+  const files = emitProject(analysis, { target, modelName: name, modelHash: sha256.subarray(0, 8), buildId, version: VERSION });
   const manifest = makeManifest(analysis, target, numerics, name, sha256.toString('hex'), buildId);
   replaceDirAtomic(opts.outDir, isProjectDir, (tmp) => {
     for (const f of files) writeFileSync(path.join(tmp, f.path), f.contents);
@@ -126,10 +124,7 @@ function copyRuntime(dir: string, target: Target): void {
 }
 
 function makeManifest(a: Analysis, target: Target, numerics: Numerics, file: string, sha256: string, buildId: string): ProjectManifest {
-  const io = (ids: number[]): IoTensorInfo[] => ids.map((id) => {
-    const t = a.graph.tensors[id];
-    return { name: t.name, dtype: t.dtype, shape: t.shape, bytes: tensorBytes(t), scale: t.quant?.scale[0] ?? 0, zeroPoint: t.quant?.zeroPoint[0] ?? 0 };
-  });
+  const io = (ids: number[]): IoTensorInfo[] => ids.map((id) => ioTensorInfo(a.graph.tensors[id]));
   const ops = a.calls.map((c) => ({ index: c.op, kind: a.graph.operators[c.op].kind, macs: c.macs }));
   return {
     mcutrain: VERSION,

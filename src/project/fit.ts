@@ -11,7 +11,8 @@ import { extraMacsShare, parsePatchMode, type PatchStage } from '../plan/patch_s
 import { listTargets, loadTarget, mcuOf, type Target } from '../targets/target.ts';
 import { buffersAtPeak, runtimeSram, stackInSram, type SramBudget } from '../train/memory_report.ts';
 import type { TrainingScheme } from '../train/scheme.ts';
-import { analyzeModel, buildSram, fitWithin, trainingCallName, type AnalyzeOptions, type Analysis } from './analyze.ts';
+import { analyzeModel, buildSram, fitWithin, type AnalyzeOptions, type Analysis } from '../pipeline/pipeline.ts';
+import { trainingCallName } from '../train/analyze_training.ts';
 import { flashConstBytes } from '../plan/flash.ts';
 
 export interface FitVerdict {

@@ -1,50 +1,16 @@
 /** mcutrain.json: what a generated project was built from and with, so a build can be reproduced and checked. */
-import type { TensorBlock } from '../ir/tensor_block.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
-import type { DType } from '../ir/graph.ts';
+import type { IoTensorInfo } from '../ir/io_tensor.ts';
+import type { TrainParamInfo } from '../train/analyze_training.ts';
 import { recoverInterruptedReplace } from '../util/fs_atomic.ts';
+
+export type { IoTensorInfo, TrainParamInfo };
 
 export const MANIFEST_FILE = 'mcutrain.json';
 /** A copy of the compiled .tflite inside the project (the `weights` command writes learned weights into it). */
 export const PROJECT_MODEL_FILE = 'model.tflite';
-
-export interface IoTensorInfo {
-  name: string;
-  dtype: DType;
-  shape: number[];
-  bytes: number;
-  scale: number;
-  zeroPoint: number;
-}
-
-/** One trained tensor as the device exposes it (READ_PARAMS / WRITE_PARAMS address the concatenation of all of them). */
-export interface TrainParamInfo {
-  /** Tensor name and id in the imported graph (the .tflite's tensor index). */
-  name: string;
-  tensor: number;
-  kind: 'weights' | 'bias';
-  dtype: 'int8' | 'int32';
-  /** Bytes of its copy in SRAM: the whole tensor, or its trained block (`slice`). */
-  bytes: number;
-  /** Byte offset of this tensor in the concatenation of all trained tensors. */
-  offset: number;
-  /** Output channels that are updated (the first ones), and all of them. */
-  channels: number;
-  totalChannels: number;
-  /** Optimizer state: floats of momentum (0 without momentum); offset in floats in the concatenation. */
-  momentumFloats: number;
-  momentumOffset: number;
-  /** Index of the weighted layer (0 = the first CONV_2D/DEPTHWISE_CONV_2D/FULLY_CONNECTED) and its operator. */
-  layer: number;
-  op: number;
-  /**
-   * Present when only a block of a weight tensor lives in SRAM (the rest stays in Flash): seen as rows
-   * (output channels) of rowSize values, rows [0, rows) x their first cols values, stored row by row.
-   */
-  slice?: TensorBlock;
-}
 
 export interface TrainingInfo {
   /** The scheme in its inline form, e.g. "bias:last=8,weights:layers=21,24@0.25,qas=on". */

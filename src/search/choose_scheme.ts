@@ -5,15 +5,14 @@
  */
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
-import { tensorBytes } from '../ir/graph.ts';
-import { importTflite } from '../import/import_tflite.ts';
 import type { LabelledSet } from '../data/labelled.ts';
 import { DEFAULT_NUMERICS, parseNumerics, type Numerics } from '../lower/numerics.ts';
 import { parsePatchMode } from '../plan/patch_stage.ts';
 import { inRange } from '../util/option_values.ts';
-import { analyzeModel, readModelFile, buildSram, fitWithin, type PatchMode } from '../project/compile_project.ts';
+import { analyzeModel, buildSram, fitWithin, importChecked } from '../pipeline/pipeline.ts';
+import { readModelFile, type PatchMode } from '../project/compile_project.ts';
 import { fitVerdict, type FitVerdict } from '../project/fit.ts';
-import type { IoTensorInfo } from '../project/manifest.ts';
+import { ioTensorInfo, type IoTensorInfo } from '../ir/io_tensor.ts';
 import { loadTarget, mcuOf, type Target } from '../targets/target.ts';
 import type { SramBudget } from '../train/memory_report.ts';
 import type { TrainingScheme } from '../train/scheme.ts';
@@ -39,14 +38,9 @@ export interface ModelInfo {
 }
 
 export function modelInfo(bytes: Uint8Array, name: string): ModelInfo {
-  const graph = importTflite(bytes, name);
+  const graph = importChecked(bytes, name);
   const { layers, classes } = trainableLayers(graph);
-  const t = graph.tensors[graph.inputs[0]];
-  return {
-    input: { name: t.name, dtype: t.dtype, shape: t.shape, bytes: tensorBytes(t), scale: t.quant?.scale[0] ?? 0, zeroPoint: t.quant?.zeroPoint[0] ?? 0 },
-    classes,
-    layers: layers.length,
-  };
+  return { input: ioTensorInfo(graph.tensors[graph.inputs[0]]), classes, layers: layers.length };
 }
 
 export interface ChooseOptions {

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { buildProjectAsync } from '../build/build_project.ts';
 import type { LabelledSet } from '../data/labelled.ts';
 import { McutrainError } from '../errors.ts';
-import { openProjectDevice } from '../link/connect.ts';
+import { openProjectDevice } from '../connect/connect.ts';
 import { compileModel } from '../project/compile_project.ts';
 import { MANIFEST_FILE, readManifest, type ProjectManifest } from '../project/manifest.ts';
 import { CHANNEL_FRACTIONS, LR_RANGE, MOMENTUM_RANGE, parseGradType, schemeToString, type GradType, type TrainingScheme } from '../train/scheme.ts';

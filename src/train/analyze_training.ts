@@ -8,7 +8,7 @@ import { McutrainError } from '../errors.ts';
 import { elementCount, tensorBytes, type Graph } from '../ir/graph.ts';
 import type { KernelCall } from '../lower/kernel_call.ts';
 import { planMemory, type MemoryPlan } from '../plan/plan_memory.ts';
-import type { TrainParamInfo } from '../project/manifest.ts';
+import type { TensorBlock } from '../ir/tensor_block.ts';
 import { deriveBackward, type BackwardOp, type BackwardOptions } from './autodiff.ts';
 import { maskPackCalls, withMaskPacks } from './clamp_masks.ts';
 import { lowerBackward, momentumFloats, PLANNING_ONLY_FN } from './lower_backward.ts';
@@ -16,6 +16,33 @@ import { narrowGradientCalls } from './narrow_gradients.ts';
 import { schemeToString, type TrainingScheme } from './scheme.ts';
 import { saveSliceCall, splitTensors, splitWeightsView } from './split_weights.ts';
 import { planTraining, trainedSlice, type TrainingGraph } from './training_graph.ts';
+
+/** One trained tensor as the device exposes it (READ_PARAMS / WRITE_PARAMS address the concatenation of all of them). */
+export interface TrainParamInfo {
+  /** Tensor name and id in the imported graph (the .tflite's tensor index). */
+  name: string;
+  tensor: number;
+  kind: 'weights' | 'bias';
+  dtype: 'int8' | 'int32';
+  /** Bytes of its copy in SRAM: the whole tensor, or its trained block (`slice`). */
+  bytes: number;
+  /** Byte offset of this tensor in the concatenation of all trained tensors. */
+  offset: number;
+  /** Output channels that are updated (the first ones), and all of them. */
+  channels: number;
+  totalChannels: number;
+  /** Optimizer state: floats of momentum (0 without momentum); offset in floats in the concatenation. */
+  momentumFloats: number;
+  momentumOffset: number;
+  /** Index of the weighted layer (0 = the first CONV_2D/DEPTHWISE_CONV_2D/FULLY_CONNECTED) and its operator. */
+  layer: number;
+  op: number;
+  /**
+   * Present when only a block of a weight tensor lives in SRAM (the rest stays in Flash): seen as rows
+   * (output channels) of rowSize values, rows [0, rows) x their first cols values, stored row by row.
+   */
+  slice?: TensorBlock;
+}
 
 export interface TrainingAnalysis {
   tg: TrainingGraph;
@@ -104,4 +131,12 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
 /** Elements of the logits, i.e. classes (batch 1). */
 export function classesOf(ta: TrainingAnalysis): number {
   return elementCount(ta.tg.logits.shape);
+}
+
+/** A readable name for step `step` of the training schedule (forward calls, loss, backward calls). */
+export function trainingCallName(t: TrainingAnalysis, step: number): string {
+  const c = t.schedule[step];
+  if (!c) return `step ${step}`;
+  const kind = t.graph.operators[c.op]?.kind ?? '';
+  return c.name ? `${c.name} ${c.fn ?? ''}${kind ? ` (op ${c.op} ${kind})` : ''}` : `op ${c.op} ${kind}`;
 }

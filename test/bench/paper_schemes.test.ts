@@ -12,7 +12,7 @@ import { schemeFigures, trainingTargets, TARGET, type SchemeFigures } from '../.
 import { i16TargetVariants, PAPER_SCHEMES, paperScheme, paperSchemes, weightedLayers, type NamedScheme } from '../../bench/training_schemes.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
-import { analyzeModel } from '../../src/project/compile_project.ts';
+import { analyzeModel } from '../../src/pipeline/pipeline.ts';
 import { loadTarget } from '../../src/targets/target.ts';
 import { nextTurn } from '../../src/util/event_loop.ts';
 import { buildZooModel } from '../../src/zoo/zoo.ts';

@@ -10,7 +10,7 @@ import { afterAll, expect, it } from 'vitest';
 import { buildProjectAsync } from '../../src/build/build_project.ts';
 import type { EvalReport } from '../../src/cli/eval_command.ts';
 import { encodeNpy } from '../../src/data/npy.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { openProjectDevice } from '../../src/connect/connect.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { cliAsync } from '../helpers/cli.ts';
 import { model, tempDir } from '../helpers/paths.ts';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { readManifest } from '../../src/project/manifest.ts';
 import { buildProjectAsync } from '../../src/build/build_project.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { openProjectDevice } from '../../src/connect/connect.ts';
 import { loadInterpreter } from '../oracle/tflite_interpreter.ts';
 import { model, tempDir } from '../helpers/paths.ts';
 import { randomBytes, rng } from '../helpers/random.ts';

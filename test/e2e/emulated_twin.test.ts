@@ -13,7 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProjectAsync, fileSha256 } from '../../src/build/build_project.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
-import { openProjectDevice, openTwin } from '../../src/link/connect.ts';
+import { openProjectDevice, openTwin } from '../../src/connect/connect.ts';
 import { qemuBoardOf } from '../../src/emulate/qemu.ts';
 import { loadTarget } from '../../src/targets/target.ts';
 import { twinFiles } from '../../src/emulate/twin.ts';

@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { buildProjectAsync } from '../../src/build/build_project.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { openProjectDevice } from '../../src/connect/connect.ts';
 import type { Device } from '../../src/link/device.ts';
 import { readInputFile } from '../../src/data/input_file.ts';
 import { loadInterpreter, type Oracle } from '../oracle/tflite_interpreter.ts';

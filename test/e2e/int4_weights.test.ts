@@ -13,7 +13,7 @@ import { writeTflite } from '../../src/export/write_tflite.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import type { Graph } from '../../src/ir/graph.ts';
 import { constantValues } from '../../src/ir/tensor_data.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { openProjectDevice } from '../../src/connect/connect.ts';
 import type { Device } from '../../src/link/device.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { buildZooModel } from '../../src/zoo/zoo.ts';

@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { buildProjectAsync } from '../../src/build/build_project.ts';
 import { readInputFile } from '../../src/data/input_file.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { openProjectDevice } from '../../src/connect/connect.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { readManifest } from '../../src/project/manifest.ts';
 import type { Device } from '../../src/link/device.ts';

@@ -13,7 +13,7 @@ import { importTflite } from '../../src/import/import_tflite.ts';
 import { BufferTable, ModelTable } from '../../src/import/tflite_schema.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { buildProjectAsync } from '../../src/build/build_project.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { openProjectDevice } from '../../src/connect/connect.ts';
 import { loadInterpreter } from '../oracle/tflite_interpreter.ts';
 import { asBytes, asOracleArray, concat } from '../helpers/oracle_io.ts';
 import { model, tempDir } from '../helpers/paths.ts';

@@ -15,7 +15,7 @@ import { McutrainError } from '../../src/errors.ts';
 import { inspectModel } from '../../src/cli/inspect.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { buildProjectAsync } from '../../src/build/build_project.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { openProjectDevice } from '../../src/connect/connect.ts';
 import { seededUniform } from '../../src/util/random.ts';
 import { loadInterpreter, OracleError } from '../oracle/tflite_interpreter.ts';
 import { fixRank1QuantizedDimension } from '../oracle/quantized_dimension_patch.ts';

@@ -18,7 +18,7 @@ import { nextTurn } from '../../src/util/event_loop.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import type { Graph } from '../../src/ir/graph.ts';
 import { bytesOf, readFloat32 } from '../../src/ir/tensor_data.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { openProjectDevice } from '../../src/connect/connect.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { calibrate } from '../../src/quantize/calibrate.ts';
 import { createFloatReference } from '../../src/quantize/float_reference.ts';

@@ -10,7 +10,7 @@ import { writeTflite } from '../../src/export/write_tflite.ts';
 import type { Graph } from '../../src/ir/graph.ts';
 import type { Device } from '../../src/link/device.ts';
 import { buildProjectAsync } from '../../src/build/build_project.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { openProjectDevice } from '../../src/connect/connect.ts';
 import { compileModel, type TrainOptions } from '../../src/project/compile_project.ts';
 import { readManifest, type ProjectManifest } from '../../src/project/manifest.ts';
 

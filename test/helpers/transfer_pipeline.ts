@@ -15,7 +15,7 @@ import { nextTurn } from '../../src/util/event_loop.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import type { Graph } from '../../src/ir/graph.ts';
 import { Device } from '../../src/link/device.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { openProjectDevice } from '../../src/connect/connect.ts';
 import { compileModel, type PatchMode } from '../../src/project/compile_project.ts';
 import type { ProjectManifest } from '../../src/project/manifest.ts';
 import { calibrate } from '../../src/quantize/calibrate.ts';

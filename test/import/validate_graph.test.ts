@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { graphProblems } from '../../src/import/validate_graph.ts';
-import { analyzeModel } from '../../src/project/compile_project.ts';
+import { analyzeModel } from '../../src/pipeline/pipeline.ts';
 import { model } from '../helpers/paths.ts';
 import { importRefusal } from './refusal.ts';
 import { buildTflite, tinyFullyConnected } from './tflite_builder.ts';

@@ -11,7 +11,7 @@ import { writeTflite } from '../../src/export/write_tflite.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { lowerGraph } from '../../src/lower/lower.ts';
 import { bestPatchedSchedule, patchLayouts } from '../../src/plan/patch_stage.ts';
-import { analyzeModel, buildSram, type Analysis } from '../../src/project/compile_project.ts';
+import { analyzeModel, buildSram, type Analysis } from '../../src/pipeline/pipeline.ts';
 import { plannedSram } from '../../src/search/choose_scheme.ts';
 import { loadTarget } from '../../src/targets/target.ts';
 import { parseScheme } from '../../src/train/scheme.ts';

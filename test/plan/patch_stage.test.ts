@@ -5,9 +5,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { analyzeModel, compileModel } from '../../src/project/compile_project.ts';
+import { analyzeModel } from '../../src/pipeline/pipeline.ts';
+import { compileModel } from '../../src/project/compile_project.ts';
 import { buildProjectAsync } from '../../src/build/build_project.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { openProjectDevice } from '../../src/connect/connect.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { lowerGraph } from '../../src/lower/lower.ts';
 import { patchStage, stageCandidates } from '../../src/plan/patch_stage.ts';

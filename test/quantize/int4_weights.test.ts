@@ -10,7 +10,7 @@ import { buildProjectAsync } from '../../src/build/build_project.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import { importTfliteFile } from '../../src/import/import_tflite.ts';
 import type { Graph } from '../../src/ir/graph.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { openProjectDevice } from '../../src/connect/connect.ts';
 import type { Device } from '../../src/link/device.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { calibrate } from '../../src/quantize/calibrate.ts';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readLabelledFolder, type LabelledSet } from '../../src/data/labelled.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
-import { analyzeModel, buildSram } from '../../src/project/compile_project.ts';
+import { analyzeModel, buildSram } from '../../src/pipeline/pipeline.ts';
 import { calibrate } from '../../src/quantize/calibrate.ts';
 import { quantizeGraph } from '../../src/quantize/quantize_graph.ts';
 import { chooseScheme, modelInfo, plannedSram, type ChooseOptions } from '../../src/search/choose_scheme.ts';

@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { readLabelledFolder, type LabelledSet } from '../../src/data/labelled.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { openProjectDevice } from '../../src/connect/connect.ts';
 import { readManifest, type ProjectManifest } from '../../src/project/manifest.ts';
 import { shuffledEpochs, stepOrder, TrainingSession, type SessionOptions, type SessionProgress, type SessionState } from '../../src/session/training_session.ts';
 import { BIAS0, lossOf, makeProject } from '../cli/fake_train_project.ts';

@@ -11,7 +11,7 @@ import { importTflite } from '../../src/import/import_tflite.ts';
 import { elementCount } from '../../src/ir/graph.ts';
 import { lowerGraph } from '../../src/lower/lower.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
-import { analyzeModel, buildSram } from '../../src/project/analyze.ts';
+import { analyzeModel, buildSram } from '../../src/pipeline/pipeline.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { loadTarget } from '../../src/targets/target.ts';
 import { analyzeTraining, type TrainingAnalysis } from '../../src/train/analyze_training.ts';

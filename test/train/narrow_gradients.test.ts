@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import { McutrainError } from '../../src/errors.ts';
-import { analyzeModel, resolveScheme } from '../../src/project/compile_project.ts';
+import { analyzeModel } from '../../src/pipeline/pipeline.ts';
+import { resolveScheme } from '../../src/project/compile_project.ts';
 import { parseScheme, schemeToJson, schemeToString } from '../../src/train/scheme.ts';
 import { narrowKernelName } from '../../src/train/narrow_gradients.ts';
 import { main } from '../../src/cli/cli.ts';

@@ -15,7 +15,7 @@ import { McutrainError } from '../../src/errors.ts';
 import { writeTflite } from '../../src/export/write_tflite.ts';
 import { withConstantBlock, withTrainedParam } from '../../src/export/apply_weights.ts';
 import { joinBlock, splitBlock } from '../../src/ir/tensor_block.ts';
-import { analyzeModel, type Analysis } from '../../src/project/analyze.ts';
+import { analyzeModel, type Analysis } from '../../src/pipeline/pipeline.ts';
 import { resolveScheme } from '../../src/project/compile_project.ts';
 import { parseScheme, schemeToJson, schemeToString } from '../../src/train/scheme.ts';
 import { buildZooModel } from '../../src/zoo/zoo.ts';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { staticStackBound } from '../../bench/stack_bound.ts';
 import { buildProjectAsync } from '../../src/build/build_project.ts';
-import { openProjectDevice } from '../../src/link/connect.ts';
+import { openProjectDevice } from '../../src/connect/connect.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { readManifest } from '../../src/project/manifest.ts';
 import { loadTarget } from '../../src/targets/target.ts';

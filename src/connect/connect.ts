@@ -8,10 +8,10 @@
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
 import type { ProjectManifest } from '../project/manifest.ts';
-import { Device, type DeviceOptions } from './device.ts';
-import { HostTransport } from './host_transport.ts';
-import { SerialTransport } from './serial_transport.ts';
-import type { Transport } from './transport.ts';
+import { Device, type DeviceOptions } from '../link/device.ts';
+import { HostTransport } from '../link/host_transport.ts';
+import { SerialTransport } from '../link/serial_transport.ts';
+import type { Transport } from '../link/transport.ts';
 import { QemuTransport } from '../emulate/qemu_transport.ts';
 import { qemuBoardOf, type QemuBoard } from '../emulate/qemu.ts';
 import { connectTwin, startTwin, twinStatus, withStartLock, type TwinState, type TwinTransport } from '../emulate/twin.ts';

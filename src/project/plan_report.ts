@@ -3,14 +3,13 @@
  * plain object (for --json), a text summary, and an SVG lifetime chart of the training schedule
  * (time across, arena offset down: every buffer a rectangle where it lives).
  */
-import type { Analysis } from '../project/compile_project.ts';
-import { trainingCallName } from '../project/compile_project.ts';
-import { fitVerdict, type FitVerdict } from '../project/fit.ts';
+import type { Analysis } from '../pipeline/pipeline.ts';
+import { fitVerdict, type FitVerdict } from './fit.ts';
 import { flashConstBytes } from '../plan/flash.ts';
 import { ARENA_ALIGN } from '../plan/plan_memory.ts';
 import type { Target } from '../targets/target.ts';
-import { buffersAtPeak, type PeakBuffer, type SramBudget } from './memory_report.ts';
-import type { TrainingAnalysis } from './analyze_training.ts';
+import { buffersAtPeak, type PeakBuffer, type SramBudget } from '../train/memory_report.ts';
+import { trainingCallName, type TrainingAnalysis } from '../train/analyze_training.ts';
 
 export interface PlanReport {
   model: string;

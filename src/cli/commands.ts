@@ -19,6 +19,7 @@ import { flashCommand } from './flash_command.ts';
 import { ZOO_COMMAND } from './zoo_command.ts';
 import { COMPILE_COMMAND, PLAN_COMMAND } from './compile_command.ts';
 import { SCHEME_COMMAND } from './scheme_command.ts';
+import { REPORT_COMMAND } from './report_command.ts';
 import { randomBytes } from 'node:crypto';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
 import { TRAIN_COMMAND, WEIGHTS_COMMAND } from './train_command.ts';
@@ -55,6 +56,7 @@ export const COMMANDS: Record<string, Command> = {
   compile: COMPILE_COMMAND,
   plan: PLAN_COMMAND,
   scheme: SCHEME_COMMAND,
+  report: REPORT_COMMAND,
 
   build: {
     usage: 'build <dir> [--sanitize] [--portable]',

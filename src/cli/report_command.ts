@@ -1,0 +1,85 @@
+/**
+ * `mcutrain report`: the HTML report of a model's training plan or of a compiled project (its plan, the
+ * linked image's Flash/SRAM when built), with a profile and a training history from their JSON files.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { McutrainError } from '../errors.ts';
+import { imageFile, imageMemory } from '../build/build_project.ts';
+import { isProjectDir, PROJECT_MODEL_FILE, readManifest, type ProjectManifest } from '../project/manifest.ts';
+import { readHistoryJson, readProfileJson } from '../report/read_inputs.ts';
+import { reportHtml, type ReportInputs } from '../report/report_html.ts';
+import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
+import { writeFileAtomic } from '../util/fs_atomic.ts';
+import type { Command } from './commands.ts';
+import { planModel, TRAIN_HELP, TRAIN_OPTIONS } from './compile_command.ts';
+import { onePositional, PATCH_HELP, sizeOption, str, type Values } from './options.ts';
+import { warn } from './warn.ts';
+
+/** A project's plan, from the copy of its model under the scheme, target, numerics and early stage it was compiled with. */
+function projectPlan(dir: string, manifest: ProjectManifest): ReportInputs['plan'] {
+  const t = manifest.training;
+  if (!t) return undefined;
+  const { report } = planModel(path.join(dir, PROJECT_MODEL_FILE), {
+    train: t.scheme, grad: t.grad, target: manifest.target, numerics: manifest.numerics, patches: manifest.patches ? 'auto' : 'off',
+  });
+  if (report.trainArenaBytes !== t.trainArenaBytes) {
+    warn(`the plan made again for '${dir}' has a ${report.trainArenaBytes} B training arena, the project ${t.trainArenaBytes} B ` +
+      '(compiled with --patches fit or a budget?): the timeline shows the plan made again');
+  }
+  return report;
+}
+
+function projectBuild(dir: string, manifest: ProjectManifest): ReportInputs['build'] {
+  const target = loadTarget(manifest.target);
+  const image = path.join(dir, imageFile(target.kind));
+  return target.kind === 'mcu' && existsSync(image) ? imageMemory(image, target) : undefined;
+}
+
+export const REPORT_COMMAND: Command = {
+  usage: 'report <model.tflite | dir> [--train SCHEME] [--history train.json] [--profile profile.json] -o report.html',
+  summary: 'one self-contained HTML file: memory timeline, latency, loss/accuracy curves, Flash/SRAM',
+  help: [
+    'Of a model, with --train: its training plan (as mcutrain plan). Of a project folder: the plan of the',
+    'scheme it was compiled with, and the linked image\'s Flash and SRAM once built.',
+    'Options:',
+    '  -o, --out FILE       the HTML file to write (charts inline; it opens without a network)',
+    '  --history FILE       loss and accuracy curves from mcutrain train --json FILE',
+    '  --profile FILE       the per-operator latency chart from mcutrain profile --json > FILE',
+    '  --budget BYTES       an SRAM budget to mark on the memory timeline (e.g. 256KiB)',
+    `  -t, --target NAME    a model's target (default ${DEFAULT_TARGET})`,
+    '  --numerics tflm|tflite  as for compile',
+    ...TRAIN_HELP,
+    PATCH_HELP,
+  ].join('\n'),
+  options: {
+    out: { type: 'string', short: 'o' }, history: { type: 'string' }, profile: { type: 'string' }, budget: { type: 'string' },
+    target: { type: 'string', short: 't' }, numerics: { type: 'string', default: 'tflm' }, ...TRAIN_OPTIONS,
+  },
+  async run(pos, v: Values) {
+    const subject = onePositional(pos, 'one model file or project folder', this.usage);
+    const out = str(v.out);
+    if (!out) throw new McutrainError('report needs an output file', 'add -o report.html');
+    const inputs: ReportInputs = { budgetBytes: sizeOption(v, 'budget') };
+    if (isProjectDir(subject)) {
+      const given = ['train', 'target', 'patches'].filter((k) => v[k] !== undefined);
+      if (given.length) throw new McutrainError(`--${given.join(', --')}: '${subject}' is a project, whose scheme and target are its own`, 'drop them, or report on the model file');
+      const manifest = readManifest(subject);
+      inputs.title = `${manifest.model.file} on ${manifest.target} (${subject})`;
+      inputs.plan = projectPlan(subject, manifest);
+      inputs.build = projectBuild(subject, manifest);
+    } else if (v.train !== undefined) {
+      inputs.plan = planModel(subject, v).report;
+    } else if (!existsSync(subject)) {
+      throw new McutrainError(`'${subject}' is neither a model file nor a project folder`, 'check the path');
+    }
+    if (str(v.history)) inputs.history = readHistoryJson(str(v.history)!);
+    if (str(v.profile)) inputs.profile = readProfileJson(str(v.profile)!);
+    if (!inputs.plan && !inputs.build && !inputs.history && !inputs.profile) {
+      throw new McutrainError('nothing to report', 'give a model with --train SCHEME, a compiled project, --history or --profile');
+    }
+    writeFileAtomic(out, reportHtml(inputs));
+    console.log(`report: ${out}`);
+    return 0;
+  },
+};

@@ -1,0 +1,18 @@
+/**
+ * Charts rendered on the server to SVG text with Observable Plot (axes, ticks, scales and <title>
+ * tooltips done by a maintained library, not by string building). Plot needs a DOM to build into;
+ * linkedom gives it one without a browser.
+ */
+import * as Plot from '@observablehq/plot';
+import { parseHTML } from 'linkedom';
+
+export type PlotOptions = Omit<Plot.PlotOptions, 'document'>;
+
+/** One chart as an SVG (or, with a legend, a <figure>) element's markup. */
+export function plotSvg(options: PlotOptions): string {
+  const { document } = parseHTML('<!doctype html><html><body></body></html>');
+  const chart = Plot.plot({ ...options, document: document as unknown as Document });
+  return chart.outerHTML;
+}
+
+export { Plot };

@@ -73,7 +73,7 @@ const CSS = [
   'h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ddd}',
   'table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;border-bottom:1px solid #eee;text-align:left}',
   'td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}',
-  'td{overflow-wrap:anywhere}',
+  'td{overflow-wrap:anywhere}td.n{white-space:nowrap;overflow-wrap:normal}',
   '.scroll{max-height:320px;overflow:auto;border:1px solid #eee}',
   '.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}',
   'figure{margin:0}',

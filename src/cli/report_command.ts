@@ -11,6 +11,7 @@ import { readHistoryJson, readProfileJson } from '../report/read_inputs.ts';
 import { reportHtml, type ReportInputs } from '../report/report_html.ts';
 import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
+import type { PlanReport } from '../train/plan_report.ts';
 import type { Command } from './commands.ts';
 import { planModel, TRAIN_HELP, TRAIN_OPTIONS } from './compile_command.ts';
 import { onePositional, PATCH_HELP, sizeOption, str, type Values } from './options.ts';
@@ -20,9 +21,17 @@ import { warn } from './warn.ts';
 function projectPlan(dir: string, manifest: ProjectManifest): ReportInputs['plan'] {
   const t = manifest.training;
   if (!t) return undefined;
-  const { report } = planModel(path.join(dir, PROJECT_MODEL_FILE), {
-    train: t.scheme, grad: t.grad, target: manifest.target, numerics: manifest.numerics, patches: manifest.patches ? 'auto' : 'off',
-  });
+  let report: PlanReport;
+  try {
+    ({ report } = planModel(path.join(dir, PROJECT_MODEL_FILE), {
+      train: t.scheme, grad: t.grad, target: manifest.target, numerics: manifest.numerics, patches: manifest.patches ? 'auto' : 'off',
+    }));
+  } catch (e) {
+    // after a long training run, the report still shows what it can
+    if (!(e instanceof McutrainError)) throw e;
+    warn(`the report of '${dir}' has no memory timeline: its plan cannot be made again (${e.message})`);
+    return undefined;
+  }
   if (report.trainArenaBytes !== t.trainArenaBytes) {
     warn(`the plan made again for '${dir}' has a ${report.trainArenaBytes} B training arena, the project ${t.trainArenaBytes} B ` +
       '(compiled with --patches fit or a budget?): the timeline shows the plan made again');
@@ -34,6 +43,12 @@ function projectBuild(dir: string, manifest: ProjectManifest): ReportInputs['bui
   const target = loadTarget(manifest.target);
   const image = path.join(dir, imageFile(target.kind));
   return target.kind === 'mcu' && existsSync(image) ? imageMemory(image, target) : undefined;
+}
+
+/** What a project's report shows of itself: its training plan and, once built, its linked image (profile --report and train --report too). */
+export function projectReportInputs(dir: string): ReportInputs {
+  const manifest = readManifest(dir);
+  return { title: `${manifest.model.file} on ${manifest.target} (${dir})`, plan: projectPlan(dir, manifest), build: projectBuild(dir, manifest) };
 }
 
 export const REPORT_COMMAND: Command = {
@@ -64,10 +79,7 @@ export const REPORT_COMMAND: Command = {
     if (isProjectDir(subject)) {
       const given = ['train', 'target', 'patches'].filter((k) => v[k] !== undefined);
       if (given.length) throw new McutrainError(`--${given.join(', --')}: '${subject}' is a project, whose scheme and target are its own`, 'drop them, or report on the model file');
-      const manifest = readManifest(subject);
-      inputs.title = `${manifest.model.file} on ${manifest.target} (${subject})`;
-      inputs.plan = projectPlan(subject, manifest);
-      inputs.build = projectBuild(subject, manifest);
+      Object.assign(inputs, projectReportInputs(subject));
     } else if (v.train !== undefined) {
       inputs.plan = planModel(subject, v).report;
     } else if (!existsSync(subject)) {

@@ -4,10 +4,11 @@ import { McutrainError } from '../errors.ts';
 import { analyzeModel, compileModel, fitWithin, readModelFile, resolveScheme, type Analysis, type TrainOptions } from '../project/compile_project.ts';
 import { fitVerdict, requireFit, type FitVerdict } from '../project/fit.ts';
 import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
-import { formatPlanReport, lifetimeSvg, makePlanReport, type PlanReport } from '../train/plan_report.ts';
+import { formatPlanReport, makePlanReport, type PlanReport } from '../train/plan_report.ts';
 import { describePatchStage, extraMacsShare, parsePatchMode, type PatchMode } from '../plan/patch_stage.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { reportHtml } from '../report/report_html.ts';
+import { memoryTimelineSvg } from '../report/memory_timeline.ts';
 import type { Command } from './commands.ts';
 import { AUTO_HELP, AUTO_OPTIONS, autoScheme } from './scheme_command.ts';
 import { LR_RANGE, MOMENTUM_RANGE } from '../train/scheme.ts';
@@ -143,7 +144,7 @@ export const PLAN_COMMAND: Command = {
     ...TRAIN_HELP,
     PATCH_HELP,
     '  --numerics tflm|tflite  as for compile',
-    '  --svg FILE           write the lifetime chart of the training step (SVG)',
+    '  --svg FILE           write the memory timeline of the training step (SVG; --report has it with more)',
     '  --json FILE          write the whole report (every buffer and step) as JSON',
     '  --report FILE        write the HTML report: memory timeline, buffers, trained layers, Flash/SRAM',
   ].join('\n'),
@@ -155,8 +156,8 @@ export const PLAN_COMMAND: Command = {
     console.log(formatPlanPatches(report.patches, patches, fit.fits));
     const svg = str(v.svg);
     if (svg) {
-      writeFileAtomic(svg, lifetimeSvg(report));
-      console.log(`\nlifetime chart: ${svg}`);
+      writeFileAtomic(svg, memoryTimelineSvg(report, { standalone: true }) + '\n');
+      console.log(`\nmemory timeline: ${svg}`);
     }
     const json = str(v.json);
     if (json) writeFileAtomic(json, JSON.stringify(report, null, 2) + '\n');

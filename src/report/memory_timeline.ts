@@ -36,6 +36,8 @@ export function fixedSramParts(r: PlanReport): { name: string; bytes: number }[]
 export interface TimelineOptions {
   /** An SRAM budget to draw (e.g. the scheme search's --budget); the board's SRAM is drawn from the plan. */
   budgetBytes?: number;
+  /** A file of its own (plan --svg): the SVG alone, its colours named in a line on it rather than in an HTML legend. */
+  standalone?: boolean;
 }
 
 /** A horizontal line is drawn to scale only when it is within this factor of the planned SRAM (a 4 MiB board over a 30 KiB plan is noted above the chart instead). */
@@ -66,10 +68,11 @@ export function memoryTimelineSvg(r: PlanReport, options: TimelineOptions = {}):
     marginLeft: 70,
     marginRight: 150,
     marginTop: 40,
+    marginBottom: 45,
     x: { label: 'schedule step', domain: [-1, steps] },
     // every y value is in bytes; the scale shows KiB so that its ticks fall on round numbers
     y: { label: 'SRAM (KiB)', domain: [0, top / 1024], transform: (bytes: number) => bytes / 1024, grid: true },
-    color: { domain: ['activation', 'gradient', 'scratch'], range: ['#7aa6d6', '#e8846b', '#b38fd1'], legend: true },
+    color: { domain: ['activation', 'gradient', 'scratch'], range: ['#7aa6d6', '#e8846b', '#b38fd1'], legend: !options.standalone },
     marks: [
       Plot.rect(bands, { x1: 0, x2: steps, y1: 'y1', y2: 'y2', fill: '#ccc', stroke: '#fff', title: (b: typeof bands[number]) => `${b.name}: ${b.bytes} B for the whole run` }),
       Plot.text(bands.filter((b) => b.y2 - b.y1 > top / 40), { x: steps, y: (b: typeof bands[number]) => (b.y1 + b.y2) / 2, text: 'name', textAnchor: 'start', dx: 4 }),
@@ -99,6 +102,9 @@ export function memoryTimelineSvg(r: PlanReport, options: TimelineOptions = {}):
       }),
       ...(offScale.length > 0
         ? [Plot.text([offScale.map((l) => `${l.name} ${kib(l.bytes)}: above the chart`).join('; ')], { frameAnchor: 'top-left', dy: -30, text: (d: string) => d, className: 'off-scale' })]
+        : []),
+      ...(options.standalone
+        ? [Plot.text([`${r.model}, ${r.scheme}: blue activations, red gradients, violet scratch, grey fixed SRAM`], { frameAnchor: 'bottom-left', dy: 34, textAnchor: 'start', text: (d: string) => d })]
         : []),
     ],
   });

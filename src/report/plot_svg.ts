@@ -12,6 +12,8 @@ export type PlotOptions = Omit<Plot.PlotOptions, 'document'>;
 export function plotSvg(options: PlotOptions): string {
   const { document } = parseHTML('<!doctype html><html><body></body></html>');
   const chart = Plot.plot({ ...options, document: document as unknown as Document });
+  // inline in HTML the namespace is implied; a chart written as an .svg file needs it
+  if (chart.tagName.toLowerCase() === 'svg') chart.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
   return chart.outerHTML;
 }
 

@@ -7,14 +7,14 @@ import path from 'node:path';
 import { McutrainError } from '../errors.ts';
 import { imageFile, imageMemory } from '../build/build_project.ts';
 import { isProjectDir, PROJECT_MODEL_FILE, readManifest, type ProjectManifest } from '../project/manifest.ts';
-import { readHistoryJson, readProfileJson } from '../report/read_inputs.ts';
+import { readBenchJson, readHistoryJson, readProfileJson } from '../report/read_inputs.ts';
 import { reportHtml, type ReportInputs } from '../report/report_html.ts';
 import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import type { PlanReport } from '../train/plan_report.ts';
 import type { Command } from './commands.ts';
 import { planModel, TRAIN_HELP, TRAIN_OPTIONS } from './compile_command.ts';
-import { onePositional, PATCH_HELP, sizeOption, str, type Values } from './options.ts';
+import { PATCH_HELP, sizeOption, str, type Values } from './options.ts';
 import { warn } from './warn.ts';
 
 /** A project's plan, from the copy of its model under the scheme, target, numerics and early stage it was compiled with. */
@@ -52,7 +52,7 @@ export function projectReportInputs(dir: string): ReportInputs {
 }
 
 export const REPORT_COMMAND: Command = {
-  usage: 'report <model.tflite | dir> [--train SCHEME] [--history train.json] [--profile profile.json] -o report.html',
+  usage: 'report [<model.tflite | dir>] [--train SCHEME] [--history train.json] [--profile profile.json] [--bench results.json] -o report.html',
   summary: 'one self-contained HTML file: memory timeline, latency, loss/accuracy curves, Flash/SRAM',
   help: [
     'Of a model, with --train: its training plan (as mcutrain plan). Of a project folder: the plan of the',
@@ -61,6 +61,7 @@ export const REPORT_COMMAND: Command = {
     '  -o, --out FILE       the HTML file to write (charts inline; it opens without a network)',
     '  --history FILE       loss and accuracy curves from mcutrain train --json FILE',
     '  --profile FILE       the per-operator latency chart from mcutrain profile --json > FILE',
+    '  --bench FILE         the benchmark suite\'s results (bench/results/latest.json) as charts',
     '  --budget BYTES       an SRAM budget to mark on the memory timeline (e.g. 256KiB)',
     `  -t, --target NAME    a model's target (default ${DEFAULT_TARGET})`,
     '  --numerics tflm|tflite  as for compile',
@@ -68,27 +69,33 @@ export const REPORT_COMMAND: Command = {
     PATCH_HELP,
   ].join('\n'),
   options: {
-    out: { type: 'string', short: 'o' }, history: { type: 'string' }, profile: { type: 'string' }, budget: { type: 'string' },
+    out: { type: 'string', short: 'o' }, history: { type: 'string' }, profile: { type: 'string' }, bench: { type: 'string' }, budget: { type: 'string' },
     target: { type: 'string', short: 't' }, numerics: { type: 'string', default: 'tflm' }, ...TRAIN_OPTIONS,
   },
   async run(pos, v: Values) {
-    const subject = onePositional(pos, 'one model file or project folder', this.usage);
+    if (pos.length > 1) throw new McutrainError(`expected at most one model file or project folder, got ${pos.join(' ')}`, `usage: mcutrain ${this.usage}`);
+    const subject = pos[0];
     const out = str(v.out);
     if (!out) throw new McutrainError('report needs an output file', 'add -o report.html');
     const inputs: ReportInputs = { budgetBytes: sizeOption(v, 'budget') };
-    if (isProjectDir(subject)) {
+    if (subject === undefined) {
+      if (v.train !== undefined) throw new McutrainError('--train needs a model file', `usage: mcutrain ${this.usage}`);
+    } else if (isProjectDir(subject)) {
       const given = ['train', 'target', 'patches'].filter((k) => v[k] !== undefined);
       if (given.length) throw new McutrainError(`--${given.join(', --')}: '${subject}' is a project, whose scheme and target are its own`, 'drop them, or report on the model file');
       Object.assign(inputs, projectReportInputs(subject));
-    } else if (v.train !== undefined) {
-      inputs.plan = planModel(subject, v).report;
     } else if (!existsSync(subject)) {
       throw new McutrainError(`'${subject}' is neither a model file nor a project folder`, 'check the path');
+    } else if (v.train === undefined) {
+      throw new McutrainError(`the report of a model is its training plan: '${subject}' needs a scheme`, 'add --train "bias:last=4" (or a scheme .json file)');
+    } else {
+      inputs.plan = planModel(subject, v).report;
     }
     if (str(v.history)) inputs.history = readHistoryJson(str(v.history)!);
     if (str(v.profile)) inputs.profile = readProfileJson(str(v.profile)!);
-    if (!inputs.plan && !inputs.build && !inputs.history && !inputs.profile) {
-      throw new McutrainError('nothing to report', 'give a model with --train SCHEME, a compiled project, --history or --profile');
+    if (str(v.bench)) inputs.bench = readBenchJson(str(v.bench)!);
+    if (!inputs.plan && !inputs.build && !inputs.history && !inputs.profile && !inputs.bench) {
+      throw new McutrainError('nothing to report', 'give a model with --train SCHEME, a compiled project, --history, --profile or --bench');
     }
     writeFileAtomic(out, reportHtml(inputs));
     console.log(`report: ${out}`);

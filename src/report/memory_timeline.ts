@@ -5,7 +5,8 @@
  * The peak step, the board's SRAM and a budget are marked; a strip on top names each step's phase.
  */
 import type { PlanReport } from '../train/plan_report.ts';
-import { Plot, plotSvg } from './plot_svg.ts';
+import { BYTES_AS_KIB, Plot, plotSvg } from './plot_svg.ts';
+import { kib } from './html.ts';
 
 export type Phase = 'forward' | 'loss' | 'backward' | 'update';
 
@@ -43,8 +44,6 @@ export interface TimelineOptions {
 /** A horizontal line is drawn to scale only when it is within this factor of the planned SRAM (a 4 MiB board over a 30 KiB plan is noted above the chart instead). */
 const LINE_SCALE = 8;
 
-const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
-
 export function memoryTimelineSvg(r: PlanReport, options: TimelineOptions = {}): string {
   const base = r.sram.totalBytes - r.sram.arenaBytes;
   const steps = r.schedule.length;
@@ -70,8 +69,7 @@ export function memoryTimelineSvg(r: PlanReport, options: TimelineOptions = {}):
     marginTop: 40,
     marginBottom: 45,
     x: { label: 'schedule step', domain: [-1, steps] },
-    // every y value is in bytes; the scale shows KiB so that its ticks fall on round numbers
-    y: { label: 'SRAM (KiB)', domain: [0, top / 1024], transform: (bytes: number) => bytes / 1024, grid: true },
+    y: { ...BYTES_AS_KIB, label: 'SRAM (KiB)', domain: [0, top / 1024], grid: true },
     color: { domain: ['activation', 'gradient', 'scratch'], range: ['#7aa6d6', '#e8846b', '#b38fd1'], legend: !options.standalone },
     marks: [
       Plot.rect(bands, { x1: 0, x2: steps, y1: 'y1', y2: 'y2', fill: '#ccc', stroke: '#fff', title: (b: typeof bands[number]) => `${b.name}: ${b.bytes} B for the whole run` }),

@@ -17,4 +17,7 @@ export function plotSvg(options: PlotOptions): string {
   return chart.outerHTML;
 }
 
+/** A scale of byte values shown in KiB, so that its ticks fall on round numbers. */
+export const BYTES_AS_KIB = { label: 'KiB', transform: (bytes: number) => bytes / 1024 };
+
 export { Plot };

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { McutrainError } from '../errors.ts';
 import type { ProfileData, TrainingHistory } from './report_html.ts';
+import type { BenchResults } from './bench_section.ts';
 
 function readJson(file: string, what: string, hint: string): unknown {
   let text: string;
@@ -40,4 +41,16 @@ export function readHistoryJson(file: string): TrainingHistory {
     (h.steps === undefined || (Array.isArray(h.steps) && h.steps.every((s) => isObject(s) && numbers(s, ['epoch', 'loss']))));
   if (!ok) throw new McutrainError(`'${file}' is not a training history (it lacks epochs[] with epoch, trainLoss, trainAccuracy)`, HISTORY_HINT);
   return h as unknown as TrainingHistory;
+}
+
+const BENCH_HINT = 'write it with: npm run bench (bench/results/latest.json)';
+
+export function readBenchJson(file: string): BenchResults {
+  const b = readJson(file, 'the benchmark results', BENCH_HINT);
+  const ok = isObject(b) && Array.isArray(b.rows) &&
+    b.rows.every((r) => isObject(r) && typeof r.model === 'string' && numbers(r, ['macs', 'arenaBytes', 'flashConstBytes', 'm7PortableInstructionsPerInference', 'm7DspInstructionsPerInference'])) &&
+    (b.training === undefined || (isObject(b.training) && Array.isArray(b.training.models) && b.training.models.every((m) => isObject(m) && typeof m.model === 'string' && Array.isArray(m.schemes) &&
+      m.schemes.every((s) => isObject(s) && typeof s.name === 'string' && isObject(s.reordered) && isObject(s.withoutReordering) && numbers(s.reordered, ['memoryBytes']) && numbers(s.withoutReordering, ['memoryBytes'])))));
+  if (!ok) throw new McutrainError(`'${file}' is not benchmark results (it lacks rows[] with model, macs, arenaBytes, flashConstBytes and M7 instructions)`, BENCH_HINT);
+  return b as unknown as BenchResults;
 }

@@ -5,7 +5,9 @@
  */
 import type { PlanReport } from '../train/plan_report.ts';
 import { fixedSramParts, memoryTimelineSvg, PHASE_COLOURS, stepPhases } from './memory_timeline.ts';
-import { Plot, plotSvg } from './plot_svg.ts';
+import { BYTES_AS_KIB, Plot, plotSvg } from './plot_svg.ts';
+import { escapeHtml, kib, table } from './html.ts';
+import { benchSection, type BenchResults } from './bench_section.ts';
 
 /** `mcutrain profile --json`: per-operator ticks of one inference. */
 export interface ProfileData {
@@ -42,6 +44,8 @@ export interface ReportInputs {
   profile?: ProfileData;
   history?: TrainingHistory;
   build?: BuildMemory;
+  /** The benchmark suite's results (bench/results/*.json). */
+  bench?: BenchResults;
   /** An SRAM budget drawn on the memory timeline. */
   budgetBytes?: number;
 }
@@ -53,6 +57,7 @@ export function reportHtml(inputs: ReportInputs): string {
     (inputs.plan || inputs.build) && memorySection(inputs.plan, inputs.build),
     inputs.profile && profileSection(inputs.profile),
     inputs.history && historySection(inputs.history),
+    inputs.bench && benchSection(inputs.bench),
   ].filter((s): s is string => Boolean(s));
   return [
     '<!doctype html>',
@@ -62,7 +67,7 @@ export function reportHtml(inputs: ReportInputs): string {
     `<style>${CSS}</style>`,
     '</head><body>',
     `<h1>${escapeHtml(title)}</h1>`,
-    sections.length ? sections.join('\n') : '<p>Nothing to report: give a plan, a profile, a training history or a build.</p>',
+    sections.length ? sections.join('\n') : '<p>Nothing to report: give a plan, a profile, a training history, a build or benchmark results.</p>',
     '</body></html>',
     '',
   ].join('\n');
@@ -78,24 +83,6 @@ const CSS = [
   '.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}',
   'figure{margin:0}',
 ].join('\n');
-
-export function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-type Cell = string | number;
-
-function table(headers: string[], rows: Cell[][], cls = ''): string {
-  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number'));
-  const cell = (tag: string, c: Cell, i: number) => `<${tag}${numeric[i] ? ' class="n"' : ''}>${escapeHtml(typeof c === 'number' ? c.toLocaleString('en-US') : c)}</${tag}>`;
-  return [
-    `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${headers.map((h, i) => cell('th', h, i)).join('')}</tr></thead><tbody>`,
-    ...rows.map((r) => `<tr>${r.map((c, i) => cell('td', c, i)).join('')}</tr>`),
-    '</tbody></table>',
-  ].join('\n');
-}
-
-const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
 function planSection(r: PlanReport, budgetBytes: number | undefined): string {
   const phases = new Set(stepPhases(r.schedule));
@@ -141,7 +128,7 @@ function memorySection(plan: PlanReport | undefined, build: BuildMemory | undefi
     width: 1000,
     height: 60 + 40 * memories.length,
     marginLeft: 120,
-    x: { label: 'bytes', grid: true, tickFormat: (d: number) => kib(d) },
+    x: { ...BYTES_AS_KIB, grid: true },
     y: { label: null, domain: memories },
     color: { legend: true, scheme: 'tableau10' },
     marks: [

@@ -8,10 +8,10 @@ import { REPORT_COMMAND } from '../../src/cli/report_command.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { McutrainError } from '../../src/errors.ts';
 import { stepPhases } from '../../src/report/memory_timeline.ts';
-import { readHistoryJson, readProfileJson } from '../../src/report/read_inputs.ts';
+import { readBenchJson, readHistoryJson, readProfileJson } from '../../src/report/read_inputs.ts';
 import { reportHtml, type ProfileData, type TrainingHistory } from '../../src/report/report_html.ts';
 import type { PlanReport } from '../../src/train/plan_report.ts';
-import { model, tempDir } from '../helpers/paths.ts';
+import { model, REPO, tempDir } from '../helpers/paths.ts';
 
 const SCHEME = 'bias:last=4,weights:layers=-1@1/4';
 const BUDGET = 96 * 1024;
@@ -134,6 +134,21 @@ describe('the report page', () => {
   });
 });
 
+describe('the benchmark section', () => {
+  it('draws two bars per model and two per training scheme, from the committed results', () => {
+    const bench = readBenchJson(path.join(REPO, 'bench/results/latest.json'));
+    const d = doc(reportHtml({ bench }));
+    const [memory, instructions, training] = chartsIn(d, '#bench');
+    const bars = (svg: Element) => [...svg.querySelectorAll('g[aria-label="bar"] rect title')].map((t) => t.textContent);
+    expect(bars(memory)).toEqual(bench.rows.flatMap((r) => [`${r.model}: SRAM arena ${r.arenaBytes.toLocaleString('en-US')} B`, `${r.model}: Flash constants ${r.flashConstBytes.toLocaleString('en-US')} B`]));
+    expect(bars(instructions).length).toBe(2 * bench.rows.length);
+    const schemes = bench.training!.models.flatMap((m) => m.schemes);
+    expect(bars(training).length).toBe(2 * schemes.length);
+    expect(bars(training)[0]).toBe(`${bench.training!.models[0].model}: ${schemes[0].name}, reordered: ${schemes[0].reordered.memoryBytes.toLocaleString('en-US')} B`);
+    expect(d.querySelectorAll('table.bench-inference tbody tr').length).toBe(bench.rows.length);
+  });
+});
+
 describe('the report\'s input files', () => {
   it('refuses a file that is not a profile or a training history, naming it', () => {
     const dir = tempDir('report-inputs');
@@ -142,6 +157,7 @@ describe('the report\'s input files', () => {
     expect(() => readHistoryJson(file)).toThrow(McutrainError);
     expect(() => readHistoryJson(file)).toThrow(`'${file}' is not a training history`);
     expect(() => readProfileJson(file)).toThrow(`'${file}' is not a profile`);
+    expect(() => readBenchJson(file)).toThrow(`'${file}' is not benchmark results`);
     writeFileSync(file, '{"epochs": [');
     expect(() => readHistoryJson(file)).toThrow('is not JSON');
   });
@@ -158,5 +174,8 @@ describe('mcutrain report', () => {
     expect([...fromProject.querySelectorAll('table.buffers tbody tr')].length).toBe(plan.buffers.length);
     expect(fromProject.querySelector('h1')!.textContent).toBe(`vww96_int8.tflite on nrf52840-dk (${project})`);
     await expect(REPORT_COMMAND.run([project], { out, train: 'bias:last=1' })).rejects.toThrow('is a project, whose scheme and target are its own');
+    await expect(REPORT_COMMAND.run([model('vww96_int8.tflite')], { out })).rejects.toThrow('the report of a model is its training plan');
+    await expect(REPORT_COMMAND.run([], { out })).rejects.toThrow('nothing to report');
+    await expect(REPORT_COMMAND.run([project], {})).rejects.toThrow('report needs an output file');
   });
 });

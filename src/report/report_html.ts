@@ -3,6 +3,7 @@
  * of a training plan, an on-device profile, a training history and a build's memory usage is at hand.
  * The inputs are the data the commands already write as JSON, so a report can be made afterwards from files.
  */
+import type { MemoryUsage } from '../elf/elf.ts';
 import type { PlanReport } from '../train/plan_report.ts';
 import { fixedSramParts, memoryTimelineSvg, PHASE_COLOURS, stepPhases } from './memory_timeline.ts';
 import { BYTES_AS_KIB, Plot, plotSvg } from './plot_svg.ts';
@@ -14,6 +15,7 @@ export interface ProfileData {
   target: string;
   device: string;
   runs: number;
+  /** What a tick is: "instructions" (QEMU under -icount), "cycles" (DWT on silicon), "ns" (host clock). */
   tickUnit: string;
   totalTicks: number;
   ops: { index: number; kind: string; macs: number; ticks: number; share: number }[];
@@ -26,17 +28,8 @@ export interface TrainingHistory {
   steps?: { epoch: number; loss: number }[];
 }
 
-/** `mcutrain build`'s reading of the linked image. */
-export interface BuildMemory {
-  flashBytes: number;
-  ramBytes: number;
-  text: number;
-  rodata: number;
-  data: number;
-  bss: number;
-  flashCapacity: number;
-  ramCapacity: number;
-}
+/** `mcutrain build`'s reading of the linked image, with the board's capacities. */
+export type BuildMemory = MemoryUsage & { flashCapacity: number; ramCapacity: number };
 
 export interface ReportInputs {
   title?: string;

@@ -16,7 +16,7 @@ import { calibrate } from '../src/quantize/calibrate.ts';
 import { writeFileAtomic } from '../src/util/fs_atomic.ts';
 import {
   accuracyOfLogits, loadDigits, maxIrDeviation, runQuantizedOnEngine, split, trainMnist, type Digit, type EngineResult,
-} from './mnist_pipeline.ts';
+} from '../test/helpers/mnist_pipeline.ts';
 import type { Graph } from '../src/ir/graph.ts';
 
 const TRAIN = Number(process.env.MNIST_TRAIN ?? 8000);

@@ -1,6 +1,6 @@
 /**
  * Automatic Sparse Update on a transfer task (`npm run experiment:scheme-search`, issue 6): the small
- * MobileNet-style net of experiments/transfer_pipeline.ts is pretrained on MNIST digits 0-4 and
+ * MobileNet-style net of test/helpers/transfer_pipeline.ts is pretrained on MNIST digits 0-4 and
  * quantized by mcutrain; `chooseScheme` (what `mcutrain scheme` runs) picks a scheme for digits 5-9
  * under an SRAM budget from contributions measured on part of the fine-tuning samples (short runs,
  * accuracy on samples held out of them). Then the chosen scheme and every "bias of the last k layers"
@@ -22,10 +22,10 @@ import { combinationKey } from '../src/search/search.ts';
 import { loadTarget } from '../src/targets/target.ts';
 import { schemeToString, type TrainingScheme } from '../src/train/scheme.ts';
 import { writeFileAtomic } from '../src/util/fs_atomic.ts';
-import { quantizeImage, shuffled, type Digit } from './mnist_pipeline.ts';
+import { quantizeImage, shuffled, type Digit } from '../test/helpers/mnist_pipeline.ts';
 import {
   buildTransferNet, fineTuneEngine, openTrainingEngine, pretrain, quantizeToFile, TASK_CLASSES, transferData, type EngineRun,
-} from './transfer_pipeline.ts';
+} from '../test/helpers/transfer_pipeline.ts';
 
 const SEED = Number(process.env.SCHEME_SEARCH_SEED ?? 1);
 const TARGET = 'stm32f746g-disco';

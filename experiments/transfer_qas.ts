@@ -1,7 +1,7 @@
 /**
  * Quantization-Aware Scaling on a transfer task (`npm run experiment:transfer-qas [-- --quick] [-- --patches=off]`): a small
  * MobileNet-style net pretrained on MNIST digits 0-4, quantized to int8 by mcutrain, fine-tuned on
- * digits 5-9 with one sparse scheme (experiments/transfer_pipeline.ts SCHEME) three ways: float SGD in
+ * digits 5-9 with one sparse scheme (test/helpers/transfer_pipeline.ts SCHEME) three ways: float SGD in
  * tfjs, the int8 host engine without QAS, with QAS. The paper's claim: int8 + QAS matches float, int8
  * without QAS falls well short. Each method gets the learning rate from its grid with the lowest online
  * loss (the loss of each sample before it is trained on; one pass, so every sample is unseen then):
@@ -19,11 +19,11 @@ import path from 'node:path';
 import type { PatchMode } from '../src/project/compile_project.ts';
 import { parseGradType, parseScheme } from '../src/train/scheme.ts';
 import { writeFileAtomic } from '../src/util/fs_atomic.ts';
-import { shuffled } from './mnist_pipeline.ts';
+import { shuffled } from '../test/helpers/mnist_pipeline.ts';
 import {
   buildTransferNet, evaluateFloat, FULL, finalMeanLoss, fineTuneEngine, fineTuneFloat, int8InferenceAccuracy, openTrainingEngine, pretrain,
   QUICK, quantizeToFile, SCHEME, transferData, type EngineMemory, type FineTuneResult, type Score,
-} from './transfer_pipeline.ts';
+} from '../test/helpers/transfer_pipeline.ts';
 
 const quick = process.argv.includes('--quick');
 // Whether the frozen early stage of the engine may run patch by patch (compileModel's default with a scheme: auto).

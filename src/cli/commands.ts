@@ -24,7 +24,8 @@ import { reportHtml } from '../report/report_html.ts';
 import { randomBytes } from 'node:crypto';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
 import { TRAIN_COMMAND, WEIGHTS_COMMAND } from './train_command.ts';
-import { numberOption, onePositional, pixelsOption, str, type Values } from './options.ts';
+import { EVAL_COMMAND } from './eval_command.ts';
+import { onePositional, optionValue, pixelsOption, str, type Values } from './options.ts';
 import { qemuBoardOf } from '../emulate/qemu.ts';
 import { startTwin, stopTwin, twinStatus } from '../emulate/twin.ts';
 export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
@@ -140,7 +141,7 @@ export const COMMANDS: Record<string, Command> = {
     options: { runs: { type: 'string', default: '5' }, input: { type: 'string', short: 'i' }, json: { type: 'boolean' }, report: { type: 'string' }, pixels: { type: 'string', default: 'shift' }, ...PORT_OPTIONS },
     async run(pos, v) {
       const dir = onePositional(pos, 'one project folder', this.usage);
-      const runs = numberOption(v, 'runs', { integer: true, min: 1, max: 1000 })!;
+      const runs = optionValue(v, 'runs')!;
       const pixels = pixelsOption(v);
       const port = portOptions(v);
       const manifest = readManifest(dir);
@@ -170,6 +171,7 @@ export const COMMANDS: Record<string, Command> = {
 
   train: TRAIN_COMMAND,
   weights: WEIGHTS_COMMAND,
+  eval: EVAL_COMMAND,
 
   reset: {
     usage: 'reset <dir> [--port P]',

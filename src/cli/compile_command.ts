@@ -11,9 +11,8 @@ import { reportHtml } from '../report/report_html.ts';
 import { memoryTimelineSvg } from '../report/memory_timeline.ts';
 import type { Command } from './commands.ts';
 import { AUTO_HELP, AUTO_OPTIONS, autoScheme } from './scheme_command.ts';
-import { LR_RANGE, MOMENTUM_RANGE } from '../train/scheme.ts';
 import { formatBytes } from './table.ts';
-import { gradOption, numberOption, numericsOption, onePositional, PATCH_HELP, patchesOption, str, type Values } from './options.ts';
+import { numericsOption, onePositional, optionValue, PATCH_HELP, str, type Values } from './options.ts';
 
 export const TRAIN_HELP = [
   '  --train SCHEME       compile the training engine too: an inline scheme such as',
@@ -48,8 +47,8 @@ function trainOptions(v: Values): TrainOptions | undefined {
     return undefined;
   }
   return {
-    scheme, qas: v['no-qas'] ? false : undefined, momentum: numberOption(v, 'momentum', MOMENTUM_RANGE), lr: numberOption(v, 'lr', LR_RANGE),
-    reorder: v['no-reorder'] ? false : undefined, grad: gradOption(v),
+    scheme, qas: v['no-qas'] ? false : undefined, momentum: optionValue(v, 'momentum'), lr: optionValue(v, 'lr'),
+    reorder: v['no-reorder'] ? false : undefined, grad: optionValue(v, 'grad'),
   };
 }
 
@@ -78,7 +77,7 @@ export const COMPILE_COMMAND: Command = {
     const out = str(v.out);
     if (!out) throw new McutrainError('compile needs an output folder', 'add -o <dir>');
     const numerics = numericsOption(v);
-    const patches = patchesOption(v);
+    const patches = optionValue(v, 'patches');
     let train = trainOptions(v);
     let fitWithinBytes: number | undefined;
     if (train?.scheme === 'auto') {
@@ -128,7 +127,7 @@ export function planModel(file: string, v: Values): { report: PlanReport & { pat
   if (!train) throw new McutrainError('a training plan needs a training scheme', 'add --train "bias:last=4" (or a scheme .json file)');
   const target = loadTarget(str(v.target) ?? DEFAULT_TARGET);
   const numerics = numericsOption(v);
-  const options = { reorder: train.reorder, patches: patchesOption(v), fitWithin: fitWithin(target) };
+  const options = { reorder: train.reorder, patches: optionValue(v, 'patches'), fitWithin: fitWithin(target) };
   const subject = { bytes: readModelFile(file), name: path.basename(file), numerics, scheme: resolveScheme(train), options };
   const analysis = analyzeModel(subject.bytes, subject.name, numerics, subject.scheme, subject.options);
   const fit = fitVerdict(analysis, target, subject);

@@ -14,7 +14,7 @@ import { formatBytes } from './table.ts';
 import { progress } from './progress.ts';
 import { warn } from './warn.ts';
 import type { Command } from './commands.ts';
-import { choiceOption, numberOption, str } from './options.ts';
+import { optionValue, str } from './options.ts';
 
 export const quantizeCommand: Command = {
   usage: 'quantize <model_float.tflite> --calib <dir> -o <model_int8.tflite>',
@@ -44,14 +44,14 @@ export const quantizeCommand: Command = {
     const out = str(v.out);
     if (!calib) throw new McutrainError('quantize needs calibration data', 'add --calib <folder> with a few hundred representative inputs');
     if (!out) throw new McutrainError('quantize needs an output file', 'add -o <model_int8.tflite>');
-    const method: RangeMethod = choiceOption(v, 'method', RANGE_METHODS)!;
-    const io: IoType = choiceOption(v, 'io', ['int8', 'float32'] as const)!;
-    const fullyConnected: FullyConnectedWeights = choiceOption(v, 'fc', ['per-tensor', 'per-channel'] as const)!;
-    const weights: WeightType = choiceOption(v, 'weights', ['int8', 'int4'] as const)!;
+    const method: RangeMethod = optionValue(v, 'method')!;
+    const io: IoType = optionValue(v, 'io')!;
+    const fullyConnected: FullyConnectedWeights = optionValue(v, 'fc')!;
+    const weights: WeightType = optionValue(v, 'weights')!;
     const keepInt8 = parseKeepInt8(str(v['keep-int8']));
     if (keepInt8 > 0 && weights !== 'int4') throw new McutrainError('--keep-int8 only applies with --weights int4');
-    const limit = numberOption(v, 'limit', { integer: true, min: 1 });
-    const percentile = numberOption(v, 'percentile', { min: 50, max: 100 });
+    const limit = optionValue(v, 'limit');
+    const percentile = optionValue(v, 'percentile');
     if (percentile !== undefined && method !== 'percentile') throw new McutrainError('--percentile only applies with --method percentile');
 
     const graph = importTfliteFile(pos[0]);

@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../util/fs_atomic.ts';
 import type { PlanReport } from '../train/plan_report.ts';
 import type { Command } from './commands.ts';
 import { planModel, TRAIN_HELP, TRAIN_OPTIONS } from './compile_command.ts';
-import { PATCH_HELP, sizeOption, str, type Values } from './options.ts';
+import { optionValue, PATCH_HELP, str, type Values } from './options.ts';
 import { warn } from './warn.ts';
 
 /** A project's plan, from the copy of its model under the scheme, target, numerics and early stage it was compiled with. */
@@ -77,7 +77,7 @@ export const REPORT_COMMAND: Command = {
     const subject = pos[0];
     const out = str(v.out);
     if (!out) throw new McutrainError('report needs an output file', 'add -o report.html');
-    const inputs: ReportInputs = { budgetBytes: sizeOption(v, 'budget') };
+    const inputs: ReportInputs = { budgetBytes: optionValue(v, 'budget') };
     if (subject === undefined) {
       if (v.train !== undefined) throw new McutrainError('--train needs a model file', `usage: mcutrain ${this.usage}`);
     } else if (isProjectDir(subject)) {

@@ -11,11 +11,11 @@ import { candidateCombination } from '../search/contribution.ts';
 import { chooseScheme, modelInfo, parseLayerSelection, type ChooseResult } from '../search/choose_scheme.ts';
 import { combinationKey, type Combination } from '../search/search.ts';
 import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
-import { DEFAULT_LR, LR_RANGE, MOMENTUM_RANGE, schemeToJson, schemeToString } from '../train/scheme.ts';
+import { DEFAULT_LR, schemeToJson, schemeToString } from '../train/scheme.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { seededUniform } from '../util/random.ts';
 import type { Command, OptionSpec } from './commands.ts';
-import { gradOption, numberOption, numericsOption, onePositional, patchesOption, pixelsOption, sizeOption, str, type Values } from './options.ts';
+import { numericsOption, onePositional, optionValue, pixelsOption, str, type Values } from './options.ts';
 import { progress } from './progress.ts';
 import { warn } from './warn.ts';
 import { formatTable } from './table.ts';
@@ -59,20 +59,20 @@ const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
 /** Runs the search from the command line's values and prints the report; returns the result. */
 export async function autoScheme(modelFile: string, v: Values): Promise<ChooseResult> {
-  const budget = sizeOption(v, 'budget');
+  const budget = optionValue(v, 'budget');
   if (budget === undefined) throw new McutrainError('choosing a scheme needs a memory budget', 'add --budget 256KiB (peak SRAM on the target)');
   const data = str(v.data);
   if (!data) throw new McutrainError('choosing a scheme needs fine-tuning data', 'add --data <folder> (laid out as <folder>/<class>/<files>)');
   const pixels = pixelsOption(v);
-  const steps = numberOption(v, 'steps', { integer: true, min: 1, max: 1_000_000 }) ?? 300;
-  const seed = numberOption(v, 'seed', { integer: true, min: 0, max: 0xffffffff }) ?? 1;
-  const jobs = numberOption(v, 'jobs', { integer: true, min: 1, max: 256 });
-  const lr = numberOption(v, 'lr', LR_RANGE) ?? DEFAULT_LR;
-  const momentum = numberOption(v, 'momentum', MOMENTUM_RANGE) ?? 0;
+  const steps = optionValue(v, 'steps') ?? 300;
+  const seed = optionValue(v, 'seed') ?? 1;
+  const jobs = optionValue(v, 'jobs');
+  const lr = optionValue(v, 'lr') ?? DEFAULT_LR;
+  const momentum = optionValue(v, 'momentum') ?? 0;
   const layers = parseLayerSelection(str(v.layers) ?? 'last:12');
   const target = loadTarget(str(v.target) ?? DEFAULT_TARGET).name; // checked before the data is read
   const numerics = numericsOption(v);
-  const patches = patchesOption(v);
+  const patches = optionValue(v, 'patches');
 
   const info = modelInfo(readModelFile(modelFile), path.basename(modelFile));
   const read = (folder: string, labelsOf?: LabelledSet) => readLabelledFolder(folder, info.input, {
@@ -86,7 +86,7 @@ export async function autoScheme(modelFile: string, v: Values): Promise<ChooseRe
   try {
     result = await chooseScheme({
       modelPath: modelFile, target, budget, train, val, layers, numerics, patches,
-      hyper: { steps, lr, momentum, qas: v['no-qas'] !== true, seed, grad: gradOption(v) }, cacheFile: str(v.cache) ?? DEFAULT_CACHE, concurrency: jobs,
+      hyper: { steps, lr, momentum, qas: v['no-qas'] !== true, seed, grad: optionValue(v, 'grad') }, cacheFile: str(v.cache) ?? DEFAULT_CACHE, concurrency: jobs,
       onProgress: (done, total, note) => bar.update(done, total, note),
     });
   } finally {

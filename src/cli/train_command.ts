@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
-import { readLabelledFolder, type LabelledSet } from '../data/labelled.ts';
+import { readLabelledFolder } from '../data/labelled.ts';
 import { withTrainedParam } from '../export/apply_weights.ts';
 import { splitBlock } from '../ir/tensor_block.ts';
 import { writeTflite } from '../export/write_tflite.ts';
@@ -17,14 +17,13 @@ import { openProjectDevice } from '../link/connect.ts';
 import type { Device, TrainInfo } from '../link/device.ts';
 import { PROJECT_MODEL_FILE, readManifest, type ProjectManifest, type TrainingInfo } from '../project/manifest.ts';
 import { loadTarget } from '../targets/target.ts';
-import { dataSha256, paramLayout, readCheckpoint, removeCheckpoint, writeCheckpoint, type RunIdentity, type TrainCheckpoint } from './train_checkpoint.ts';
+import { dataSha256, paramLayout, readCheckpoint, removeCheckpoint, writeCheckpoint, type RunIdentity } from '../session/checkpoint.ts';
+import { shuffledEpochs, TrainingSession, type SessionProgress } from '../session/training_session.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
-import { seededUniform } from '../util/random.ts';
 import type { Command } from './commands.ts';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
-import { numberOption, onePositional, pixelsOption, str } from './options.ts';
-import { LR_RANGE, MOMENTUM_RANGE } from '../train/scheme.ts';
-import { progress } from './progress.ts';
+import { onePositional, optionValue, pixelsOption, str } from './options.ts';
+import { progress, type Progress } from './progress.ts';
 import { warn } from './warn.ts';
 import { projectReportInputs } from './report_command.ts';
 import { reportHtml } from '../report/report_html.ts';
@@ -112,33 +111,6 @@ function writeWeights(params: Uint8Array, training: TrainingInfo, dir: string, o
   console.log(formatTable(['layer', 'op', 'tensor', 'kind', 'dtype', 'bytes', 'bytes changed'], rows, new Set([0, 1, 5, 6])));
 }
 
-function shuffle(order: number[], random: () => number): void {
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-}
-
-interface EpochReport {
-  epoch: number;
-  trainLoss: number;
-  trainAccuracy: number;
-  valLoss?: number;
-  valAccuracy?: number;
-  msPerStep: number;
-  /** Device ticks per training step, in the device's tick unit. */
-  ticksPerStep: number;
-}
-
-interface StepRecord {
-  epoch: number;
-  /** Index of the sample in the data set (class folders in sorted order, files sorted within each). */
-  sample: number;
-  label: number;
-  loss: number;
-  predicted: number;
-}
-
 const percent = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 function lossNote(loss: number, correct: number, n: number): string {
@@ -148,21 +120,28 @@ function lossNote(loss: number, correct: number, n: number): string {
 /** Where train keeps its checkpoint unless --checkpoint says otherwise. */
 const checkpointFile = (dir: string) => path.join(dir, 'train-checkpoint.json');
 
-async function evaluateSet(device: Device, set: LabelledSet, label: string): Promise<{ loss: number; accuracy: number }> {
-  const bar = progress(label);
-  let loss = 0;
-  let correct = 0;
-  try {
-    for (let i = 0; i < set.samples.length; i++) {
-      const r = await device.evaluate(set.samples[i], set.labels[i], { rounds: STEP_ROUNDS });
-      loss += r.loss;
-      if (r.predicted === set.labels[i]) correct++;
-      bar.update(i + 1, set.samples.length, lossNote(loss, correct, i + 1));
-    }
-  } finally {
-    bar.done();
-  }
-  return { loss: loss / set.samples.length, accuracy: correct / set.samples.length };
+/** The session's progress as one bar per pass: an epoch's steps, or an evaluation of the --val samples. */
+function progressBars(): { onProgress(p: SessionProgress): void; close(): void } {
+  let bar: Progress | undefined;
+  let shown = '';
+  const close = () => {
+    bar?.done();
+    bar = undefined;
+    shown = '';
+  };
+  return {
+    onProgress(p) {
+      const label = p.pass === 'train' ? `epoch ${p.epoch}/${p.epochs}` : p.epoch === 0 ? 'validating before training' : `validating ${p.epoch}/${p.epochs}`;
+      if (label !== shown) {
+        close();
+        bar = progress(label);
+        shown = label;
+      }
+      if (p.done > 0) bar!.update(p.done, p.total, lossNote(p.loss, p.correct, p.done));
+      if (p.done === p.total) close();
+    },
+    close,
+  };
 }
 
 export const TRAIN_COMMAND: Command = {
@@ -173,7 +152,7 @@ export const TRAIN_COMMAND: Command = {
     '  -d, --data FOLDER   training samples as FOLDER/<class>/<files> (.bmp, .npy or raw .bin); class',
     '                      folders named 0, 1, ... are those labels, other names are sorted into 0..k-1',
     '  --val FOLDER        validation samples, same layout, class folders named as in --data; evaluated',
-    '                      (no update) after every epoch',
+    '                      (no update) before the first epoch and after every epoch',
     '  --epochs N          passes over the training samples (default 1)',
     '  --lr X              learning rate (default: the one compiled in, see mcutrain.json)',
     '  --momentum X        SGD momentum in [0, 1) (default: the one compiled in; needs momentum buffers)',
@@ -202,12 +181,12 @@ export const TRAIN_COMMAND: Command = {
     const dir = onePositional(pos, 'one project folder', TRAIN_USAGE);
     const data = str(v.data);
     if (!data) throw new McutrainError('train needs training data', 'add --data <folder> (laid out as <folder>/<class>/<files>)');
-    const epochs = numberOption(v, 'epochs', { integer: true, min: 1, max: 100_000 })!;
-    const seed = numberOption(v, 'seed', { integer: true, min: 0, max: 0xffffffff })!;
-    const lrOption = numberOption(v, 'lr', LR_RANGE);
-    const momentumOption = numberOption(v, 'momentum', MOMENTUM_RANGE);
+    const epochs = optionValue(v, 'epochs')!;
+    const seed = optionValue(v, 'seed')!;
+    const lrOption = optionValue(v, 'lr');
+    const momentumOption = optionValue(v, 'momentum');
     const pixels = pixelsOption(v);
-    const checkpointEvery = numberOption(v, 'checkpoint-every', { integer: true, min: 1, max: 1_000_000 }) ?? DEFAULT_CHECKPOINT_EVERY;
+    const checkpointEvery = optionValue(v, 'checkpoint-every') ?? DEFAULT_CHECKPOINT_EVERY;
 
     const manifest = readManifest(dir);
     const training = trainingOf(manifest, dir);
@@ -226,93 +205,41 @@ export const TRAIN_COMMAND: Command = {
     const identity: RunIdentity = {
       modelSha256: manifest.model.sha256, dataSha256: dataSha256(train), samples: train.samples.length, seed, paramLayout: paramLayout(training.params),
     };
-    const resumed = v.resume === true ? readCheckpoint<EpochReport, StepRecord>(ckFile, identity) : undefined;
+    const resumed = v.resume === true ? readCheckpoint(ckFile, identity) : undefined;
 
     const device = await openProjectDevice(dir, manifest, portOptions(v));
-    const epochReports: EpochReport[] = resumed?.epochs ?? [];
-    const steps: StepRecord[] = resumed?.steps ?? [];
+    const bars = progressBars();
+    const session = new TrainingSession({
+      device, train, val, epochs, orders: shuffledEpochs(train.samples.length, seed), hyper: { lr, momentum }, patience: { rounds: STEP_ROUNDS },
+      evaluateBefore: true, resume: resumed,
+      onProgress: (p) => {
+        bars.onProgress(p);
+        if (p.pass === 'evaluate' && p.epoch === 0 && p.done === p.total) console.log(`before training: val ${lossNote(p.loss, p.correct, p.total)}`);
+      },
+      checkpoint: { every: checkpointEvery, save: (state) => writeCheckpoint(ckFile, { identity, ...state }) },
+    });
     let tickUnit = '';
-    /** The last state known to hold after a confirmed step: resume and -o start from here. */
-    let checkpoint: TrainCheckpoint<EpochReport, StepRecord> | undefined = resumed;
-    let sums = resumed?.sums ?? { loss: 0, correct: 0, ticks: 0, ms: 0 };
-    const takeCheckpoint = async (epoch: number, step: number) => {
-      const params = await device.readParams('params', { rounds: STEP_ROUNDS });
-      const momentumBytes = await device.readParams('momentum', { rounds: STEP_ROUNDS });
-      checkpoint = { identity, epoch, step, sums: { ...sums }, params, momentum: momentumBytes, epochs: [...epochReports], steps: [...steps] };
-      writeCheckpoint(ckFile, checkpoint);
-    };
-    let position = { epoch: resumed?.epoch ?? 1, step: resumed?.step ?? 0 };
-    /** False while a TRAIN_STEP is out whose outcome is unknown: the device may or may not have applied it. */
-    let confirmed = true;
-    /** Set once the device holds this run's parameters: before that, a failure has nothing to save. */
-    let started = false;
+    let result;
     try {
       await checkDevice(device, training, dir);
       tickUnit = (await device.hello()).tickUnit;
-      await device.setHyper(lr, momentum);
-      if (resumed) {
-        await device.writeParams('params', resumed.params, 0, { rounds: STEP_ROUNDS });
-        if (resumed.momentum.length > 0) await device.writeParams('momentum', resumed.momentum, 0, { rounds: STEP_ROUNDS });
-        console.log(`resuming from ${ckFile}: epoch ${resumed.epoch}, step ${resumed.step + 1}`);
-      } else {
-        await takeCheckpoint(1, 0);
-      }
+      await session.begin();
+      if (resumed) console.log(`resuming from ${ckFile}: epoch ${resumed.epoch}, step ${resumed.step + 1}`);
       console.log(`training on ${device.description}: ${train.samples.length} samples in ${train.classNames.length} classes` +
         `${val ? `, ${val.samples.length} for validation` : ''}; lr ${lr}, momentum ${momentum}, ${epochs} epoch(s)`);
-      started = true;
-      const random = seededUniform(seed);
-      const order = train.samples.map((_, i) => i);
-      for (let epoch = 1; epoch <= epochs; epoch++) {
-        shuffle(order, random); // also for the epochs a resumed run skips, so the orders are the same
-        if (epoch < position.epoch) continue;
-        const first = epoch === position.epoch ? position.step : 0;
-        if (first === 0) sums = { loss: 0, correct: 0, ticks: 0, ms: 0 };
-        const bar = progress(`epoch ${epoch}/${epochs}`);
-        try {
-          for (let k = first; k < order.length; k++) {
-            const i = order[k];
-            const started = performance.now();
-            confirmed = false;
-            const r = await device.trainStep(train.samples[i], train.labels[i], { rounds: STEP_ROUNDS });
-            confirmed = true;
-            position = { epoch, step: k + 1 };
-            sums.ms += performance.now() - started;
-            steps.push({ epoch, sample: i, label: train.labels[i], loss: r.loss, predicted: r.predicted });
-            if (!Number.isFinite(r.loss)) {
-              throw new McutrainError(`the loss became ${r.loss} in epoch ${epoch} at step ${k + 1} (sample ${i})`, 'the training diverged: lower --lr');
-            }
-            sums.loss += r.loss;
-            sums.ticks += r.ticks;
-            if (r.predicted === train.labels[i]) sums.correct++;
-            bar.update(k + 1, order.length, lossNote(sums.loss, sums.correct, k + 1));
-            if ((k + 1) % checkpointEvery === 0 && k + 1 < order.length) await takeCheckpoint(epoch, k + 1);
-          }
-        } finally {
-          bar.done();
-        }
-        const n = order.length;
-        const report: EpochReport = {
-          epoch, trainLoss: sums.loss / n, trainAccuracy: sums.correct / n, msPerStep: sums.ms / n, ticksPerStep: sums.ticks / n,
-        };
-        if (val) {
-          const r = await evaluateSet(device, val, `validating ${epoch}/${epochs}`);
-          report.valLoss = r.loss;
-          report.valAccuracy = r.accuracy;
-        }
-        epochReports.push(report);
-        position = { epoch: epoch + 1, step: 0 };
-        sums = { loss: 0, correct: 0, ticks: 0, ms: 0 };
-        if (epoch < epochs) await takeCheckpoint(epoch + 1, 0);
-      }
+      result = await session.run();
+      bars.close();
+      const before = result.before ? [[0, '-', '-', result.before.loss.toFixed(4), percent(result.before.accuracy), '-', '-']] : [];
       console.log(formatTable(['epoch', 'train loss', 'train acc', 'val loss', 'val acc', 'ms/step', `${tickUnit || 'ticks'}/step`],
-        epochReports.map((r) => [
+        [...before, ...result.epochs.map((r) => [
           r.epoch, r.trainLoss.toFixed(4), percent(r.trainAccuracy), r.valLoss === undefined ? '-' : r.valLoss.toFixed(4),
           r.valAccuracy === undefined ? '-' : percent(r.valAccuracy), r.msPerStep.toFixed(2), Math.round(r.ticksPerStep),
-        ]), new Set([0, 1, 2, 3, 4, 5, 6])));
+        ])], new Set([0, 1, 2, 3, 4, 5, 6])));
       if (out) await saveWeights(device, training, dir, original!, out);
     } catch (error) {
       throw await stopEarly(error);
     } finally {
+      bars.close();
       await device.close().catch(() => undefined);
     }
     removeCheckpoint(ckFile);
@@ -322,14 +249,13 @@ export const TRAIN_COMMAND: Command = {
      * answers and no step is in doubt), save -o from it, and say how to go on.
      */
     async function stopEarly(error: unknown): Promise<unknown> {
-      if (!(error instanceof McutrainError) || !started) return error;
-      if (confirmed) {
-        try {
-          await takeCheckpoint(position.epoch, position.step);
-        } catch {
-          // the link is gone: the last checkpoint stands
-        }
+      if (!(error instanceof McutrainError) || !session.begun) return error;
+      try {
+        await session.checkpointNow();
+      } catch {
+        // the link is gone: the last checkpoint stands
       }
+      const checkpoint = session.lastCheckpoint;
       if (!checkpoint) return error;
       const at = `epoch ${checkpoint.epoch}, step ${checkpoint.step + 1}`;
       if (out) {
@@ -345,11 +271,11 @@ export const TRAIN_COMMAND: Command = {
     if (json) {
       writeFileAtomic(json, JSON.stringify({
         project: dir, device: device.description, tickUnit, lr, momentum, seed, classNames: train.classNames,
-        epochs: epochReports, steps,
+        ...(result.before ? { before: result.before } : {}), epochs: result.epochs, steps: result.steps,
       }, null, 2));
     }
     const html = str(v.report);
-    if (html) writeFileAtomic(html, reportHtml({ ...projectReportInputs(dir), history: { device: device.description, epochs: epochReports, steps } }));
+    if (html) writeFileAtomic(html, reportHtml({ ...projectReportInputs(dir), history: { device: device.description, ...result } }));
     if (!out) console.log(keepingNote(dir, manifest, Boolean(portOptions(v).port)));
     return 0;
   },

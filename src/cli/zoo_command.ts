@@ -11,7 +11,7 @@ import { formatBytes, formatTable } from './table.ts';
 
 const USAGE = 'zoo list | zoo <name> [--input 128x128x3] [--classes 10] [--seed 1] [--width W] [--float] -o <model.tflite>';
 
-import { numberOption, str } from './options.ts';
+import { optionValue, str } from './options.ts';
 
 function listZoo(): string {
   const rows = ZOO.map((e) => [
@@ -58,9 +58,9 @@ export const ZOO_COMMAND: Command = {
     const inputText = str(v.input);
     const graph = await buildZooModel(entry.name, {
       input: inputText === undefined ? undefined : parseInputSize(inputText),
-      classes: numberOption(v, 'classes', { integer: true, min: 1 }),
-      seed: numberOption(v, 'seed', { integer: true, min: 0, max: 0xffffffff }),
-      width: numberOption(v, 'width'),
+      classes: optionValue(v, 'classes'),
+      seed: optionValue(v, 'seed'),
+      width: optionValue(v, 'width'),
       int8,
     });
     const bytes = writeTflite(graph);

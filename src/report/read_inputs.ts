@@ -38,7 +38,8 @@ export function readProfileJson(file: string): ProfileData {
 export function readHistoryJson(file: string): TrainingHistory {
   const h = readJson(file, 'the training history', HISTORY_HINT);
   const ok = isObject(h) && Array.isArray(h.epochs) && h.epochs.every((e) => isObject(e) && numbers(e, ['epoch', 'trainLoss', 'trainAccuracy'])) &&
-    (h.steps === undefined || (Array.isArray(h.steps) && h.steps.every((s) => isObject(s) && numbers(s, ['epoch', 'loss']))));
+    (h.steps === undefined || (Array.isArray(h.steps) && h.steps.every((s) => isObject(s) && numbers(s, ['epoch', 'loss'])))) &&
+    (h.before === undefined || (isObject(h.before) && numbers(h.before, ['loss', 'accuracy'])));
   if (!ok) throw new McutrainError(`'${file}' is not a training history (it lacks epochs[] with epoch, trainLoss, trainAccuracy)`, HISTORY_HINT);
   return h as unknown as TrainingHistory;
 }

@@ -24,6 +24,8 @@ export interface ProfileData {
 /** `mcutrain train --json`: per-epoch figures and every step's loss. */
 export interface TrainingHistory {
   device?: string;
+  /** The validation score before the first step (epoch 0 on the curves). */
+  before?: { loss: number; accuracy: number };
   epochs: { epoch: number; trainLoss: number; trainAccuracy: number; valLoss?: number; valAccuracy?: number }[];
   steps?: { epoch: number; loss: number }[];
 }
@@ -164,10 +166,12 @@ function profileSection(p: ProfileData): string {
 }
 
 function historySection(h: TrainingHistory): string {
-  const curves = h.epochs.flatMap((e) => [
+  const curves = [
+    ...(h.before ? [{ epoch: 0, set: 'validation', loss: h.before.loss, accuracy: h.before.accuracy }] : []),
+    ...h.epochs.flatMap((e) => [
     { epoch: e.epoch, set: 'train', loss: e.trainLoss, accuracy: e.trainAccuracy },
     ...(e.valLoss !== undefined ? [{ epoch: e.epoch, set: 'validation', loss: e.valLoss, accuracy: e.valAccuracy ?? NaN }] : []),
-  ]);
+  ])];
   // every step's loss, placed within its epoch (epoch 1 spans 0..1), behind the per-epoch means
   const steps = h.steps ?? [];
   const perEpoch = new Map<number, number>();
@@ -194,7 +198,7 @@ function historySection(h: TrainingHistory): string {
     `<h2>Training${h.device ? ` on ${escapeHtml(h.device)}` : ''}</h2>`,
     `<div style="display:flex;gap:20px">${chart('loss')}${chart('accuracy')}</div>`,
     table(['epoch', 'train loss', 'train accuracy', 'validation loss', 'validation accuracy'],
-      h.epochs.map((e) => [e.epoch, e.trainLoss.toFixed(4), `${(e.trainAccuracy * 100).toFixed(1)}%`, e.valLoss?.toFixed(4) ?? '-', e.valAccuracy === undefined ? '-' : `${(e.valAccuracy * 100).toFixed(1)}%`])),
+      [...(h.before ? [['0 (before)', '-', '-', h.before.loss.toFixed(4), `${(h.before.accuracy * 100).toFixed(1)}%`]] : []), ...h.epochs.map((e) => [e.epoch, e.trainLoss.toFixed(4), `${(e.trainAccuracy * 100).toFixed(1)}%`, e.valLoss?.toFixed(4) ?? '-', e.valAccuracy === undefined ? '-' : `${(e.valAccuracy * 100).toFixed(1)}%`])]),
     '</section>',
   ].join('\n');
 }

@@ -18,7 +18,7 @@ import { loadTarget, mcuOf, type Target } from '../targets/target.ts';
 import type { SramBudget } from '../train/memory_report.ts';
 import type { TrainingScheme } from '../train/scheme.ts';
 import { trainableLayers } from '../train/training_graph.ts';
-import { candidateCombination, candidateKey, candidatesFor, gainsOf, measureContributions, type Candidate, type ContributionReport, type Hyper } from './contribution.ts';
+import { candidateCombination, candidateKey, candidatesFor, checkHyper, gainsOf, measureContributions, type Candidate, type ContributionReport, type Hyper } from './contribution.ts';
 import { combinationKey, searchScheme, type Combination, type Point } from './search.ts';
 
 /** Which weighted layers are candidates: the last N, or all. */
@@ -117,6 +117,7 @@ export async function chooseScheme(opts: ChooseOptions): Promise<ChooseResult> {
   // The options are checked before the slow part starts, as the command line checks its flags.
   const numerics = parseNumerics(opts.numerics);
   parsePatchMode(opts.patches, true);
+  checkHyper(opts.hyper);
   if (!inRange(opts.budget, { integer: true, min: 1 })) throw new McutrainError(`the budget must be a whole number of bytes above 0, not ${opts.budget}`);
   const sramCapacity = target.kind === 'mcu' ? mcuOf(target).sram.bytes : Infinity;
   const budget = Math.min(opts.budget, sramCapacity);

@@ -19,12 +19,13 @@ import { buildProjectAsync } from '../build/build_project.ts';
 import type { LabelledSet } from '../data/labelled.ts';
 import { McutrainError } from '../errors.ts';
 import { openProjectDevice } from '../link/connect.ts';
-import type { Device } from '../link/device.ts';
 import { compileModel } from '../project/compile_project.ts';
 import { MANIFEST_FILE, readManifest, type ProjectManifest } from '../project/manifest.ts';
-import { CHANNEL_FRACTIONS, schemeToString, type GradType, type TrainingScheme } from '../train/scheme.ts';
+import { CHANNEL_FRACTIONS, LR_RANGE, MOMENTUM_RANGE, parseGradType, schemeToString, type GradType, type TrainingScheme } from '../train/scheme.ts';
+import { numberIn, type NumberRange } from '../util/option_values.ts';
+import { SEED_RANGE } from '../util/random.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
-import { seededUniform } from '../util/random.ts';
+import { evaluateOn, stepOrder, TrainingSession } from '../session/training_session.ts';
 import { VERSION } from '../version.ts';
 import { combinationKey, type Combination, type Gains } from './search.ts';
 
@@ -104,6 +105,19 @@ function hashSet(h: ReturnType<typeof createHash>, set: LabelledSet): void {
   set.samples.forEach((s, i) => h.update(s).update(`\0${set.labels[i]}\0`));
 }
 
+/** The values Hyper's fields may take, wherever they are given (--steps, --seed, --lr, --momentum, --grad, the API). */
+export const STEPS_RANGE: NumberRange = { integer: true, min: 1, max: 1_000_000 };
+
+/** Checks `hyper` as the command line checks its flags: a bad value fails, naming itself, before anything is measured. */
+export function checkHyper(hyper: Hyper): void {
+  numberIn(hyper.steps, 'steps', STEPS_RANGE);
+  numberIn(hyper.seed, 'seed', SEED_RANGE);
+  numberIn(hyper.lr, 'lr', LR_RANGE);
+  numberIn(hyper.momentum, 'momentum', MOMENTUM_RANGE);
+  if (typeof hyper.qas !== 'boolean') throw new McutrainError(`qas must be true or false, not ${String(hyper.qas)}`);
+  if (hyper.grad !== undefined) parseGradType(hyper.grad, 'grad');
+}
+
 /** Fingerprint of the training and held-out samples (bytes and labels, in order). */
 export function dataFingerprint(train: LabelledSet, val: LabelledSet): string {
   const h = createHash('sha256');
@@ -144,30 +158,10 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
-/** The order samples are trained in: seeded shuffles of the training set, one after another, `steps` in all. */
-export function trainingOrder(n: number, steps: number, seed: number): number[] {
-  const random = seededUniform(seed);
-  const order: number[] = [];
-  while (order.length < steps) {
-    const pass = Array.from({ length: n }, (_, i) => i);
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [pass[i], pass[j]] = [pass[j], pass[i]];
-    }
-    order.push(...pass.slice(0, steps - order.length));
-  }
-  return order;
-}
-
-async function accuracyOn(device: Device, set: LabelledSet): Promise<number> {
-  let correct = 0;
-  for (let i = 0; i < set.samples.length; i++) if ((await device.evaluate(set.samples[i], set.labels[i])).predicted === set.labels[i]) correct++;
-  return correct / set.samples.length;
-}
-
 export async function measureContributions(opts: MeasureOptions): Promise<ContributionReport> {
   const started = performance.now();
   const { hyper, train, val } = opts;
+  checkHyper(hyper);
   if (train.samples.length === 0 || val.samples.length === 0) throw new McutrainError('contribution analysis needs training and held-out samples');
   const modelBytes = new Uint8Array(readFileSync(opts.modelPath));
   const modelSha = createHash('sha256').update(modelBytes).digest('hex');
@@ -177,7 +171,7 @@ export async function measureContributions(opts: MeasureOptions): Promise<Contri
   const cache = readCache(opts.cacheFile);
   const save = () => writeFileAtomic(opts.cacheFile, JSON.stringify(cache, null, 1) + '\n');
   const buildRoot = `${opts.cacheFile}.builds`;
-  const order = trainingOrder(train.samples.length, hyper.steps, hyper.seed);
+  const order = stepOrder(train.samples.length, hyper.steps, hyper.seed);
 
   // One build per distinct scheme; concurrent users of the same scheme share it.
   const builds = new Map<string, Promise<{ dir: string; manifest: ProjectManifest }>>();
@@ -206,9 +200,7 @@ export async function measureContributions(opts: MeasureOptions): Promise<Contri
 
   const open = async (combination: Combination) => {
     const { dir, manifest } = await buildFor(combination);
-    const device = await openProjectDevice(dir, manifest, { timeoutMs: 60_000 });
-    await device.setHyper(hyper.lr, hyper.momentum);
-    return device;
+    return openProjectDevice(dir, manifest, { timeoutMs: 60_000 });
   };
 
   // The untrained model's accuracy, on the build of the first candidate (no update is made).
@@ -229,8 +221,10 @@ export async function measureContributions(opts: MeasureOptions): Promise<Contri
     const device = await open(combination);
     let accuracy: number;
     try {
-      if (job !== 'baseline') for (const i of order) await device.trainStep(train.samples[i], train.labels[i]);
-      accuracy = await accuracyOn(device, val);
+      // The fine-tuning run: one pass over `order`, then the held-out accuracy (a diverged run just scores low).
+      const session = new TrainingSession({ device, train, val, epochs: 1, orders: [order], hyper, stopWhenDiverged: false });
+      await session.begin();
+      accuracy = job === 'baseline' ? (await evaluateOn(device, val)).accuracy : (await session.run()).epochs[0].valAccuracy!;
     } finally {
       await device.close();
     }

@@ -13,7 +13,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { McutrainError } from '../errors.ts';
-import { inRange, type NumberRange } from '../util/option_values.ts';
+import { closest, decimal, inRange, oneOf, type NumberRange } from '../util/option_values.ts';
 
 export const CHANNEL_FRACTIONS = [0.125, 0.25, 0.5, 1] as const;
 
@@ -22,11 +22,9 @@ export const GRAD_TYPES = ['f32', 'i16', 'i8'] as const;
 export type GradType = (typeof GRAD_TYPES)[number];
 export const DEFAULT_GRAD: GradType = 'f32';
 
-/** A gradient type from its name, or an error that lists the choices. */
-export function parseGradType(value: unknown, where: string): GradType {
-  if (GRAD_TYPES.includes(value as GradType)) return value as GradType;
-  throw new McutrainError(`${where}: gradient storage ${JSON.stringify(value)} is not one of ${GRAD_TYPES.join(', ')}`,
-    'use f32 (float32 gradients), i16 or i8 (narrow gradients with a per-tensor power-of-two scale; docs/training.md)');
+/** A gradient type from its name, or an error naming `what`, the value and the choices. */
+export function parseGradType(value: unknown, what: string): GradType {
+  return oneOf(value, GRAD_TYPES, what);
 }
 
 export interface WeightUpdate {
@@ -94,15 +92,19 @@ interface SchemeJson {
  */
 function inlineToJson(text: string): SchemeJson {
   const json: SchemeJson = {};
-  // Split on commas that start a new key=value or key:... part; "layers=21,24@1/4" keeps its list.
-  const parts = text.split(/,(?=\s*(?:bias|weights|qas|momentum|lr|grad)\b)/).map((p) => p.trim()).filter((p) => p !== '');
+  // Split on commas that start a new key=value or key:... part (a word, even a misspelt one); "layers=21,24@1/4" keeps its list.
+  const parts = text.split(/,(?=\s*[a-z]\w*\s*[=:])/i).map((p) => p.trim()).filter((p) => p !== '');
   if (parts.length === 0) throw new McutrainError('the training scheme is empty', HINT);
+  const seen = new Set<string>();
   for (const part of parts) {
+    const key = part.match(/^\w+/)?.[0] ?? part;
+    if (seen.has(key)) throw new McutrainError(`the training scheme gives ${key} twice`, 'give each part of the scheme once');
+    seen.add(key);
     let m: RegExpMatchArray | null;
     if ((m = part.match(/^bias:last=(.+)$/))) {
       json.bias = { last: inlineNumber(m[1], 'bias:last') };
     } else if ((m = part.match(/^weights:layers=(.+)$/))) {
-      json.weights = [...(json.weights ?? []), ...inlineLayerList(m[1])];
+      json.weights = inlineLayerList(m[1]);
     } else if ((m = part.match(/^qas=(on|off|true|false)$/))) {
       json.qas = m[1] === 'on' || m[1] === 'true';
     } else if ((m = part.match(/^momentum=(.+)$/))) {
@@ -112,7 +114,8 @@ function inlineToJson(text: string): SchemeJson {
     } else if ((m = part.match(/^grad=(.*)$/))) {
       json.grad = m[1].trim();
     } else {
-      throw new McutrainError(`cannot read '${part}' in the training scheme`, HINT);
+      const near = closest(part.split(/[=:]/)[0], ['bias', 'weights', 'qas', 'momentum', 'lr', 'grad']);
+      throw new McutrainError(`cannot read '${part}' in the training scheme`, near ? `did you mean ${near}? ${HINT}` : HINT);
     }
   }
   return json;
@@ -135,10 +138,10 @@ function inlineLayerList(text: string): { layer: unknown; fraction?: unknown; in
   return out;
 }
 
+/** A number of the inline form, written in decimal as the command-line options are. */
 function inlineNumber(text: string, what: string): number {
-  const t = text.trim();
-  const v = t === '' ? NaN : Number(t);
-  if (!Number.isFinite(v)) throw new McutrainError(`${what} '${t}' in the training scheme is not a number`, HINT);
+  const v = decimal(text);
+  if (!Number.isFinite(v)) throw new McutrainError(`${what} '${text.trim()}' in the training scheme is not a number`, HINT);
   return v;
 }
 
@@ -147,7 +150,7 @@ function fractionOf(value: unknown, layer: unknown): number {
   if (typeof value === 'number') return value;
   if (typeof value === 'string') {
     const m = value.trim().match(/^1\/(\d+)$/);
-    const v = m ? 1 / Number(m[1]) : value.trim() === '' ? NaN : Number(value);
+    const v = m ? 1 / Number(m[1]) : decimal(value);
     if (Number.isFinite(v)) return v;
   }
   throw new McutrainError(`channel fraction ${JSON.stringify(value)} of layer ${String(layer)} is not one of 1/8, 1/4, 1/2, 1`, HINT);
@@ -159,7 +162,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function onlyFields(o: Record<string, unknown>, known: string[], where: string): void {
   const unknown = Object.keys(o).filter((k) => !known.includes(k));
-  if (unknown.length > 0) throw new McutrainError(`${where} has unknown field(s) ${unknown.join(', ')}`, `use ${known.join(', ')}`);
+  if (unknown.length === 0) return;
+  const near = unknown.length === 1 ? closest(unknown[0], known) : undefined;
+  throw new McutrainError(`${where} has unknown field(s) ${unknown.join(', ')}`, near ? `did you mean "${near}"? (fields: ${known.join(', ')})` : `use ${known.join(', ')}`);
 }
 
 /** The one reader of a scheme's fields (both spellings come through here), then the one validator. */
@@ -191,7 +196,7 @@ function schemeFromJson(json: unknown, source: string): TrainingScheme {
     qas,
     momentum: number(json.momentum, 'momentum', 0),
     lr: number(json.lr, 'lr', DEFAULT_LR),
-    grad: json.grad === undefined ? undefined : parseGradType(json.grad, source),
+    grad: json.grad === undefined ? undefined : parseGradType(json.grad, `${source}: grad`),
   });
 }
 
@@ -219,7 +224,7 @@ export function validateScheme(s: TrainingScheme): TrainingScheme {
   if (typeof s.qas !== 'boolean') throw new McutrainError(`qas must be on or off, not ${String(s.qas)}`, HINT);
   if (!inRange(s.momentum, MOMENTUM_RANGE)) throw new McutrainError(`momentum ${s.momentum} must lie in [0, 1)`, HINT);
   if (!inRange(s.lr, LR_RANGE)) throw new McutrainError(`learning rate ${s.lr} must be a finite number >= 0`, HINT);
-  const grad = s.grad === undefined ? DEFAULT_GRAD : parseGradType(s.grad, 'the training scheme');
+  const grad = s.grad === undefined ? DEFAULT_GRAD : parseGradType(s.grad, 'the training scheme\'s grad');
   return {
     biasLast: s.biasLast, weights: s.weights.map((w) => ({ layer: w.layer, fraction: w.fraction, ...((w.inputFraction ?? 1) < 1 ? { inputFraction: w.inputFraction } : {}) })),
     qas: s.qas, momentum: s.momentum, lr: s.lr,
@@ -227,35 +232,13 @@ export function validateScheme(s: TrainingScheme): TrainingScheme {
   };
 }
 
-const fractionText = (f: number) => (f === 1 ? '1' : `1/${1 / f}`);
-/** A layer's fraction as the inline form writes it: "1/4" of the output channels, "in1/4" of the input channels. */
-const updateText = (w: WeightUpdate) => (w.inputFraction !== undefined && w.inputFraction < 1 ? `in${fractionText(w.inputFraction)}` : fractionText(w.fraction));
-
 /**
- * The inline spelling of a scheme (what mcutrain.json records and `mcutrain scheme` prints). Every
- * group of layers ends with its fraction, "1" included ("2@1,6,8@1/4"), so no layer can take the
- * fraction of the group after it.
+ * The one printer of a scheme's fields, as both spellings write them: the bias only when trained,
+ * each layer's fraction of its output channels or (below 1) of its input channels, the gradient
+ * storage only when narrow.
  */
-export function schemeToString(s: TrainingScheme): string {
-  const parts: string[] = [];
-  if (s.biasLast > 0) parts.push(`bias:last=${s.biasLast}`);
-  if (s.weights.length > 0) {
-    const groups = s.weights.map((w, i) => {
-      const next = s.weights[i + 1];
-      return next && updateText(next) === updateText(w) ? `${w.layer}` : `${w.layer}@${updateText(w)}`;
-    });
-    parts.push(`weights:layers=${groups.join(',')}`);
-  }
-  parts.push(`qas=${s.qas ? 'on' : 'off'}`);
-  if (s.momentum !== 0) parts.push(`momentum=${s.momentum}`);
-  parts.push(`lr=${s.lr}`);
-  if ((s.grad ?? DEFAULT_GRAD) !== DEFAULT_GRAD) parts.push(`grad=${s.grad}`);
-  return parts.join(',');
-}
-
-/** The JSON spelling of a scheme (what `mcutrain scheme -o` writes; parseScheme reads it back exactly). */
-export function schemeToJson(s: TrainingScheme): string {
-  const json: SchemeJson = {
+function schemeFields(s: TrainingScheme) {
+  return {
     ...(s.biasLast > 0 ? { bias: { last: s.biasLast } } : {}),
     ...(s.weights.length > 0
       ? { weights: s.weights.map((w) => (w.inputFraction !== undefined && w.inputFraction < 1 ? { layer: w.layer, inputFraction: w.inputFraction } : { layer: w.layer, fraction: w.fraction })) }
@@ -263,5 +246,34 @@ export function schemeToJson(s: TrainingScheme): string {
     qas: s.qas, momentum: s.momentum, lr: s.lr,
     ...((s.grad ?? DEFAULT_GRAD) !== DEFAULT_GRAD ? { grad: s.grad } : {}),
   };
-  return JSON.stringify(json, null, 2) + '\n';
+}
+
+const fractionText = (f: number) => (f === 1 ? '1' : `1/${1 / f}`);
+/** A layer's fraction as the inline form writes it: "1/4" of the output channels, "in1/4" of the input channels. */
+const updateText = (w: { fraction?: number; inputFraction?: number }) => (w.inputFraction !== undefined ? `in${fractionText(w.inputFraction)}` : fractionText(w.fraction!));
+
+/**
+ * The inline spelling of a scheme (what mcutrain.json records and `mcutrain scheme` prints). Every
+ * group of layers ends with its fraction, "1" included ("2@1,6,8@1/4"), so no layer can take the
+ * fraction of the group after it. Momentum 0 is left out.
+ */
+export function schemeToString(s: TrainingScheme): string {
+  const f = schemeFields(s);
+  const parts: string[] = [];
+  if (f.bias) parts.push(`bias:last=${f.bias.last}`);
+  if (f.weights) {
+    const ws = f.weights;
+    const groups = ws.map((w, i) => (ws[i + 1] && updateText(ws[i + 1]) === updateText(w) ? `${w.layer}` : `${w.layer}@${updateText(w)}`));
+    parts.push(`weights:layers=${groups.join(',')}`);
+  }
+  parts.push(`qas=${f.qas ? 'on' : 'off'}`);
+  if (f.momentum !== 0) parts.push(`momentum=${f.momentum}`);
+  parts.push(`lr=${f.lr}`);
+  if (f.grad) parts.push(`grad=${f.grad}`);
+  return parts.join(',');
+}
+
+/** The JSON spelling of a scheme (what `mcutrain scheme -o` writes; parseScheme reads it back exactly). */
+export function schemeToJson(s: TrainingScheme): string {
+  return JSON.stringify(schemeFields(s), null, 2) + '\n';
 }

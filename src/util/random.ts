@@ -1,3 +1,6 @@
+/** The seeds seededUniform tells apart (it takes the low 32 bits): what a --seed may be. */
+export const SEED_RANGE = { integer: true, min: 0, max: 0xffffffff } as const;
+
 /** mulberry32: a small, fast, seeded generator (uniform in [0, 1)); the one source of reproducible randomness. */
 export function seededUniform(seed: number): () => number {
   let a = seed >>> 0;

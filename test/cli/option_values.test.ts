@@ -11,6 +11,9 @@ import { analyzeModel, compileModel } from '../../src/project/compile_project.ts
 import { chooseScheme } from '../../src/search/choose_scheme.ts';
 import type { Numerics } from '../../src/lower/numerics.ts';
 import type { PatchMode } from '../../src/plan/patch_stage.ts';
+import type { GradType } from '../../src/train/scheme.ts';
+import { main } from '../../src/cli/cli.ts';
+import { chooseMethod } from '../../src/cli/flash_command.ts';
 import { cli } from '../helpers/cli.ts';
 import { model, tempDir } from '../helpers/paths.ts';
 
@@ -37,13 +40,37 @@ describe('option values on the command line', () => {
     [['quantize', HELLO, '--calib', 'nowhere', '-o', 'x.tflite', '--percentile', '99.9'], /--percentile only applies with --method percentile/],
     [['quantize', HELLO, '--calib', 'nowhere', '-o', 'x.tflite', '--method', 'percentile', '--percentile', 'high'], /--percentile must be a number from 50 to 100, not 'high'/],
     [['zoo', 'resnet-8', '-o', 'x.tflite', '--seed=-1'], /--seed must be an integer from 0 to 4294967295, not '-1'/],
-  ])('%j fails naming the value', (args, message) => {
+  ])('%j fails naming the value', async (args, message) => {
     const dir = tempDir('options');
-    const r = cli(...args, ...(args[0] === 'compile' ? ['-o', path.join(dir, 'out')] : []));
-    expect(r.err).toMatch(message);
-    expect(r.err).not.toMatch(/\n\s+at /);
-    expect(r.code).toBe(1);
+    const run = main([...args, ...(args[0] === 'compile' ? ['-o', path.join(dir, 'out')] : [])]);
+    await expect(run).rejects.toThrow(McutrainError);
+    await expect(run).rejects.toThrow(message);
     expect(existsSync(path.join(dir, 'out'))).toBe(false);
+  });
+
+  it.each([
+    [['compile', HELLO, '--target', 'host', '--patches', 'fti'], /--patches must be one of auto, fit, off, not 'fti'/, /did you mean 'fit'\?/],
+    [['plan', HELLO, '--train', 'bias:last=1', '--numerics', 'TFLite'], /--numerics must be one of tflm, tflite, not 'TFLite'/, /did you mean 'tflite'\?/],
+    [['plan', HELLO, '--train', 'bias:last=1', '--grad', 'i61'], /--grad must be one of f32, i16, i8, not 'i61'/, /did you mean 'i16'\?/],
+    [['quantize', HELLO, '--calib', 'nowhere', '-o', 'x.tflite', '--method', 'mimnax'], /--method must be one of minmax, percentile, mse, not 'mimnax'/, /did you mean 'minmax'\?/],
+    [['trian'], /unknown command 'trian'/, /did you mean 'train'\?/],
+    [['compile', HELLO, '--target', 'host', '--patches', 'bogus'], /--patches must be one of auto, fit, off, not 'bogus'/, /^run|^$/], // nothing near: no guess
+  ])('%j suggests the nearest value', async (args, message, hint) => {
+    const error = await main([...args, ...(args[0] === 'compile' ? ['-o', path.join(tempDir('options'), 'out')] : [])]).then(() => undefined, (e: unknown) => e as McutrainError);
+    expect(error).toBeInstanceOf(McutrainError);
+    expect(error!.message).toMatch(message);
+    expect(error!.hint ?? '').toMatch(hint);
+  });
+
+  it('flash --method (quantize has its own --method) through the same reader', () => {
+    expect(() => chooseMethod({ method: 'ud2' }, ['uf2'], false)).toThrow(/--method must be one of qemu, gdb, stm32-uart, msd, uf2, not 'ud2'/);
+    expect(() => chooseMethod({ method: 'ud2' }, ['uf2'], false)).toThrow(expect.objectContaining({ hint: "did you mean 'uf2'?" }));
+  });
+
+  it('prints the error and the suggestion, with no stack trace, and exits 1', () => {
+    const r = cli('compile', HELLO, '--target', 'host', '--patches', 'fti', '-o', path.join(tempDir('options'), 'out'));
+    expect(r.err).toBe("mcutrain: error: --patches must be one of auto, fit, off, not 'fti'\n  hint: did you mean 'fit'?\n");
+    expect(r.code).toBe(1);
   });
 
   it('accepts the documented spellings', () => {
@@ -66,6 +93,7 @@ describe('option values through the stage functions', () => {
     const out = path.join(tempDir('options'), 'p');
     expect(() => compileModel({ modelPath: HELLO, target: 'host', outDir: out, patches: 'bogus' as PatchMode })).toThrow(/patches must be one of auto, fit, off, not 'bogus'/);
     expect(() => compileModel({ modelPath: HELLO, target: 'host', outDir: out, train: { scheme: 'bias:last=1', lr: Number.NaN } })).toThrow(/learning rate NaN/);
+    expect(() => compileModel({ modelPath: HELLO, target: 'host', outDir: out, train: { scheme: 'bias:last=1', grad: 'i61' as GradType } })).toThrow(/grad must be one of f32, i16, i8, not 'i61'/);
     expect(existsSync(out)).toBe(false);
   });
 
@@ -78,5 +106,10 @@ describe('option values through the stage functions', () => {
     await expect(chooseScheme({ ...base, numerics: 'fast' as Numerics })).rejects.toThrow(/numerics must be one of tflm, tflite, not 'fast'/);
     await expect(chooseScheme({ ...base, patches: 'bogus' as PatchMode })).rejects.toThrow(/patches must be one of auto, fit, off, not 'bogus'/);
     await expect(chooseScheme({ ...base, budget: Number.NaN })).rejects.toThrow(/budget must be a whole number of bytes above 0, not NaN/);
+    // The fine-tuning hyperparameters, with the ranges of --steps, --seed, --lr, --momentum and --grad.
+    await expect(chooseScheme({ ...base, hyper: { ...base.hyper, steps: 0 } })).rejects.toThrow(/steps must be an integer from 1 to 1000000, not 0/);
+    await expect(chooseScheme({ ...base, hyper: { ...base.hyper, seed: -1 } })).rejects.toThrow(/seed must be an integer from 0 to 4294967295, not -1/);
+    await expect(chooseScheme({ ...base, hyper: { ...base.hyper, momentum: 1 } })).rejects.toThrow(/momentum must be a number in \[0, 1\), not 1/);
+    await expect(chooseScheme({ ...base, hyper: { ...base.hyper, grad: 'f16' as GradType } })).rejects.toThrow(/grad must be one of f32, i16, i8, not 'f16'/);
   });
 });

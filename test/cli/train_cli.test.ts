@@ -8,7 +8,9 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/cli.ts';
 import { encodeNpy } from '../../src/data/npy.ts';
+import { McutrainError } from '../../src/errors.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { BIAS0, biasId, buildEngine, cli, lossOf, makeProject, manifestFor, SAMPLE, weightsId } from './fake_train_project.ts';
 
@@ -31,7 +33,7 @@ describe('mcutrain train / weights: arguments and projects', () => {
     expect(cli('weights', '--help').out).toMatch(/-o, --out FILE/);
   });
 
-  it('names bad arguments', () => {
+  it('names bad arguments', async () => {
     const cases: [string[], RegExp][] = [
       [['train'], /expected one project folder, got nothing/],
       [['train', project], /train needs training data[\s\S]*hint: add --data <folder>/],
@@ -46,10 +48,9 @@ describe('mcutrain train / weights: arguments and projects', () => {
       [['weights', 'a', 'b', '-o', 'x'], /expected one project folder, got a b/],
     ];
     for (const [args, pattern] of cases) {
-      const r = cli(...args);
-      expect(r.code, args.join(' ')).toBe(1);
-      expect(r.err).toMatch(pattern);
-      expect(r.err).not.toMatch(/\n\s+at /);
+      const error = await main(args).then(() => undefined, (e: unknown) => e);
+      expect(error, args.join(' ')).toBeInstanceOf(McutrainError); // printed without a stack, exit status 1 (main.ts)
+      expect(`${(error as McutrainError).message}\nhint: ${(error as McutrainError).hint}`).toMatch(pattern);
     }
   });
 
@@ -104,10 +105,15 @@ describe('mcutrain train / weights on the fake training engine', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/training on host engine .*: 12 samples in 3 classes, 6 for validation; lr 0.1, momentum 0, 2 epoch\(s\)/);
     expect(r.out).toMatch(/epoch\s+train loss\s+train acc\s+val loss\s+val acc\s+ms\/step\s+ns\/step/);
+    // The held-out figures before the first step (the parameters compiled in), printed as measured and as epoch 0.
+    const before = valSet.reduce((a, s) => a + lossOf(s, BIAS0[s.label]), 0) / valSet.length;
+    expect(r.out).toMatch(new RegExp(`before training: val loss ${before.toFixed(4)}  acc \\d+\\.\\d%\\n`));
+    expect(r.out).toMatch(new RegExp(`\\n\\s*0\\s+-\\s+-\\s+${before.toFixed(4)}\\s+\\d+\\.\\d%\\s+-\\s+-\\n`));
 
     const log = JSON.parse(readFileSync(json, 'utf8'));
     expect(log).toMatchObject({ lr: 0.1, momentum: 0, seed: 3, tickUnit: 'ns', classNames: ['0', '1', '2'] });
     expect(log.steps).toHaveLength(24);
+    expect(log.before.loss).toBeCloseTo(before, 4);
     const bias = BIAS0.slice();
     for (let epoch = 1; epoch <= 2; epoch++) {
       const steps = log.steps.filter((s: { epoch: number }) => s.epoch === epoch);

@@ -11,12 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Graph } from '../../src/ir/graph.ts';
 import { readFloat32 } from '../../src/ir/tensor_data.ts';
 import { parseScheme } from '../../src/train/scheme.ts';
-import { sgdStep, TrainableGraph } from '../../experiments/graph_training.ts';
-import { batchTensor, shuffled } from '../../experiments/mnist_pipeline.ts';
+import { sgdStep, TrainableGraph } from '../helpers/graph_training.ts';
+import { batchTensor, shuffled } from '../helpers/mnist_pipeline.ts';
 import {
   buildTransferNet, evaluateFloat, fineTuneEngine, fineTuneFloat, openTrainingEngine, pretrain, QUICK, quantizeToFile, SCHEME,
   transferData, type FineTuneResult, type TransferData,
-} from '../../experiments/transfer_pipeline.ts';
+} from '../helpers/transfer_pipeline.ts';
 import { tempDir } from '../helpers/paths.ts';
 
 const SEED = 1;

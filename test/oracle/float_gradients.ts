@@ -18,7 +18,7 @@ import { elementCount, type Graph, isConstant, type Operator, type OpKind, type 
 import { constantValues } from '../../src/ir/tensor_data.ts';
 import { activationRange, perTensorQuant } from '../../src/lower/common.ts';
 import { floatOperator, fusedActivation, runContext, valueInputs } from '../../src/quantize/float_reference.ts';
-import { registerTrainingGradients, softmaxCrossEntropy } from '../../src/util/tfjs_gradients.ts';
+import { registerTrainingGradients, softmaxCrossEntropy } from '../helpers/tfjs_gradients.ts';
 
 export interface TrainableRef { tensor: number }
 

@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   accuracyOfLogits, loadDigits, maxIrDeviation, runQuantizedOnEngine, split, trainMnist,
-} from '../../experiments/mnist_pipeline.ts';
+} from '../helpers/mnist_pipeline.ts';
 import { tempDir } from '../helpers/paths.ts';
 
 const SEED = 1;

@@ -9,7 +9,7 @@ import { McutrainError } from '../../src/errors.ts';
 import { analyzeModel, resolveScheme } from '../../src/project/compile_project.ts';
 import { parseScheme, schemeToJson, schemeToString } from '../../src/train/scheme.ts';
 import { narrowKernelName } from '../../src/train/narrow_gradients.ts';
-import { main } from '../../src/cli/main.ts';
+import { main } from '../../src/cli/cli.ts';
 import { buildZooModel } from '../../src/zoo/zoo.ts';
 import { importTflite } from '../../src/import/import_tflite.ts';
 import { trainableLayers } from '../../src/train/training_graph.ts';
@@ -30,15 +30,15 @@ describe('the scheme\'s gradient storage', () => {
   });
 
   it.each([
-    ['bias:last=2,grad=i4', /gradient storage "i4" is not one of f32, i16, i8/],
-    ['{"bias": {"last": 1}, "grad": 16}', /gradient storage 16 is not one of/],
+    ['bias:last=2,grad=i4', /grad must be one of f32, i16, i8, not 'i4'/],
+    ['{"bias": {"last": 1}, "grad": 16}', /grad must be one of f32, i16, i8, not 16/],
   ])('rejects %j clearly', (text, message) => {
     expect(() => parseScheme(text)).toThrow(McutrainError);
     expect(() => parseScheme(text)).toThrow(message);
   });
 
   it('refuses a bad --grad, and --grad without a scheme', async () => {
-    await expect(main(['plan', 'x.tflite', '--train', 'bias:last=1', '--grad', 'f16'])).rejects.toThrow(/--grad: gradient storage "f16" is not one of f32, i16, i8/);
+    await expect(main(['plan', 'x.tflite', '--train', 'bias:last=1', '--grad', 'f16'])).rejects.toThrow(/--grad must be one of f32, i16, i8, not 'f16'/);
     await expect(main(['compile', 'x.tflite', '-o', '/nonexistent', '--grad', 'i16'])).rejects.toThrow(/--grad need a training scheme/);
   });
 

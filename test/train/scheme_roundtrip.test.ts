@@ -11,16 +11,21 @@ import { CHANNEL_FRACTIONS, parseScheme, schemeToJson, schemeToString, type Trai
 import { rng } from '../helpers/random.ts';
 import { tempDir } from '../helpers/paths.ts';
 
+/** A random valid scheme in its canonical form (what validateScheme returns): every field the spellings can carry. */
 function randomScheme(next: () => number): TrainingScheme {
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)];
   const layers = [...new Set(Array.from({ length: Math.floor(next() * 7) }, () => Math.floor(next() * 61) - 30))];
   const biasLast = layers.length === 0 || next() < 0.5 ? 1 + Math.floor(next() * 30) : 0;
+  const lr = next();
+  const grad = pick([undefined, 'i16', 'i8'] as const);
   return {
     biasLast,
-    weights: layers.map((layer) => ({ layer, fraction: pick(CHANNEL_FRACTIONS) })),
+    // A fraction of the output channels, or (below 1, the output channels whole) of the input channels.
+    weights: layers.map((layer) => (next() < 0.3 ? { layer, fraction: 1, inputFraction: pick(CHANNEL_FRACTIONS.slice(0, 3)) } : { layer, fraction: pick(CHANNEL_FRACTIONS) })),
     qas: next() < 0.5,
     momentum: next() < 0.3 ? 0 : next() * 0.999,
-    lr: next() < 0.2 ? 0.05 : next() * 2,
+    lr: lr < 0.2 ? 0.05 : lr < 0.3 ? next() * 1e-7 : lr < 0.35 ? next() * 1e22 : next() * 2,
+    ...(grad ? { grad } : {}),
   };
 }
 
@@ -39,12 +44,22 @@ describe('scheme spellings', () => {
 
   it('round-trips random schemes exactly through the inline form and through JSON', () => {
     const next = rng(13);
+    const seen = { inputFraction: 0, grad: 0, momentum: 0, exponent: 0 };
     for (let i = 0; i < 500; i++) {
       const s = randomScheme(next);
-      expect(parseScheme(schemeToString(s))).toEqual(s);
+      const inline = schemeToString(s);
+      expect(parseScheme(inline)).toEqual(s);
       expect(parseScheme(schemeToJson(s))).toEqual(s);
-      expect(resolveScheme({ scheme: schemeToString(s) })).toEqual(s);
+      expect(resolveScheme({ scheme: inline })).toEqual(s);
+      expect(resolveScheme({ scheme: schemeToJson(s) })).toEqual(s);
+      expect(schemeToString(parseScheme(schemeToJson(s)))).toBe(inline);
+      seen.inputFraction += s.weights.some((w) => w.inputFraction !== undefined) ? 1 : 0;
+      seen.grad += s.grad ? 1 : 0;
+      seen.momentum += s.momentum > 0 ? 1 : 0;
+      seen.exponent += /e/.test(inline) ? 1 : 0;
     }
+    // The generator reaches every field (not a test of the scheme; of the test).
+    for (const count of Object.values(seen)) expect(count).toBeGreaterThan(20);
   });
 
   it.each([
@@ -69,8 +84,22 @@ describe('scheme spellings', () => {
     ['weights:layers=3@1/2@1/4', /cannot read '3@1\/2@1\/4'/],
     ['bias:last=x', /bias:last 'x' in the training scheme is not a number/],
     ['bias:last=2.5', /bias:last=2.5 must be a whole number/],
+    ['bias:last=1,lr=0x10', /lr '0x10' in the training scheme is not a number/], // as --lr 0x10 is refused
+    ['bias:last=0x2', /bias:last '0x2' in the training scheme is not a number/],
+    ['weights:layers=2@0x1', /channel fraction "0x1" of layer 2 is not one of/],
+    ['bias:last=1,lr=0.1,lr=0.2', /gives lr twice/],
+    ['bias:last=1,weights:layers=3,weights:layers=4@1/2', /gives weights twice/],
+    ['{"weights": [{"layer": 3, "fracton": 0.5}]}', /did you mean "fraction"/],
+    ['bias:last=1,momentun=0.9', /cannot read 'momentun=0.9'[\s\S]*did you mean momentum/],
+    ['bias:last=1,grad=I16', /grad must be one of f32, i16, i8, not 'I16'/],
   ])('rejects %j, naming the problem', (text, message) => {
     expect(() => parseScheme(text)).toThrow(McutrainError);
-    expect(() => parseScheme(text)).toThrow(message);
+    let error: McutrainError | undefined;
+    try {
+      parseScheme(text);
+    } catch (e) {
+      error = e as McutrainError;
+    }
+    expect(`${error!.message}\n${error!.hint ?? ''}`).toMatch(message);
   });
 });

@@ -1,7 +1,7 @@
 /**
- * The checkpoint of a `mcutrain train` run: the learned bytes (params and momentum spaces) as they
- * were after a confirmed step, where in the run that was, and the figures so far, so that
- * `train --resume` continues from there after a failure and `-o` can save what was learned.
+ * The checkpoint file of a training session (training_session.ts): the learned bytes (params and
+ * momentum spaces) as they were after a confirmed step, where in the run that was, and the figures so
+ * far, so that `train --resume` continues from there after a failure and `-o` can save what was learned.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { McutrainError } from '../errors.ts';
 import type { LabelledSet } from '../data/labelled.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import type { TrainParamInfo } from '../project/manifest.ts';
+import type { SessionState } from './training_session.ts';
 
 /** What must not change between a run and its resumption, or the position means nothing. */
 export interface RunIdentity {
@@ -21,17 +22,9 @@ export interface RunIdentity {
   paramLayout: string;
 }
 
-export interface TrainCheckpoint<Epoch, Step> {
+/** A session's state with what identifies its run. */
+export interface TrainCheckpoint extends SessionState {
   identity: RunIdentity;
-  /** The next step to run: epoch (1-based) and index in that epoch's shuffled order. */
-  epoch: number;
-  step: number;
-  /** Running sums of the epoch in progress. */
-  sums: { loss: number; correct: number; ticks: number; ms: number };
-  params: Uint8Array;
-  momentum: Uint8Array;
-  epochs: Epoch[];
-  steps: Step[];
 }
 
 export function dataSha256(set: LabelledSet): string {
@@ -52,7 +45,7 @@ export function paramLayout(params: readonly TrainParamInfo[]): string {
   return params.map((p) => `${p.tensor}@${p.offset}+${p.bytes}${p.slice ? `[${p.slice.rows}x${p.slice.cols}/${p.slice.rowSize}]` : ''}`).join(',');
 }
 
-export function writeCheckpoint<E, S>(file: string, ck: TrainCheckpoint<E, S>): void {
+export function writeCheckpoint(file: string, ck: TrainCheckpoint): void {
   writeFileAtomic(file, JSON.stringify({
     mcutrainCheckpoint: 1, ...ck,
     params: Buffer.from(ck.params).toString('base64'), momentum: Buffer.from(ck.momentum).toString('base64'),
@@ -60,7 +53,7 @@ export function writeCheckpoint<E, S>(file: string, ck: TrainCheckpoint<E, S>): 
 }
 
 /** Reads a checkpoint and refuses one of another model, data set or seed. */
-export function readCheckpoint<E, S>(file: string, identity: RunIdentity): TrainCheckpoint<E, S> {
+export function readCheckpoint(file: string, identity: RunIdentity): TrainCheckpoint {
   if (!existsSync(file)) {
     throw new McutrainError(`there is no training checkpoint at ${file} to resume from`,
       'a run that stopped early leaves one there; without --resume training starts from the parameters on the device');
@@ -74,7 +67,7 @@ export function readCheckpoint<E, S>(file: string, identity: RunIdentity): Train
   if (raw.mcutrainCheckpoint !== 1 || typeof raw.params !== 'string' || typeof raw.identity !== 'object') {
     throw new McutrainError(`${file} is not a training checkpoint written by this mcutrain`, 'delete it and train without --resume');
   }
-  const ck = raw as unknown as TrainCheckpoint<E, S> & { params: string; momentum: string };
+  const ck = raw as unknown as Omit<TrainCheckpoint, 'params' | 'momentum'> & { params: string; momentum: string };
   const differs = (Object.keys(identity) as (keyof RunIdentity)[]).filter((k) => ck.identity[k] !== identity[k]);
   if (differs.length > 0) {
     throw new McutrainError(`the checkpoint ${file} belongs to another run: its ${differs.join(', ')} differ(s) from this one`,

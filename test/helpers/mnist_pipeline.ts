@@ -13,19 +13,19 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { buildProjectAsync } from '../src/build/build_project.ts';
-import { nextTurn } from '../src/util/event_loop.ts';
-import { writeTflite } from '../src/export/write_tflite.ts';
-import type { Graph } from '../src/ir/graph.ts';
-import { bytesOf, readFloat32 } from '../src/ir/tensor_data.ts';
-import { openProjectDevice } from '../src/link/connect.ts';
-import { compileModel } from '../src/project/compile_project.ts';
-import { calibrate } from '../src/quantize/calibrate.ts';
-import { createFloatReference } from '../src/quantize/float_reference.ts';
-import { quantizeGraph, type QuantizeOptions } from '../src/quantize/quantize_graph.ts';
-import { seededUniform } from '../src/util/random.ts';
-import { NetBuilder } from '../src/zoo/net_builder.ts';
-import { registerTrainingGradients, softmaxCrossEntropy } from '../src/util/tfjs_gradients.ts';
+import { buildProjectAsync } from '../../src/build/build_project.ts';
+import { nextTurn } from '../../src/util/event_loop.ts';
+import { writeTflite } from '../../src/export/write_tflite.ts';
+import type { Graph } from '../../src/ir/graph.ts';
+import { bytesOf, readFloat32 } from '../../src/ir/tensor_data.ts';
+import { openProjectDevice } from '../../src/link/connect.ts';
+import { compileModel } from '../../src/project/compile_project.ts';
+import { calibrate } from '../../src/quantize/calibrate.ts';
+import { createFloatReference } from '../../src/quantize/float_reference.ts';
+import { quantizeGraph, type QuantizeOptions } from '../../src/quantize/quantize_graph.ts';
+import { seededUniform } from '../../src/util/random.ts';
+import { NetBuilder } from '../../src/zoo/net_builder.ts';
+import { registerTrainingGradients, softmaxCrossEntropy } from './tfjs_gradients.ts';
 
 export const SIDE = 28;
 export const PIXELS = SIDE * SIDE;
@@ -160,32 +160,41 @@ export async function initTf(): Promise<void> {
   registerTrainingGradients();
 }
 
-/** Trains the CNN with Adam on softmax cross-entropy, batches in a seeded order. */
-export async function trainMnist(train: readonly Digit[], opts: TrainOptions): Promise<TrainedModel> {
-  await initTf();
-  const initial = buildMnistGraph(opts.seed);
-  const p = paramsFromGraph(initial);
+/**
+ * Adam on `vars` over `opts.epochs` passes of `digits` in batches, each pass in its own seeded order;
+ * `batchLoss` gives a batch's loss (run under the optimizer's gradient tape). The float training of
+ * the MNIST CNN and of the transfer net's pretraining.
+ */
+export async function adamEpochs(digits: readonly Digit[], opts: TrainOptions, vars: tf.Variable[],
+  batchLoss: (x: tf.Tensor4D, labels: number[]) => tf.Scalar): Promise<void> {
   const optimizer = tf.train.adam(opts.learningRate);
-  const vars = [p.w1, p.b1, p.w2, p.b2, p.w3, p.b3];
   for (let epoch = 0; epoch < opts.epochs; epoch++) {
-    const order = shuffled(train, opts.seed * 1000 + epoch + 1);
+    const order = shuffled(digits, opts.seed * 1000 + epoch + 1);
     let lossSum = 0;
     let batches = 0;
     for (let start = 0; start < order.length; start += opts.batchSize) {
       const batch = order.slice(start, start + opts.batchSize);
       const x = batchTensor(batch);
-      const y = tf.oneHot(tf.tensor1d(batch.map((d) => d.label), 'int32'), CLASSES);
-      const loss = optimizer.minimize(() => softmaxCrossEntropy(forward(p, x), y), true, vars);
+      const loss = optimizer.minimize(() => batchLoss(x, batch.map((d) => d.label)), true, vars);
       lossSum += (await loss!.data())[0];
       batches++;
       loss!.dispose();
       x.dispose();
-      y.dispose();
       await nextTurn();
     }
     opts.onEpoch?.(epoch, lossSum / batches);
   }
   optimizer.dispose();
+}
+
+/** Trains the CNN with Adam on softmax cross-entropy, batches in a seeded order. */
+export async function trainMnist(train: readonly Digit[], opts: TrainOptions): Promise<TrainedModel> {
+  await initTf();
+  const initial = buildMnistGraph(opts.seed);
+  const p = paramsFromGraph(initial);
+  const vars = [p.w1, p.b1, p.w2, p.b2, p.w3, p.b3];
+  await adamEpochs(train, opts, vars,
+    (x, labels) => softmaxCrossEntropy(forward(p, x), tf.oneHot(tf.tensor1d(labels, 'int32'), CLASSES)));
   const graph = graphWithParams(initial, p);
   return {
     graph,

@@ -10,21 +10,22 @@
  */
 import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { buildProjectAsync } from '../src/build/build_project.ts';
-import { nextTurn } from '../src/util/event_loop.ts';
-import { writeTflite } from '../src/export/write_tflite.ts';
-import type { Graph } from '../src/ir/graph.ts';
-import { Device } from '../src/link/device.ts';
-import { openProjectDevice } from '../src/link/connect.ts';
-import { compileModel, type PatchMode } from '../src/project/compile_project.ts';
-import type { ProjectManifest } from '../src/project/manifest.ts';
-import { calibrate } from '../src/quantize/calibrate.ts';
-import { quantizeGraph } from '../src/quantize/quantize_graph.ts';
-import type { TrainingScheme } from '../src/train/scheme.ts';
-import { NetBuilder } from '../src/zoo/net_builder.ts';
-import { invertedResidual } from '../src/zoo/inverted_residual.ts';
+import { buildProjectAsync } from '../../src/build/build_project.ts';
+import { nextTurn } from '../../src/util/event_loop.ts';
+import { writeTflite } from '../../src/export/write_tflite.ts';
+import type { Graph } from '../../src/ir/graph.ts';
+import { Device } from '../../src/link/device.ts';
+import { openProjectDevice } from '../../src/link/connect.ts';
+import { compileModel, type PatchMode } from '../../src/project/compile_project.ts';
+import type { ProjectManifest } from '../../src/project/manifest.ts';
+import { calibrate } from '../../src/quantize/calibrate.ts';
+import { quantizeGraph } from '../../src/quantize/quantize_graph.ts';
+import type { TrainingScheme } from '../../src/train/scheme.ts';
+import { TrainingSession } from '../../src/session/training_session.ts';
+import { NetBuilder } from '../../src/zoo/net_builder.ts';
+import { invertedResidual } from '../../src/zoo/inverted_residual.ts';
 import { sgdStep, TrainableGraph } from './graph_training.ts';
-import { argmax, batchTensor, initTf, loadDigits, quantizeImage, shuffled, SIDE, type Digit } from './mnist_pipeline.ts';
+import { adamEpochs, argmax, batchTensor, initTf, loadDigits, quantizeImage, shuffled, SIDE, type Digit, type TrainOptions } from './mnist_pipeline.ts';
 
 /** Classes of each task: digits 0-4 (source), 5-9 (target, labels shifted to 0-4). */
 export const TASK_CLASSES = 5;
@@ -55,7 +56,7 @@ export const SCHEME = 'bias:last=4,weights:layers=-1,-2@1';
 
 export interface TransferConfig {
   counts: TransferCounts;
-  pretrain: Omit<PretrainOptions, 'seed' | 'onEpoch'>;
+  pretrain: Omit<TrainOptions, 'seed' | 'onEpoch'>;
   /** Images of the pretraining set the quantizer calibrates on. */
   calibration: number;
   /**
@@ -138,36 +139,11 @@ export function evaluateFloat(model: TrainableGraph, digits: readonly Digit[]): 
   return { accuracy: correct / digits.length, loss: lossSum / digits.length };
 }
 
-export interface PretrainOptions {
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  seed: number;
-  onEpoch?: (epoch: number, loss: number) => void;
-}
-
 /** Adam on every parameter, batches in a seeded order; returns the trained model (caller disposes). */
-export async function pretrain(graph: Graph, digits: readonly Digit[], opts: PretrainOptions): Promise<TrainableGraph> {
+export async function pretrain(graph: Graph, digits: readonly Digit[], opts: TrainOptions): Promise<TrainableGraph> {
   await initTf();
   const model = new TrainableGraph(graph);
-  const optimizer = tf.train.adam(opts.learningRate);
-  for (let epoch = 0; epoch < opts.epochs; epoch++) {
-    const order = shuffled(digits, opts.seed * 1000 + epoch + 1);
-    let lossSum = 0;
-    let batches = 0;
-    for (let start = 0; start < order.length; start += opts.batchSize) {
-      const batch = order.slice(start, start + opts.batchSize);
-      const x = batchTensor(batch);
-      const loss = optimizer.minimize(() => model.loss(x, batch.map((d) => d.label)), true, model.allVariables());
-      lossSum += loss!.dataSync()[0];
-      batches++;
-      loss!.dispose();
-      x.dispose();
-      await nextTurn();
-    }
-    opts.onEpoch?.(epoch, lossSum / batches);
-  }
-  optimizer.dispose();
+  await adamEpochs(digits, opts, model.allVariables(), (x, labels) => model.loss(x, labels));
   return model;
 }
 
@@ -274,37 +250,26 @@ export async function openTrainingEngine(model: string, scheme: string, qas: boo
   };
 }
 
-async function evaluateEngine(engine: TrainingEngine, digits: readonly Digit[]): Promise<Score> {
-  let correct = 0;
-  let lossSum = 0;
-  for (const d of digits) {
-    const r = await engine.device.evaluate(quantizeImage(d.pixels, engine.input), d.label);
-    if (r.predicted === d.label) correct++;
-    lossSum += r.loss;
-  }
-  return { accuracy: correct / digits.length, loss: lossSum / digits.length };
-}
-
 /**
  * (b) / (c): the int8 engine trains on `order` at batch 1 (SGD, no momentum), starting from the
- * .tflite's parameters (written back first, so one build serves every learning rate).
+ * .tflite's parameters (written back first, so one build serves every learning rate): a training
+ * session of one epoch in the given order, `test` evaluated before and after.
  */
 export async function fineTuneEngine(engine: TrainingEngine, order: readonly Digit[], test: readonly Digit[], lr: number): Promise<EngineRun> {
   const started = performance.now();
   await engine.device.writeParams('params', engine.initialParams);
-  await engine.device.setHyper(lr, 0);
-  const before = await evaluateEngine(engine, test);
-  const stepLosses: number[] = [];
-  let ticks = 0;
-  for (const d of order) {
-    const r = await engine.device.trainStep(quantizeImage(d.pixels, engine.input), d.label);
-    stepLosses.push(r.loss);
-    ticks += r.ticks;
-  }
-  const after = await evaluateEngine(engine, test);
+  const samples = (digits: readonly Digit[]) => ({ samples: digits.map((d) => quantizeImage(d.pixels, engine.input)), labels: digits.map((d) => d.label) });
+  const session = new TrainingSession({
+    device: engine.device, train: samples(order), val: samples(test), epochs: 1, orders: [order.map((_, i) => i)],
+    hyper: { lr, momentum: 0 }, evaluateBefore: true, stopWhenDiverged: false, // a diverging learning rate is a result of the sweep
+  });
+  await session.begin();
+  const r = await session.run();
+  const epoch = r.epochs[0];
+  const stepLosses = r.steps.map((s) => s.loss);
   return {
-    lr, before, after, stepLosses, finalMeanLoss: finalMeanLoss(stepLosses), ms: performance.now() - started,
-    memory: engine.memory, ticksPerStep: ticks / order.length,
+    lr, before: { accuracy: r.before!.accuracy, loss: r.before!.loss }, after: { accuracy: epoch.valAccuracy!, loss: epoch.valLoss! }, stepLosses, finalMeanLoss: finalMeanLoss(stepLosses),
+    ms: performance.now() - started, memory: engine.memory, ticksPerStep: epoch.ticksPerStep,
   };
 }
 

@@ -3,18 +3,18 @@
  * (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED) become tf.Variables, kept in TFLite layouts, and the
  * forward pass is src/quantize/float_reference.ts's operator by operator, so what is trained here is
  * exactly what the quantizer calibrates and the engine runs. Fused activations are applied as a clamp
- * (tfjs-core has a gradient for ClipByValue among src/util/tfjs_gradients.ts, none for Relu6).
+ * (tfjs-core has a gradient for ClipByValue among test/helpers/tfjs_gradients.ts, none for Relu6).
  *
  * The IR graph has batch 1; a batch of n runs on a copy whose activation shapes lead with n (graphs
  * with a RESHAPE are refused: its constant target shape would need rewriting too).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Graph, Operator } from '../src/ir/graph.ts';
-import { isConstant } from '../src/ir/graph.ts';
-import { bytesOf, readFloat32 } from '../src/ir/tensor_data.ts';
-import { floatOperator, fusedActivation, fusedActivationBounds, runContext } from '../src/quantize/float_reference.ts';
-import { softmaxCrossEntropy } from '../src/util/tfjs_gradients.ts';
-import type { TrainingScheme } from '../src/train/scheme.ts';
+import type { Graph, Operator } from '../../src/ir/graph.ts';
+import { isConstant } from '../../src/ir/graph.ts';
+import { bytesOf, readFloat32 } from '../../src/ir/tensor_data.ts';
+import { floatOperator, fusedActivation, fusedActivationBounds, runContext } from '../../src/quantize/float_reference.ts';
+import { softmaxCrossEntropy } from './tfjs_gradients.ts';
+import type { TrainingScheme } from '../../src/train/scheme.ts';
 
 export const WEIGHTED = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED']);
 

@@ -7,7 +7,7 @@
  * defines it (tfjs-core src/gradients/*_grad.ts) unless a comment says otherwise. Dilated
  * convolutions have no gradient here, as in tfjs.
  *
- * Used by experiments/mnist_pipeline.ts and test/oracle/float_gradients.ts.
+ * Used by the float training of test/helpers/mnist_pipeline.ts (tests and experiments) and test/oracle/float_gradients.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -52,7 +52,7 @@ function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], 
  * dW[i, j, c] = sum over n, y, x of xpad[n, i + y*sh, j + x*sw, c] * dy[n, y, x, c], i.e. the padded
  * input correlated with dy dilated by the stride, per (sample, channel) pair, then summed over samples.
  * The CPU backend's DepthwiseConv2dNativeBackpropFilter kernel is over ten times slower than the
- * forward pass (it made pretraining experiments/transfer_pipeline.ts's MobileNet-style net take
+ * forward pass (it made pretraining test/helpers/transfer_pipeline.ts's MobileNet-style net take
  * minutes per epoch); this costs about one forward pass. Other depth multipliers use the kernel.
  */
 function depthwiseFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], strides: unknown, pad: ConvPad): tf.Tensor {

@@ -20,7 +20,7 @@ import { ZOO_COMMAND } from './zoo_command.ts';
 import { COMPILE_COMMAND, PLAN_COMMAND } from './compile_command.ts';
 import { SCHEME_COMMAND } from './scheme_command.ts';
 import { projectReportInputs, REPORT_COMMAND } from './report_command.ts';
-import { reportHtml } from '../report/report_html.ts';
+import { writeReport } from './report_file.ts';
 import { randomBytes } from 'node:crypto';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
 import { TRAIN_COMMAND, WEIGHTS_COMMAND } from './train_command.ts';
@@ -160,7 +160,7 @@ export const COMMANDS: Record<string, Command> = {
         bar.done();
         const report = makeProfileReport(manifest, device.description, profiles);
         console.log(v.json ? JSON.stringify(report, null, 2) : formatProfileReport(report));
-        if (str(v.report)) writeFileAtomic(str(v.report)!, reportHtml({ ...projectReportInputs(dir), profile: report }));
+        if (str(v.report)) await writeReport(str(v.report)!, { ...projectReportInputs(dir), profile: report });
       } finally {
         bar.done();
         await device.close();

@@ -7,8 +7,7 @@ import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
 import { formatPlanReport, makePlanReport, type PlanReport } from '../train/plan_report.ts';
 import { describePatchStage, extraMacsShare, parsePatchMode, type PatchMode } from '../plan/patch_stage.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
-import { reportHtml } from '../report/report_html.ts';
-import { memoryTimelineSvg } from '../report/memory_timeline.ts';
+import { writeReport, writeTimelineSvg } from './report_file.ts';
 import type { Command } from './commands.ts';
 import { AUTO_HELP, AUTO_OPTIONS, autoScheme } from './scheme_command.ts';
 import { formatBytes } from './table.ts';
@@ -155,14 +154,14 @@ export const PLAN_COMMAND: Command = {
     console.log(formatPlanPatches(report.patches, patches, fit.fits));
     const svg = str(v.svg);
     if (svg) {
-      writeFileAtomic(svg, memoryTimelineSvg(report, { standalone: true }) + '\n');
+      await writeTimelineSvg(svg, report);
       console.log(`\nmemory timeline: ${svg}`);
     }
     const json = str(v.json);
     if (json) writeFileAtomic(json, JSON.stringify(report, null, 2) + '\n');
     const html = str(v.report);
     if (html) {
-      writeFileAtomic(html, reportHtml({ plan: report }));
+      await writeReport(html, { plan: report });
       console.log(`\nreport: ${html}`);
     }
     requireFit(fit); // over the target's memory: the report above, then the verdict as the error (exit 1)

@@ -8,9 +8,9 @@ import { McutrainError } from '../errors.ts';
 import { imageFile, imageMemory } from '../build/build_project.ts';
 import { isProjectDir, PROJECT_MODEL_FILE, readManifest, type ProjectManifest } from '../project/manifest.ts';
 import { readBenchJson, readHistoryJson, readProfileJson } from '../report/read_inputs.ts';
-import { reportHtml, type ReportInputs } from '../report/report_html.ts';
+import type { ReportInputs } from '../report/report_html.ts';
+import { writeReport } from './report_file.ts';
 import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
-import { writeFileAtomic } from '../util/fs_atomic.ts';
 import type { PlanReport } from '../train/plan_report.ts';
 import type { Command } from './commands.ts';
 import { planModel, TRAIN_HELP, TRAIN_OPTIONS } from './compile_command.ts';
@@ -97,7 +97,7 @@ export const REPORT_COMMAND: Command = {
     if (!inputs.plan && !inputs.build && !inputs.history && !inputs.profile && !inputs.bench) {
       throw new McutrainError('nothing to report', 'give a model with --train SCHEME, a compiled project, --history, --profile or --bench');
     }
-    writeFileAtomic(out, reportHtml(inputs));
+    await writeReport(out, inputs);
     console.log(`report: ${out}`);
     return 0;
   },

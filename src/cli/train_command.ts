@@ -26,7 +26,7 @@ import { onePositional, optionValue, pixelsOption, str } from './options.ts';
 import { progress, type Progress } from './progress.ts';
 import { warn } from './warn.ts';
 import { projectReportInputs } from './report_command.ts';
-import { reportHtml } from '../report/report_html.ts';
+import { writeReport } from './report_file.ts';
 import { formatBytes, formatTable } from './table.ts';
 
 const TRAIN_USAGE = 'train <dir> --data <folder> [--val <folder>] [--epochs 1] [--lr 0.05] [--momentum 0] [--seed 1] [--json file] [--report report.html] [-o tuned.tflite] [--resume]';
@@ -275,7 +275,7 @@ export const TRAIN_COMMAND: Command = {
       }, null, 2));
     }
     const html = str(v.report);
-    if (html) writeFileAtomic(html, reportHtml({ ...projectReportInputs(dir), history: { device: device.description, ...result } }));
+    if (html) await writeReport(html, { ...projectReportInputs(dir), history: { device: device.description, ...result } });
     if (!out) console.log(keepingNote(dir, manifest, Boolean(portOptions(v).port)));
     return 0;
   },

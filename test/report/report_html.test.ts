@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseHTML } from 'linkedom';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { planModel } from '../../src/cli/compile_command.ts';
+import { PLAN_COMMAND, planModel } from '../../src/cli/compile_command.ts';
 import { REPORT_COMMAND } from '../../src/cli/report_command.ts';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { McutrainError } from '../../src/errors.ts';
@@ -160,6 +160,20 @@ describe('the report\'s input files', () => {
     expect(() => readBenchJson(file)).toThrow(`'${file}' is not benchmark results`);
     writeFileSync(file, '{"epochs": [');
     expect(() => readHistoryJson(file)).toThrow('is not JSON');
+  });
+});
+
+describe('mcutrain plan --report, --svg', () => {
+  it('writes the report and the memory timeline as an SVG file of its own', async () => {
+    const dir = tempDir('report-plan');
+    const [html, svg] = [path.join(dir, 'plan.html'), path.join(dir, 'plan.svg')];
+    expect(await PLAN_COMMAND.run([model('vww96_int8.tflite')], { train: SCHEME, target: 'nrf52840-dk', numerics: 'tflm', report: html, svg })).toBe(0);
+    const d = doc(readFileSync(html, 'utf8'));
+    expect(d.querySelectorAll('table.buffers tbody tr').length).toBe(plan.buffers.length);
+    const file = readFileSync(svg, 'utf8');
+    expect(file.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(file).toContain('blue activations, red gradients, violet scratch');
+    expect(file).toContain(`peak: step ${plan.peak.step},`);
   });
 });
 

@@ -12,11 +12,13 @@
  * BENCH_GRAD=i16|i8: every training scheme with narrow gradients (default f32; name the output with BENCH_NAME).
  * BENCH_SECTIONS=training (or inference, linked): those sections only, written as <sections>.json;
  * BENCH_EMULATE=off: the training section's planner figures only, no emulated training step.
+ * --report FILE (npm run bench -- --report bench.html): also the results as an HTML report (src/report/).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../src/util/fs_atomic.ts';
+import { reportHtml } from '../src/report/report_html.ts';
 import { RUNS } from './emulated.ts';
 import { formatInference, INFERENCE_MODELS, measureInference, type InferenceRow } from './inference.ts';
 import { formatLinkedSram, measureLinkedSram, type LinkedSramRow } from './linked_sram.ts';
@@ -30,6 +32,8 @@ const ALL_SECTIONS = ['inference', 'training', 'linked'];
 const SECTIONS = (process.env.BENCH_SECTIONS ?? ALL_SECTIONS.join(',')).split(',');
 if (SECTIONS.some((s) => !ALL_SECTIONS.includes(s))) throw new Error(`BENCH_SECTIONS takes ${ALL_SECTIONS.join(', ')} (comma-separated), not '${process.env.BENCH_SECTIONS}'`);
 const EMULATE = process.env.BENCH_EMULATE !== 'off';
+const REPORT = process.argv.includes('--report') ? process.argv[process.argv.indexOf('--report') + 1] : undefined;
+if (process.argv.includes('--report') && !REPORT) throw new Error('--report takes the HTML file to write: npm run bench -- --report bench.html');
 
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
 
@@ -57,9 +61,9 @@ try {
   const name = process.env.BENCH_NAME ?? (QUICK ? 'quick' : partial ? `${SECTIONS.join('+')}${EMULATE ? '' : '-planned'}` : 'latest');
   const out = path.resolve(import.meta.dirname, 'results', `${name}.json`);
   const seconds = Math.round((performance.now() - started) / 1000);
-  writeFileAtomic(out, JSON.stringify({
-    date: new Date().toISOString(), node: process.version, runs: RUNS, seconds, rows, training: { notes: TRAINING_NOTES, models: training, targets }, linkedSram,
-  }, null, 2) + '\n');
+  const results = { date: new Date().toISOString(), node: process.version, runs: RUNS, seconds, rows, training: { notes: TRAINING_NOTES, models: training, targets }, linkedSram };
+  writeFileAtomic(out, JSON.stringify(results, null, 2) + '\n');
+  if (REPORT) writeFileAtomic(REPORT, reportHtml({ title: `mcutrain benchmarks (${name})`, bench: results }));
   if (rows.length > 0) console.log(formatInference(rows));
   if (training.length > 0) {
     console.log('\nTraining: planned memory (bytes; "memory" = arena + trained parameters + momentum; LB = lower bound)\n');
@@ -79,7 +83,7 @@ try {
     console.log('\nTraining: linked SRAM of MCUNet-5FPS\'s training images, TinyEngine\'s 49 KB scheme (bytes; ELF .data + .bss + stack; goal 128 KiB)\n');
     console.log(formatLinkedSram(linkedSram));
   }
-  console.log(`\nwritten ${path.relative(process.cwd(), out)} in ${seconds} s`);
+  console.log(`\nwritten ${path.relative(process.cwd(), out)}${REPORT ? ` and ${REPORT}` : ''} in ${seconds} s`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -5,7 +5,8 @@
 # outputs are retargeted to digits 5-9, which it has never seen: accuracy before, fine-tuning on the
 # board over the serial link, accuracy after, the learned weights read back into a .tflite (and checked
 # on a host build), one inference and one training step profiled; then TensorFlow Lite Micro's
-# person-detection model (inference only) on the same emulated board; and a summary (build/demo/summary.json).
+# person-detection model (inference only) on the same emulated board; the HTML report (build/demo/report.html)
+# and a summary (build/demo/summary.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -78,6 +79,8 @@ done
 mcutrain stop "$PERSON"
 running=()
 
+stage "the HTML report: memory timeline, per-operator latency, loss and accuracy, Flash/SRAM"
+mcutrain report "$BOARD" --history "$OUT/train.json" --profile "$OUT/profile.json" -o "$OUT/report.html"
+
 stage "summary"
 node --import tsx scripts/demo_summary.ts "$OUT" "$BOARD" "$((SECONDS - started))"
-# Hook for the HTML report (issue 14 item 2): it draws $OUT/summary.json (loss curve, profile, memory).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine with only Node 20 and npm lacks: the npm packages, a host C
-# toolchain, and (for Cortex-M boards and their emulated twins) the Arm toolchain and QEMU.
+# toolchain, (for Cortex-M boards and their emulated twins) the Arm toolchain and QEMU, and Chromium for
+# the HTML report's browser test.
 # Debian packages are installed only when running as root; otherwise it says what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ command -v qemu-system-arm >/dev/null 2>&1 || missing+=(qemu-system-arm)
 command -v socat >/dev/null 2>&1 || missing+=(socat)
 command -v gdb-multiarch >/dev/null 2>&1 || missing+=(gdb-multiarch)
 command -v ps >/dev/null 2>&1 || missing+=(procps)
+# headless Chromium: the HTML report's browser test (test/report/report_browser.test.ts)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -78,10 +78,15 @@ function prepareBuild(dir: string, opts: BuildOptions): { args: string[]; finish
     if (status !== 0) throw explainBuildFailure(dir, log, manifest.arenaBytes, target.sram?.bytes, target.flash?.bytes);
     recordImage(dir, artifact);
     if (target.kind === 'host') return { artifact, log };
-    const usage = memoryUsage(readElfSections(new Uint8Array(readFileSync(artifact)), artifact));
-    return { artifact, log, memory: { ...usage, flashCapacity: target.flash!.bytes, ramCapacity: target.sram!.bytes } };
+    return { artifact, log, memory: imageMemory(artifact, target) };
   };
   return { args, finish };
+}
+
+/** Flash and SRAM a board's linked image takes, with the board's capacities. */
+export function imageMemory(image: string, target: Target): NonNullable<BuildResult['memory']> {
+  const usage = memoryUsage(readElfSections(new Uint8Array(readFileSync(image)), image));
+  return { ...usage, flashCapacity: target.flash!.bytes, ramCapacity: target.sram!.bytes };
 }
 
 /** The SRAM a board's linked image takes in the target's SRAM region (.data, .bss, the stack there), from its ELF. */

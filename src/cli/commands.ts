@@ -19,6 +19,8 @@ import { flashCommand } from './flash_command.ts';
 import { ZOO_COMMAND } from './zoo_command.ts';
 import { COMPILE_COMMAND, PLAN_COMMAND } from './compile_command.ts';
 import { SCHEME_COMMAND } from './scheme_command.ts';
+import { projectReportInputs, REPORT_COMMAND } from './report_command.ts';
+import { writeReport } from './report_file.ts';
 import { randomBytes } from 'node:crypto';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
 import { TRAIN_COMMAND, WEIGHTS_COMMAND } from './train_command.ts';
@@ -56,6 +58,7 @@ export const COMMANDS: Record<string, Command> = {
   compile: COMPILE_COMMAND,
   plan: PLAN_COMMAND,
   scheme: SCHEME_COMMAND,
+  report: REPORT_COMMAND,
 
   build: {
     usage: 'build <dir> [--sanitize] [--portable]',
@@ -123,7 +126,7 @@ export const COMMANDS: Record<string, Command> = {
   },
 
   profile: {
-    usage: 'profile <dir> [--runs N] [--input file] [--json]',
+    usage: 'profile <dir> [--runs N] [--input file] [--json] [--report report.html]',
     summary: 'per-operator latency, peak SRAM and Flash on the device',
     help: [
       'Options:',
@@ -131,10 +134,11 @@ export const COMMANDS: Record<string, Command> = {
       '  -i, --input FILE   input to profile with (default: random bytes)',
       '  --pixels MODE      how .bmp pixels feed an int8 input: shift (default) or bytes, as for infer',
       '  --json             print the report as JSON',
+      '  --report FILE      also write the HTML report: the latency chart with the project\'s plan and memory',
       PORT_HELP,
       'Ticks are instructions on the emulated board (QEMU -icount), cycles on silicon, ns on the host.',
     ].join('\n'),
-    options: { runs: { type: 'string', default: '5' }, input: { type: 'string', short: 'i' }, json: { type: 'boolean' }, pixels: { type: 'string', default: 'shift' }, ...PORT_OPTIONS },
+    options: { runs: { type: 'string', default: '5' }, input: { type: 'string', short: 'i' }, json: { type: 'boolean' }, report: { type: 'string' }, pixels: { type: 'string', default: 'shift' }, ...PORT_OPTIONS },
     async run(pos, v) {
       const dir = onePositional(pos, 'one project folder', this.usage);
       const runs = optionValue(v, 'runs')!;
@@ -156,6 +160,7 @@ export const COMMANDS: Record<string, Command> = {
         bar.done();
         const report = makeProfileReport(manifest, device.description, profiles);
         console.log(v.json ? JSON.stringify(report, null, 2) : formatProfileReport(report));
+        if (str(v.report)) await writeReport(str(v.report)!, { ...projectReportInputs(dir), profile: report });
       } finally {
         bar.done();
         await device.close();

@@ -3,17 +3,18 @@ import path from 'node:path';
 import { McutrainError } from '../errors.ts';
 import { analyzeModel, fitWithin, type Analysis } from '../pipeline/pipeline.ts';
 import { compileModel, readModelFile, resolveScheme, type TrainOptions } from '../project/compile_project.ts';
-import { fitVerdict, requireFit } from '../project/fit.ts';
+import { fitVerdict, requireFit, type FitVerdict } from '../project/fit.ts';
 import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
-import { formatPlanReport, lifetimeSvg, makePlanReport, type PlanReport } from '../project/plan_report.ts';
+import { formatPlanReport, makePlanReport, type PlanReport } from '../project/plan_report.ts';
 import { describePatchStage, extraMacsShare, parsePatchMode, type PatchMode } from '../plan/patch_stage.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
+import { writeReport, writeTimelineSvg } from './report_file.ts';
 import type { Command } from './commands.ts';
 import { AUTO_HELP, AUTO_OPTIONS, autoScheme } from './scheme_command.ts';
 import { formatBytes } from '../util/table.ts';
 import { numericsOption, onePositional, optionValue, PATCH_HELP, str, type Values } from './options.ts';
 
-const TRAIN_HELP = [
+export const TRAIN_HELP = [
   '  --train SCHEME       compile the training engine too: an inline scheme such as',
   '                       "bias:last=8,weights:layers=21,24@1/4" or a scheme .json file (docs/training.md);',
   '                       @1/4 trains the first quarter of a layer\'s output channels, @in1/4 of its',
@@ -27,7 +28,7 @@ const TRAIN_HELP = [
   '                       updates after the backward pass), to compare with the engine\'s in-place updates',
 ];
 
-const TRAIN_OPTIONS = {
+export const TRAIN_OPTIONS = {
   patches: { type: 'string' },
   train: { type: 'string' },
   'no-qas': { type: 'boolean' },
@@ -120,8 +121,21 @@ function formatPlanPatches(p: PlanPatches | null, mode: PatchMode, fits: boolean
   return `Early stage: ${p ? describePatchStage(p) : `runs whole (${why})`}`;
 }
 
+/** The training plan of a model under the --train, --target, --numerics and --patches options (plan and report). */
+export function planModel(file: string, v: Values): { report: PlanReport & { patches: PlanPatches | null }; fit: FitVerdict; patches: PatchMode } {
+  const train = trainOptions(v);
+  if (!train) throw new McutrainError('a training plan needs a training scheme', 'add --train "bias:last=4" (or a scheme .json file)');
+  const target = loadTarget(str(v.target) ?? DEFAULT_TARGET);
+  const numerics = numericsOption(v);
+  const options = { reorder: train.reorder, patches: optionValue(v, 'patches'), fitWithin: fitWithin(target) };
+  const subject = { bytes: readModelFile(file), name: path.basename(file), numerics, scheme: resolveScheme(train), options };
+  const analysis = analyzeModel(subject.bytes, subject.name, numerics, subject.scheme, subject.options);
+  const fit = fitVerdict(analysis, target, subject);
+  return { report: withPatches(makePlanReport(analysis, analysis.training!, target, fit), analysis), fit, patches: parsePatchMode(options.patches, true) };
+}
+
 export const PLAN_COMMAND: Command = {
-  usage: 'plan <model.tflite> --train SCHEME [--target mps2-an500] [--svg chart.svg] [--json report.json]',
+  usage: 'plan <model.tflite> --train SCHEME [--target mps2-an500] [--svg chart.svg] [--json report.json] [--report report.html]',
   summary: 'report a training scheme\'s peak SRAM, lower bound, Flash, MACs and buffer lifetimes',
   help: [
     'Options:',
@@ -129,30 +143,28 @@ export const PLAN_COMMAND: Command = {
     ...TRAIN_HELP,
     PATCH_HELP,
     '  --numerics tflm|tflite  as for compile',
-    '  --svg FILE           write the lifetime chart of the training step (SVG)',
+    '  --svg FILE           write the memory timeline of the training step (SVG; --report has it with more)',
     '  --json FILE          write the whole report (every buffer and step) as JSON',
+    '  --report FILE        write the HTML report: memory timeline, buffers, trained layers, Flash/SRAM',
   ].join('\n'),
-  options: { target: { type: 'string', short: 't', default: DEFAULT_TARGET }, numerics: { type: 'string', default: 'tflm' }, svg: { type: 'string' }, json: { type: 'string' }, ...TRAIN_OPTIONS },
+  options: { target: { type: 'string', short: 't', default: DEFAULT_TARGET }, numerics: { type: 'string', default: 'tflm' }, svg: { type: 'string' }, json: { type: 'string' }, report: { type: 'string' }, ...TRAIN_OPTIONS },
   async run(pos, v) {
     const file = onePositional(pos, 'one model file', this.usage);
-    const train = trainOptions(v);
-    if (!train) throw new McutrainError('plan needs a training scheme', 'add --train "bias:last=4" (or a scheme .json file)');
-    const target = loadTarget(str(v.target) ?? DEFAULT_TARGET);
-    const numerics = numericsOption(v);
-    const options = { reorder: train.reorder, patches: optionValue(v, 'patches'), fitWithin: fitWithin(target) };
-    const subject = { bytes: readModelFile(file), name: path.basename(file), numerics, scheme: resolveScheme(train), options };
-    const analysis = analyzeModel(subject.bytes, subject.name, numerics, subject.scheme, subject.options);
-    const fit = fitVerdict(analysis, target, subject);
-    const report = withPatches(makePlanReport(analysis, analysis.training!, target, fit), analysis);
+    const { report, fit, patches } = planModel(file, v);
     console.log(formatPlanReport(report));
-    console.log(formatPlanPatches(report.patches, parsePatchMode(options.patches, true), fit.fits));
+    console.log(formatPlanPatches(report.patches, patches, fit.fits));
     const svg = str(v.svg);
     if (svg) {
-      writeFileAtomic(svg, lifetimeSvg(report));
-      console.log(`\nlifetime chart: ${svg}`);
+      await writeTimelineSvg(svg, report);
+      console.log(`\nmemory timeline: ${svg}`);
     }
     const json = str(v.json);
     if (json) writeFileAtomic(json, JSON.stringify(report, null, 2) + '\n');
+    const html = str(v.report);
+    if (html) {
+      await writeReport(html, { plan: report });
+      console.log(`\nreport: ${html}`);
+    }
     requireFit(fit); // over the target's memory: the report above, then the verdict as the error (exit 1)
     return 0;
   },

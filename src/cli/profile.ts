@@ -2,15 +2,10 @@
 import type { ProfileInfo } from '../link/protocol.ts';
 import type { ProjectManifest } from '../project/manifest.ts';
 import { formatBytes, formatTable } from '../util/table.ts';
+import type { ProfileData } from '../report/report_html.ts';
 
-export interface ProfileReport {
-  target: string;
-  device: string;
-  runs: number;
-  /** What a tick is: "instructions" (QEMU under -icount), "cycles" (DWT on silicon), "ns" (host clock). */
-  tickUnit: string;
-  totalTicks: number;
-  ops: { index: number; kind: string; macs: number; ticks: number; share: number }[];
+/** The per-operator figures (src/report/ draws them), with the memory the device reports. */
+export interface ProfileReport extends ProfileData {
   arenaBytes: number;
   lowerBoundBytes: number;
   stackHighWaterBytes: number | null;

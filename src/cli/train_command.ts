@@ -25,9 +25,11 @@ import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
 import { onePositional, optionValue, pixelsOption, str } from './options.ts';
 import { progress, type Progress } from './progress.ts';
 import { warn } from './warn.ts';
+import { projectReportInputs } from './report_command.ts';
+import { writeReport } from './report_file.ts';
 import { formatBytes, formatTable } from '../util/table.ts';
 
-const TRAIN_USAGE = 'train <dir> --data <folder> [--val <folder>] [--epochs 1] [--lr 0.05] [--momentum 0] [--seed 1] [--json file] [-o tuned.tflite] [--resume]';
+const TRAIN_USAGE = 'train <dir> --data <folder> [--val <folder>] [--epochs 1] [--lr 0.05] [--momentum 0] [--seed 1] [--json file] [--report report.html] [-o tuned.tflite] [--resume]';
 /** Rounds of link attempts for one step before training stops (each round resends the same request; see Patience). */
 const STEP_ROUNDS = 4;
 const DEFAULT_CHECKPOINT_EVERY = 50;
@@ -157,6 +159,7 @@ export const TRAIN_COMMAND: Command = {
     '  --seed N            seed of the per-epoch shuffle (default 1)',
     '  --pixels MODE       how .bmp pixels feed an int8 input: shift (pixel-128, default) or bytes',
     '  --json FILE         also write every step\'s loss and the per-epoch figures as JSON',
+    '  --report FILE       also write the HTML report: loss and accuracy curves with the project\'s plan and memory',
     '  -o, --out FILE      at the end, save the trained model as a .tflite (as mcutrain weights does);',
     '                      a run that must stop early saves what it had learned at its last checkpoint',
     '  --resume            continue a run that stopped early from its checkpoint (same data and --seed)',
@@ -171,7 +174,7 @@ export const TRAIN_COMMAND: Command = {
   options: {
     data: { type: 'string', short: 'd' }, val: { type: 'string' }, epochs: { type: 'string', default: '1' }, lr: { type: 'string' },
     momentum: { type: 'string' }, seed: { type: 'string', default: '1' }, pixels: { type: 'string', default: 'shift' },
-    json: { type: 'string' }, out: { type: 'string', short: 'o' }, resume: { type: 'boolean' }, checkpoint: { type: 'string' },
+    json: { type: 'string' }, report: { type: 'string' }, out: { type: 'string', short: 'o' }, resume: { type: 'boolean' }, checkpoint: { type: 'string' },
     'checkpoint-every': { type: 'string' }, ...PORT_OPTIONS,
   },
   async run(pos, v) {
@@ -271,6 +274,8 @@ export const TRAIN_COMMAND: Command = {
         ...(result.before ? { before: result.before } : {}), epochs: result.epochs, steps: result.steps,
       }, null, 2));
     }
+    const html = str(v.report);
+    if (html) await writeReport(html, { ...projectReportInputs(dir), history: { device: device.description, ...result } });
     if (!out) console.log(keepingNote(dir, manifest, Boolean(portOptions(v).port)));
     return 0;
   },

@@ -1,12 +1,10 @@
 /**
  * `mcutrain plan`: the memory and compute report of a training scheme before anything is built, as a
- * plain object (for --json), a text summary, and an SVG lifetime chart of the training schedule
- * (time across, arena offset down: every buffer a rectangle where it lives).
+ * plain object (for --json) and a text summary; src/report/ draws it (the memory timeline, plan --svg).
  */
 import type { Analysis } from '../pipeline/pipeline.ts';
 import { fitVerdict, type FitVerdict } from './fit.ts';
 import { flashConstBytes } from '../plan/flash.ts';
-import { ARENA_ALIGN } from '../plan/plan_memory.ts';
 import type { Target } from '../targets/target.ts';
 import { buffersAtPeak, type PeakBuffer, type SramBudget } from '../train/memory_report.ts';
 import { trainingCallName, type TrainingAnalysis } from '../train/analyze_training.ts';
@@ -102,37 +100,4 @@ export function formatPlanReport(r: PlanReport): string {
     `Verdict: ${r.fit.summary}`,
   ];
   return lines.join('\n');
-}
-
-/** The lifetime chart: one row band per arena offset, one column per schedule step. */
-export function lifetimeSvg(r: PlanReport): string {
-  const steps = r.schedule.length + 1;
-  const arena = Math.max(16, ...r.buffers.map((b) => b.offset + Math.ceil(b.bytes / ARENA_ALIGN) * ARENA_ALIGN));
-  const W = 960;
-  const H = 480;
-  const left = 70;
-  const top = 30;
-  const pw = W - left - 20;
-  const ph = H - top - 40;
-  const x = (step: number) => left + ((step + 1) / (steps + 1)) * pw;
-  const y = (offset: number) => top + (offset / arena) * ph;
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-  const hue = (s: string) => (s.startsWith('grad:') ? 10 : s.startsWith('scratch') ? 280 : 210);
-  const rects = r.buffers.map((b) => {
-    const h = Math.max(1, y(b.offset + b.bytes) - y(b.offset));
-    return `<rect x="${x(b.firstStep).toFixed(1)}" y="${y(b.offset).toFixed(1)}" width="${Math.max(1, x(b.lastStep + 1) - x(b.firstStep)).toFixed(1)}" ` +
-      `height="${h.toFixed(1)}" fill="hsl(${hue(b.tensors)},60%,60%)" stroke="#333" stroke-width="0.3"><title>${esc(b.tensors)}: ${b.bytes} B at ${b.offset}, steps ${b.firstStep}..${b.lastStep}</title></rect>`;
-  });
-  const lossStep = r.schedule.findIndex((s) => s.call.startsWith('loss'));
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
-    `<text x="${left}" y="18">${esc(r.model)}: training arena ${r.trainArenaBytes} B (lower bound ${r.trainLowerBoundBytes} B); blue activations, red gradients, violet scratch</text>`,
-    `<rect x="${left}" y="${top}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`,
-    ...rects,
-    lossStep >= 0 ? `<line x1="${x(lossStep).toFixed(1)}" y1="${top}" x2="${x(lossStep).toFixed(1)}" y2="${top + ph}" stroke="#000" stroke-dasharray="4 3"/>` : '',
-    `<text x="${left}" y="${H - 12}">step 0 .. ${steps - 2} (dashed: loss; left forward, right backward)</text>`,
-    `<text x="4" y="${top + 10}">0</text><text x="4" y="${top + ph}">${arena} B</text>`,
-    '</svg>',
-    '',
-  ].join('\n');
 }

@@ -31,8 +31,9 @@ export function importSpecifiers(text: string): string[] {
   return patterns.flatMap((re) => [...code.matchAll(re)].map((m) => m[1]));
 }
 
-/** The folder of a file under src/ ('.' for src/'s own files). */
-const folderOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.indexOf('/')) : '.');
+/** The folder of a file under src/; src/'s own files are each a node of their own (errors.ts sits below every
+ * folder, index.ts, the package's API, above them all). */
+const folderOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.indexOf('/')) : rel);
 
 type FolderGraph = Map<string, Map<string, string[]>>;
 

@@ -1,5 +1,6 @@
 /** `mcutrain compile` (optionally with a training scheme) and `mcutrain plan` (the training memory report). */
 import path from 'node:path';
+import { printResult } from './json_output.ts';
 import { McutrainError } from '../errors.ts';
 import { analyzeModel, compileModel, fitWithin, readModelFile, resolveScheme, type Analysis, type TrainOptions } from '../project/compile_project.ts';
 import { fitVerdict, requireFit } from '../project/fit.ts';
@@ -102,6 +103,7 @@ export const COMPILE_COMMAND: Command = {
         `(lower bound ${formatBytes(t.trainLowerBoundBytes)}), MACs forward ${t.macsForward.toLocaleString('en-US')} backward ${t.macsBackward.toLocaleString('en-US')}`);
     }
     console.log(`  ${fit.summary}`);
+    printResult(v, { outDir: out, ms: Math.round(ms), fit, manifest });
     return 0;
   },
 };
@@ -120,7 +122,7 @@ function formatPlanPatches(p: PlanPatches | null, mode: PatchMode, fits: boolean
 }
 
 export const PLAN_COMMAND: Command = {
-  usage: 'plan <model.tflite> --train SCHEME [--target mps2-an500] [--svg chart.svg] [--json report.json]',
+  usage: 'plan <model.tflite> --train SCHEME [--target mps2-an500] [--svg chart.svg] [--json] [--json-out report.json]',
   summary: 'report a training scheme\'s peak SRAM, lower bound, Flash, MACs and buffer lifetimes',
   help: [
     'Options:',
@@ -129,9 +131,10 @@ export const PLAN_COMMAND: Command = {
     PATCH_HELP,
     '  --numerics tflm|tflite  as for compile',
     '  --svg FILE           write the lifetime chart of the training step (SVG)',
-    '  --json FILE          write the whole report (every buffer and step) as JSON',
+    '  --json               print the whole report (every buffer and step) as JSON on stdout',
+    '  --json-out FILE      also write it to FILE (formerly --json FILE)',
   ].join('\n'),
-  options: { target: { type: 'string', short: 't', default: DEFAULT_TARGET }, numerics: { type: 'string', default: 'tflm' }, svg: { type: 'string' }, json: { type: 'string' }, ...TRAIN_OPTIONS },
+  options: { target: { type: 'string', short: 't', default: DEFAULT_TARGET }, numerics: { type: 'string', default: 'tflm' }, svg: { type: 'string' }, 'json-out': { type: 'string' }, ...TRAIN_OPTIONS },
   async run(pos, v) {
     const file = onePositional(pos, 'one model file', this.usage);
     const train = trainOptions(v);
@@ -143,15 +146,14 @@ export const PLAN_COMMAND: Command = {
     const analysis = analyzeModel(subject.bytes, subject.name, numerics, subject.scheme, subject.options);
     const fit = fitVerdict(analysis, target, subject);
     const report = withPatches(makePlanReport(analysis, analysis.training!, target, fit), analysis);
-    console.log(formatPlanReport(report));
-    console.log(formatPlanPatches(report.patches, parsePatchMode(options.patches, true), fit.fits));
+    printResult(v, report, () => `${formatPlanReport(report)}\n${formatPlanPatches(report.patches, parsePatchMode(options.patches, true), fit.fits)}`);
     const svg = str(v.svg);
     if (svg) {
       writeFileAtomic(svg, lifetimeSvg(report));
       console.log(`\nlifetime chart: ${svg}`);
     }
-    const json = str(v.json);
-    if (json) writeFileAtomic(json, JSON.stringify(report, null, 2) + '\n');
+    const jsonOut = str(v['json-out']);
+    if (jsonOut) writeFileAtomic(jsonOut, JSON.stringify(report, null, 2) + '\n');
     requireFit(fit); // over the target's memory: the report above, then the verdict as the error (exit 1)
     return 0;
   },

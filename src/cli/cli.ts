@@ -61,6 +61,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     return EXIT.ok;
   }
   setVerbosity(flags.values.quiet ? 'quiet' : flags.values.verbose ? 'verbose' : 'normal');
+  if (flags.renamed) warn(flags.renamed);
   const configFile = findConfigFile(cwd);
   const config = readConfig(configFile, ALL_OPTIONS);
   detail(configFile ? `settings file ${configFile}` : `no ${'mcutrain.config.json'} from ${cwd} upward`);
@@ -71,17 +72,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
 
 /** The command's flags, with did-you-mean for an unknown one; `--json FILE.json` (before --json printed to stdout) read as --json-out FILE.json. */
 function parseCommandLine(name: string, command: Command, spec: OptionSpec, args: string[]) {
+  let renamed: string | undefined;
   const withoutDefaults = Object.fromEntries(Object.entries(spec).map(([k, { type, short }]) => [k, short ? { type, short } : { type }]));
   if ('json-out' in spec) {
     const at = args.findIndex((a, i) => a === '--json' && args[i + 1]?.endsWith('.json') && !args[i + 1].startsWith('-'));
     if (at >= 0) {
-      warn(`'--json ${args[at + 1]}' is now '--json-out ${args[at + 1]}' (--json alone prints the JSON on stdout)`);
+      renamed = `'--json ${args[at + 1]}' is now '--json-out ${args[at + 1]}' (--json alone prints the JSON on stdout)`;
       args = [...args.slice(0, at), '--json-out', ...args.slice(at + 1)];
     }
   }
   try {
     const parsed = parseArgs({ args, options: withoutDefaults, allowPositionals: true, strict: true });
-    return { positionals: parsed.positionals, values: parsed.values as Record<string, string | boolean | undefined> };
+    return { positionals: parsed.positionals, values: parsed.values as Record<string, string | boolean | undefined>, renamed };
   } catch (e) {
     const unknown = /Unknown option '(-{1,2}[^']+)'/.exec((e as Error).message)?.[1];
     if (unknown) {

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { closest } from '../util/option_values.ts';
 import { VERSION } from '../version.ts';
 import { COMMANDS, type Command } from './commands.ts';
-import { findConfigFile, readConfig, settleOptions, type OptionSpec } from './config.ts';
+import { CONFIG_FILE, findConfigFile, readConfig, settleOptions, type OptionSpec } from './config.ts';
 import { EXIT, UsageError } from './exit_codes.ts';
 import { withJsonStdout } from './json_output.ts';
 import { detail, setVerbosity } from './verbosity.ts';
@@ -64,7 +64,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   if (flags.renamed) warn(flags.renamed);
   const configFile = findConfigFile(cwd);
   const config = readConfig(configFile, ALL_OPTIONS);
-  detail(configFile ? `settings file ${configFile}` : `no ${'mcutrain.config.json'} from ${cwd} upward`);
+  detail(configFile ? `settings file ${configFile}` : `no ${CONFIG_FILE} from ${cwd} upward`);
   const { values, sources } = settleOptions(flags.values, spec, config, env, command.flagOnly);
   for (const [option, source] of Object.entries(sources)) if (source !== 'default' && !(option in COMMON_OPTIONS)) detail(`--${option} ${values[option]} (from ${source})`);
   return await withJsonStdout(values.json === true, () => command.run(flags.positionals, values, { config }));

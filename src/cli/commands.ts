@@ -48,8 +48,8 @@ export const COMMANDS: Record<string, Command> = {
   inspect: {
     usage: 'inspect <model.tflite> [--json]',
     summary: 'operators, tensors, quantization, SRAM/Flash estimate',
-    help: 'Options:\n  --json   print the report as JSON',
-    options: { json: { type: 'boolean' } },
+    help: '',
+    options: {},
     async run(pos, v) {
       const file = onePositional(pos, 'one model file', this.usage);
       const report = inspectModel(readModelFile(file), path.basename(file));
@@ -103,11 +103,10 @@ export const COMMANDS: Record<string, Command> = {
       '                     bytes (the pixel bytes as int8, as TFLite Micro\'s person-detection test data)',
       '  -o, --out FILE     also write the raw output bytes (all outputs concatenated)',
       '  --labels A,B,...   names for the classes of a 1-D output',
-      '  --json             print the outputs as JSON',
       PORT_HELP,
     ].join('\n'),
     options: {
-      input: { type: 'string', short: 'i' }, out: { type: 'string', short: 'o' }, labels: { type: 'string' }, json: { type: 'boolean' },
+      input: { type: 'string', short: 'i' }, out: { type: 'string', short: 'o' }, labels: { type: 'string' },
       pixels: { type: 'string', default: 'shift' }, ...PORT_OPTIONS,
     },
     async run(pos, v) {
@@ -139,11 +138,10 @@ export const COMMANDS: Record<string, Command> = {
       '  --runs N           inferences to take the median of (default 5)',
       '  -i, --input FILE   input to profile with (default: random bytes)',
       '  --pixels MODE      how .bmp pixels feed an int8 input: shift (default) or bytes, as for infer',
-      '  --json             print the report as JSON',
       PORT_HELP,
       'Ticks are instructions on the emulated board (QEMU -icount), cycles on silicon, ns on the host.',
     ].join('\n'),
-    options: { runs: { type: 'string', default: '5' }, input: { type: 'string', short: 'i' }, json: { type: 'boolean' }, pixels: { type: 'string', default: 'shift' }, ...PORT_OPTIONS },
+    options: { runs: { type: 'string', default: '5' }, input: { type: 'string', short: 'i' }, pixels: { type: 'string', default: 'shift' }, ...PORT_OPTIONS },
     async run(pos, v) {
       const dir = onePositional(pos, 'one project folder', this.usage);
       const runs = optionValue(v, 'runs')!;
@@ -232,8 +230,8 @@ export const COMMANDS: Record<string, Command> = {
   ports: {
     usage: 'ports [--json]',
     summary: 'serial ports that look like boards or debug probes',
-    help: 'Options:\n  --json   print the list as JSON',
-    options: { json: { type: 'boolean' } },
+    help: '',
+    options: {},
     async run(_pos, v) {
       const ports = await listBoardPorts();
       printResult(v, ports, () => (ports.length ? formatPorts(ports) : 'no serial ports found'));

@@ -20,7 +20,11 @@ export const ENV_OPTIONS: Record<string, string> = { MCUTRAIN_TARGET: 'target', 
 export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
 
 /** Options that say how one command line runs, not how a project is set up: not taken from the file. */
-const PER_RUN = new Set(['help', 'json', 'verbose', 'quiet', 'out', 'resume']);
+const PER_RUN = new Set(['help', 'json', 'verbose', 'quiet', 'out', 'resume', 'input', 'svg', 'json-out', 'checkpoint', 'drive']);
+
+/** Options naming a file or folder: in the file, relative to the file's folder (as `target` and `train` when they name a .json). */
+const PATHS = new Set(['calib', 'data', 'val', 'cache']);
+const isPath = (key: string, value: string) => PATHS.has(key) || ((key === 'target' || key === 'train') && value.endsWith('.json'));
 
 export interface ProjectConfig {
   /** The file read, if one was found. */
@@ -70,7 +74,7 @@ export function readConfig(file: string | undefined, known: OptionSpec): Project
     if (type === 'boolean' ? typeof value !== 'boolean' : typeof value !== 'string' && typeof value !== 'number') {
       throw bad(`"${key}" must be ${type === 'boolean' ? 'true or false' : 'a string or a number'}, not ${JSON.stringify(value)}`);
     }
-    config.values[key] = typeof value === 'number' ? String(value) : value as string | boolean;
+    config.values[key] = typeof value === 'number' ? String(value) : typeof value === 'string' && isPath(key, value) ? path.resolve(base, value) : value as string | boolean;
     if (key in OPTION_VALUES) {
       try {
         optionValue(config.values, key as OptionName);
@@ -80,8 +84,7 @@ export function readConfig(file: string | undefined, known: OptionSpec): Project
     }
   }
   const target = config.values.target;
-  if (typeof target === 'string' && isTargetFile(target)) config.values.target = path.resolve(base, target);
-  else if (typeof target === 'string' && !listTargets().includes(target) && boardRef(target, config.boards) === target) {
+  if (typeof target === 'string' && !isTargetFile(target) && !listTargets().includes(target) && boardRef(target, config.boards) === target) {
     const near = closest(target, listTargets());
     throw bad(`"target": unknown target '${target}'`, `${near ? `did you mean '${near}'? ` : ''}name a target (mcutrain targets), a board file ("./myboard.json") or a board in a "boards" folder`);
   }
@@ -117,7 +120,7 @@ export function settleOptions(flags: Values, spec: OptionSpec, config: ProjectCo
       const from = { flag: '', env: ' (from MCUTRAIN_TARGET)', config: ` (from ${config.file})`, default: '' }[sources.target];
       const near = closest(values.target, [...listTargets(), ...userBoards(config).map((f) => path.basename(f, '.json'))]);
       throw new UsageError(`unknown target '${values.target}'${from}`,
-        `${near ? `did you mean '${near}'? ` : ''}name a target (mcutrain targets lists them), a board file (--target ./myboard.json) or a board in a "boards" folder of ${CONFIG_FILE}`);
+        `${near ? `did you mean '${near}'? ` : ''}choose one of: ${listTargets().join(', ')} (mcutrain targets lists them), a board file (--target ./myboard.json) or a board in a "boards" folder of ${CONFIG_FILE}`);
     }
   }
   return { values, sources };

@@ -205,6 +205,14 @@ describe('user board files', () => {
     expect(() => loadTarget('my-host')).toThrow(/unknown target 'my-host'/);
   });
 
+  it('a board file named in the config is found relative to the config file', async () => {
+    const { root, sub } = project({ target: 'my-host.json' });
+    boardFile(root, 'host', 'my-host');
+    const r = await run([...PLAN, '--json'], { cwd: sub });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).target).toBe('my-host');
+  });
+
   it('a boards folder in the config: its boards are named as built-in targets are, and targets lists them', async () => {
     const { root, sub } = project({ boards: 'boards', target: 'my-m7' });
     mkdirSync(path.join(root, 'boards'));

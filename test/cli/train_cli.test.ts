@@ -43,7 +43,7 @@ describe('mcutrain train / weights: arguments and projects', () => {
       [['train', project, '--data', 'd', '--momentum', '1'], /--momentum must be a number in \[0, 1\), not '1'/],
       [['train', project, '--data', 'd', '--seed', '1.5'], /--seed must be an integer/],
       [['train', project, '--data', 'd', '--pixels', 'rgb'], /--pixels must be one of shift, bytes, not 'rgb'/],
-      [['train', project, '--data', 'd', '--bogus'], /Unknown option '--bogus'/],
+      [['train', project, '--data', 'd', '--bogus'], /unknown option '--bogus'/],
       [['weights', project], /weights needs an output file[\s\S]*hint: add -o <tuned.tflite>/],
       [['weights', 'a', 'b', '-o', 'x'], /expected one project folder, got a b/],
     ];
@@ -100,7 +100,7 @@ describe('mcutrain train / weights on the fake training engine', () => {
     const json = path.join(root, 'run.json');
     const tuned = path.join(root, 'tuned.tflite');
     const r = cli('train', project, '--data', path.join(root, 'train'), '--val', path.join(root, 'val'), '--epochs', '2',
-      '--lr', '0.1', '--seed', '3', '--json', json, '-o', tuned);
+      '--lr', '0.1', '--seed', '3', '--json-out', json, '-o', tuned);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/training on host engine .*: 12 samples in 3 classes, 6 for validation; lr 0.1, momentum 0, 2 epoch\(s\)/);

@@ -20,6 +20,8 @@ const COMMON_HELP = [
   '  -v, --verbose   say where each setting came from (flag, environment, mcutrain.config.json, default)',
   '  -q, --quiet     print only the result and errors (no warnings, notices or progress)',
   '  -h, --help      this help',
+  'An option not given takes MCUTRAIN_TARGET / MCUTRAIN_PORT for --target / --port, else its value in',
+  'mcutrain.config.json (the first found from the current folder upward), else its default.',
 ].join('\n');
 
 const USAGE = `mcutrain ${VERSION} — compile .tflite models into a tiny int8 engine for microcontrollers

@@ -1,7 +1,8 @@
-/* What the random-case kernel harnesses (kernel_test_dsp.c, kernel_test_split.c) share: text output,
- * on the host (stdio; built with MT_HARNESS_HOST or MT_DSP_EMULATE) or an emulated MPS2 board (UART0,
- * SysTick, semihosting, and get_u32 to read the run's parameters), and xorshift32 random numbers, the
- * same sequence on every platform. Everything is static inline: a harness uses what it needs. */
+/* What the random-case kernel harnesses (kernel_test_dsp.c, kernel_test_split.c) and kernel_bench_int.c
+ * share: text output, on the host (stdio; built with MT_HARNESS_HOST or MT_DSP_EMULATE) or an emulated
+ * MPS2 board (UART0, SysTick, semihosting, and get_u32 to read the run's parameters), and xorshift32
+ * random numbers, the same sequence on every platform. Everything is static inline: a harness uses what
+ * it needs. */
 #ifndef MCUTRAIN_HARNESS_IO_H
 #define MCUTRAIN_HARNESS_IO_H
 

@@ -12,15 +12,9 @@
 #include "mcutrain/kernels/train.h"
 #include "../kernels/train_common.h"
 
-#if defined(__arm__) && !defined(__linux__)
-#define MT_TRAIN_BOARD 1
-#include "mcutrain/platform.h"
-#include "mps2.h"
-static void put_str(const char *s) { mt_mps2_uart_puts(s); }
-#else
-#define MT_TRAIN_BOARD 0
+#include "digest.h"
+#if !MT_DIGEST_BOARD
 #include "kernel_test_util.h"
-static void put_str(const char *s) { fputs(s, stdout); }
 #endif
 
 /* ---- digest mode: shared by host and board, no C library ---- */
@@ -29,31 +23,12 @@ static void put_str(const char *s) { fputs(s, stdout); }
 static int8_t dg_q[DG_CAP], dg_w[DG_CAP];
 static float dg_go[DG_CAP], dg_gi[DG_CAP], dg_s[DG_CAP], dg_m[DG_CAP];
 static int32_t dg_b[DG_CAP];
-static uint32_t dg_rng = 0x2545f491u, dg_hash;
-
-static uint32_t dg_next(void) {
-  dg_rng ^= dg_rng << 13;
-  dg_rng ^= dg_rng >> 17;
-  dg_rng ^= dg_rng << 5;
-  return dg_rng;
-}
-
-static int32_t dg_int(int32_t lo, int32_t hi) { return lo + (int32_t)(dg_next() % (uint32_t)(hi - lo + 1)); }
 
 /* uniform in [-mag, mag): 24 random bits, exact in float */
 static float dg_real(float mag) { return ((float)(int32_t)(dg_next() >> 8) * (1.0f / 8388608.0f) - 1.0f) * mag; }
 
-static void dg_fill_i8(int8_t *a, int32_t n, int32_t lo, int32_t hi) {
-  for (int32_t i = 0; i < n; ++i) a[i] = (int8_t)dg_int(lo, hi);
-}
-
 static void dg_fill_f32(float *a, int32_t n, float mag) {
   for (int32_t i = 0; i < n; ++i) a[i] = dg_real(mag);
-}
-
-/* FNV-1a over 32-bit words */
-static void dg_mix(uint32_t v) {
-  for (int i = 0; i < 4; ++i) dg_hash = (dg_hash ^ ((v >> (8 * i)) & 0xffu)) * 16777619u;
 }
 
 static void dg_mix_f32s(const float *a, int32_t n) {
@@ -62,39 +37,6 @@ static void dg_mix_f32s(const float *a, int32_t n) {
     b.f = a[i];
     dg_mix(b.u);
   }
-}
-
-static void dg_mix_i32s(const int32_t *a, int32_t n) {
-  for (int32_t i = 0; i < n; ++i) dg_mix((uint32_t)a[i]);
-}
-
-static void dg_mix_i8s(const int8_t *a, int32_t n) {
-  for (int32_t i = 0; i < n; ++i) dg_mix((uint32_t)(int32_t)a[i]);
-}
-
-static void dg_report(const char *name) {
-  char hex[9];
-  for (int i = 0; i < 8; ++i) hex[i] = "0123456789abcdef"[(dg_hash >> (28 - 4 * i)) & 0xfu];
-  hex[8] = 0;
-  put_str("DIGEST ");
-  put_str(name);
-  put_str(" ");
-  put_str(hex);
-  put_str("\n");
-  dg_hash = 2166136261u;
-}
-
-static int32_t dg_count(const mt_dims4 *d) { return d->n * d->h * d->w * d->c; }
-
-/* Random dims, drawn n, h, w, c in that order (the elements of a braced initializer, like the arguments
- * of a call, are evaluated in an unspecified order: never draw inside one, or the boards disagree). */
-static mt_dims4 dg_dims(int32_t n_hi, int32_t h_hi, int32_t w_hi, int32_t c_hi) {
-  mt_dims4 d;
-  d.n = dg_int(1, n_hi);
-  d.h = dg_int(1, h_hi);
-  d.w = dg_int(1, w_hi);
-  d.c = dg_int(1, c_hi);
-  return d;
 }
 
 /* A conv or depthwise geometry as the JS suite draws them: strides and dilations 1-2, SAME or VALID. */
@@ -274,7 +216,7 @@ static void digest_all(void) {
   dg_report("pool_mean_pad_mask_copy");
 }
 
-#if MT_TRAIN_BOARD
+#if MT_DIGEST_BOARD
 int main(void) {
   put_str("ready\n");
   digest_all();

@@ -24,6 +24,7 @@ import { SCHEME_COMMAND } from './scheme_command.ts';
 import { randomBytes } from 'node:crypto';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
 import { TRAIN_COMMAND, WEIGHTS_COMMAND } from './train_command.ts';
+import { EVAL_COMMAND } from './eval_command.ts';
 import { onePositional, optionValue, pixelsOption, str, type Values } from './options.ts';
 import { qemuBoardOf } from '../emulate/qemu.ts';
 import { startTwin, stopTwin, twinStatus } from '../emulate/twin.ts';
@@ -173,6 +174,7 @@ export const COMMANDS: Record<string, Command> = {
 
   train: TRAIN_COMMAND,
   weights: WEIGHTS_COMMAND,
+  eval: EVAL_COMMAND,
 
   reset: {
     usage: 'reset <dir> [--port P]',

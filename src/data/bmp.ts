@@ -61,3 +61,25 @@ export function decodeBmp(bytes: Uint8Array, name = 'image'): Image {
   }
   return { width, height, channels, pixels };
 }
+
+/** An 8-bit grayscale BMP (bottom-up rows, a gray palette), as decodeBmp reads it back. */
+export function encodeGrayBmp(width: number, height: number, pixels: Uint8Array): Uint8Array {
+  if (pixels.length !== width * height) throw new McutrainError(`a ${width}x${height} grayscale image takes ${width * height} pixels, not ${pixels.length}`);
+  const rowBytes = Math.ceil(width / 4) * 4;
+  const dataOffset = 14 + 40 + 256 * 4;
+  const out = new Uint8Array(dataOffset + rowBytes * height);
+  const v = new DataView(out.buffer);
+  out.set([0x42, 0x4d]);
+  v.setUint32(2, out.length, true);
+  v.setUint32(10, dataOffset, true);
+  v.setUint32(14, 40, true);
+  v.setInt32(18, width, true);
+  v.setInt32(22, height, true);
+  v.setUint16(26, 1, true); // planes
+  v.setUint16(28, 8, true);
+  v.setUint32(34, rowBytes * height, true);
+  v.setUint32(46, 256, true);
+  for (let i = 0; i < 256; i++) out.set([i, i, i, 0], 54 + i * 4);
+  for (let y = 0; y < height; y++) out.set(pixels.subarray(y * width, (y + 1) * width), dataOffset + (height - 1 - y) * rowBytes);
+  return out;
+}

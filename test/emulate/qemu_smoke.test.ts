@@ -3,9 +3,10 @@
  * Makefile and linker script templates:
  *  - the link server with the fake model on mps2-an500, driven by the TS Device over QemuTransport:
  *    HELLO, INFER of every byte value, PROFILE in instructions, RESET that really reboots the core;
- *  - the platform test harness (firmware/test/mps2_test_main.c) on all three boards: UART bytes
- *    both ways, ticks that count instructions exactly, a read that times out, the FPU, the stack
- *    high-water mark, a semihosting exit with a chosen code, a fault report;
+ *  - the platform test harness (firmware/test/mps2_test_main.c) on all four boards: UART bytes
+ *    both ways, ticks that count instructions exactly, a read that times out, a float product (the
+ *    FPU's; the Cortex-M3's in software), the stack high-water mark, a semihosting exit with a chosen
+ *    code, a fault report;
  *  - a model that does not fit fails at link time; missing QEMU or a bad image give clear errors.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { McutrainError } from '../../src/errors.ts';
 import { Device } from '../../src/link/device.ts';
 import { loadMps2Target, makeFirmware, writeMps2Project, type MakeResult, type Mps2Target } from './mps2_firmware.ts';
 
-const BOARDS = ['mps2-an500', 'mps2-an386', 'mps2-an505'];
+const BOARDS = ['mps2-an500', 'mps2-an386', 'mps2-an505', 'mps2-an385'];
 const IN_BYTES = 1024;
 const HARNESS_STACK_BYTES = 16384;
 
@@ -142,7 +143,7 @@ class HarnessClient {
 const BANNER = 'mcutrain mps2 test harness\n';
 
 describe.each(BOARDS)('platform harness on the emulated %s', (name) => {
-  it('moves bytes both ways, counts instructions, times out, uses the FPU and exits via semihosting', async () => {
+  it('moves bytes both ways, counts instructions, times out, multiplies floats and exits via semihosting', async () => {
     const session = await startQemu({ ...board(name).qemu, kernel: harness.get(name)! });
     try {
       const h = new HarnessClient(session);

@@ -10,7 +10,7 @@ import { seededUniform } from '../../src/util/random.ts';
 import { buildKernelHarness, seededInts, type KernelHarness } from './c_harness.ts';
 import {
   avgPoolGradNarrow, biasUpdateNarrow, clampMask, dwGradInputGatherF32, convGradInputNarrow, convUpdateNarrow, dequantize, EXP_ZERO, fcGradInputNarrow,
-  fcUpdateNarrow, gradCopy, maskApply, meanGradNarrow, neededExp, padGradNarrow, qmax, quantize, shiftDown, softmaxXentNarrow,
+  fcUpdateNarrow, gradCopy, maskApply, meanGradNarrow, neededExp, padGradNarrow, qmax, quantize, randomNarrow, shiftDown, softmaxXentNarrow,
   Writer, type Bits, type Narrow,
 } from './grad_narrow_reference.ts';
 import {
@@ -43,13 +43,7 @@ const hexBits = (t: string[]) => t.map((x) => parseInt(x, 16));
 function gen(seed: number) {
   const rand = seededInts(seed);
   const u = seededUniform(seed ^ 0x2c1b3c6d);
-  /** A narrow tensor: mostly full-range integers at a random exponent, sometimes all zero or tiny. */
-  const narrow = (n: number, bits: Bits): Narrow => {
-    const kind = rand(0, 9);
-    if (kind === 0) return { q: new Array<number>(n).fill(0), exp: EXP_ZERO };
-    const m = kind === 1 ? 3 : qmax(bits);
-    return { q: Array.from({ length: n }, () => rand(-m, m)), exp: rand(-30, 2) };
-  };
+  const narrow = (n: number, bits: Bits): Narrow => randomNarrow(rand, n, bits);
   const scales = (n: number) => Array.from({ length: n }, () => f(0.001 + 0.05 * u()));
   return { rand, u, narrow, scales };
 }

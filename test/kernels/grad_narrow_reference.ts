@@ -74,6 +74,14 @@ export class Writer {
 /** A narrow tensor: its integers and exponent (real = q * 2^exp). */
 export interface Narrow { q: number[]; exp: number }
 
+/** A random narrow tensor for the kernel tests: mostly full-range integers at a random exponent, sometimes all zero or tiny. */
+export function randomNarrow(rand: (lo: number, hi: number) => number, n: number, bits: Bits): Narrow {
+  const kind = rand(0, 9);
+  if (kind === 0) return { q: new Array<number>(n).fill(0), exp: EXP_ZERO };
+  const m = kind === 1 ? 3 : qmax(bits);
+  return { q: Array.from({ length: n }, () => rand(-m, m)), exp: rand(-30, 2) };
+}
+
 export const dequantize = (t: Narrow): number[] => t.q.map((q) => (t.exp === EXP_ZERO ? 0 : q * 2 ** t.exp));
 
 /** A gradient written element by element (n elements, values from `value(i)` in units of 2^base), onto an old one with accumulate. */
@@ -132,7 +140,7 @@ function tapRow(num: number, stride: number, limit: number): number {
 }
 
 /** Calls visit(n, oy, ox, fy, fx) for each tap (fy, fx), in that order, that reads input element (n, y, x, c). */
-function forEachGatherTap(g: ConvGeometry, inD: Dims, fD: Dims, outD: Dims, i: number,
+export function forEachGatherTap(g: ConvGeometry, inD: Dims, fD: Dims, outD: Dims, i: number,
   visit: (n: number, oy: number, ox: number, fy: number, fx: number) => void): void {
   const [n, y, x] = coords(inD, i);
   for (let fy = 0; fy < fD.h; ++fy) {

@@ -72,6 +72,16 @@ function oneOverOnePlusX(a: Fixed): Fixed {
   return rescale(fx(x.raw, 1), 0); // ExactMulByPot<-1> then Rescale<0>
 }
 
+/** exp of a Q5.26 difference in Q0 (exp_on_negative_values), as the raw int32. */
+export const expOfScaledDiffQ0 = (raw: number): number => expOnNegativeValues(fx(raw, 5)).raw;
+
+/** TFLite's GetReciprocal of a positive Q12 sum: 1/sum = reciprocal (Q0 raw) * 2^-bitsOverUnit. */
+export function reciprocalOfQ12(sum: number): { reciprocal: number; bitsOverUnit: number } {
+  const headroomPlusOne = Math.clz32(sum);
+  const shiftedSumMinusOne = fx(((sum * 2 ** headroomPlusOne) % 2 ** 32) - 2 ** 31, 0);
+  return { reciprocal: oneOverOnePlusX(shiftedSumMinusOne).raw, bitsOverUnit: 12 - headroomPlusOne };
+}
+
 /** The reference kernel on one row: parameters as lowered (multiplier, left shift, diff_min). */
 export function softmaxRowReference(row: number[], multiplier: number, leftShift: number, diffMin: number): number[] {
   const max = Math.max(-128, ...row);

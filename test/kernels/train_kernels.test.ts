@@ -485,7 +485,7 @@ describe('training kernels', () => {
       writeMps2Project(dir, target, { linkServer: false });
       cpSync(path.join(FIRMWARE, 'kernels'), path.join(dir, 'runtime', 'kernels'), { recursive: true });
       mkdirSync(path.join(dir, 'runtime', 'test'), { recursive: true });
-      cpSync(path.join(FIRMWARE, 'test', 'kernel_test_train.c'), path.join(dir, 'runtime', 'test', 'kernel_test_train.c'));
+      for (const f of ['kernel_test_train.c', 'digest.h']) cpSync(path.join(FIRMWARE, 'test', f), path.join(dir, 'runtime', 'test', f));
       const built = await makeFirmware(dir, 'runtime/test/kernel_test_train.c');
       expect(built.ok, built.log).toBe(true);
       expect(built.log).toContain('-ffp-contract=off');

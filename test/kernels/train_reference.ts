@@ -226,7 +226,7 @@ export function fcGradInput(batches: number, depth: number, outDepth: number, we
 export interface PoolGeometry { strideH: number; strideW: number; filterH: number; filterW: number; padH: number; padW: number }
 
 /** Calls visit(n, oy, ox, c, iy, ix, inBoundsCount) for every in-bounds element of every pooling window, in the kernel's order. */
-function forEachPoolTap(p: PoolGeometry, inD: Dims, outD: Dims,
+export function forEachPoolTap(p: PoolGeometry, inD: Dims, outD: Dims,
   visit: (n: number, oy: number, ox: number, c: number, iy: number, ix: number, cnt: number) => void): void {
   for (let n = 0; n < outD.n; ++n)
     for (let oy = 0; oy < outD.h; ++oy)

@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { closest } from '../util/option_values.ts';
-import { isTargetFile, listTargets } from '../targets/target.ts';
+import { isTargetFile, listTargets, loadTarget } from '../targets/target.ts';
 import { UsageError } from './exit_codes.ts';
 import { OPTION_VALUES, optionValue, type OptionName, type Values } from './options.ts';
 
@@ -131,7 +131,10 @@ function boardRef(ref: string, folders: string[]): string {
   if (isTargetFile(ref) || listTargets().includes(ref)) return ref;
   for (const folder of folders) {
     const file = path.join(folder, `${ref}.json`);
-    if (existsSync(file)) return file;
+    if (!existsSync(file)) continue;
+    const { name } = loadTarget(file);
+    if (name !== ref) throw new UsageError(`${file} names its board '${name}'`, `a project records its board by name: rename the file ${name}.json, or the board '${ref}'`);
+    return file;
   }
   return ref; // loadTarget names it unknown, with the nearest name
 }

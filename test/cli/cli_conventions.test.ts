@@ -222,6 +222,8 @@ describe('user board files', () => {
     expect(JSON.parse(plan.out).target).toBe('my-m7');
     const targets = JSON.parse((await run(['targets', '--json'], { cwd: sub })).out);
     expect(targets.at(-1)).toMatchObject({ name: 'my-m7', file, sramBytes: 512 * 1024 });
+    boardFile(path.join(root, 'boards'), 'mps2-an500', 'other', (t) => { t.name = 'my-m7'; });
+    expect((await run([...PLAN, '--target', 'other'], { cwd: sub })).error!.message).toBe(`${path.join(root, 'boards', 'other.json')} names its board 'my-m7'`);
   });
 
   it('a board file is checked field by field, and may not take a built-in name', async () => {

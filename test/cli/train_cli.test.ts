@@ -142,6 +142,15 @@ describe('mcutrain train / weights on the fake training engine', () => {
     expect(r.out).toMatch(/0\s+0\s+fc\/bias\s+bias\s+int32\s+12\s+7/); // bytes of [1, 2, 3] -> [108, -192, 308] that differ
   });
 
+  it('--json prints the run on stdout, the table going to stderr; --json-out writes the same', () => {
+    const json = path.join(root, 'run-stdout.json');
+    const r = cli('train', project, '--data', path.join(root, 'train'), '--seed', '3', '--json', '--json-out', json);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual(JSON.parse(readFileSync(json, 'utf8')));
+    expect(JSON.parse(r.out).steps).toHaveLength(12);
+    expect(r.err).toMatch(/epoch\s+train loss/);
+  });
+
   it('weights refuses a host project: its engine\'s state ends with each command', () => {
     const r = cli('weights', project, '-o', path.join(root, 'fresh.tflite'));
     expect(r.code).toBe(1);

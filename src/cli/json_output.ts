@@ -3,7 +3,9 @@
  * lines a person would read (progress notes, tables) go to stderr instead, so `mcutrain X --json | jq`
  * always parses.
  */
+import { format } from 'node:util';
 import type { Values } from './options.ts';
+import { notice } from './verbosity.ts';
 
 /** The command's result as JSON on stdout (with --json), else `text` (a function, so it is only formatted when shown). */
 export function printResult(v: Values, result: unknown, text?: () => string): void {
@@ -11,11 +13,11 @@ export function printResult(v: Values, result: unknown, text?: () => string): vo
   else if (text) console.log(text());
 }
 
-/** Runs `run` with console.log sent to stderr when `json` is set: the command's human output stays off stdout. */
+/** Runs `run` with console.log sent to stderr when `json` is set (dropped with --quiet): the command's human output stays off stdout. */
 export async function withJsonStdout<T>(json: boolean, run: () => Promise<T>): Promise<T> {
   if (!json) return run();
   const log = console.log;
-  console.log = (...args: unknown[]) => console.error(...args);
+  console.log = (...args: unknown[]) => notice(format(...args));
   try {
     return await run();
   } finally {

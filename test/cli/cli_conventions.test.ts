@@ -132,6 +132,9 @@ describe('--json prints the result on stdout', () => {
     const report = JSON.parse(r.out);
     expect(report.target).toBe('host');
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(report);
+    const quiet = await run([...PLAN, '--target', 'host', '--json', '-q']);
+    expect(JSON.parse(quiet.out)).toEqual(report);
+    expect(quiet.err).toBe('');
     const text = await run([...PLAN, '--target', 'host']);
     expect(text.out).toMatch(/Early stage:/);
     expect(() => JSON.parse(text.out)).toThrow();

@@ -64,12 +64,31 @@ export function withConstantBlock(graph: Graph, tensorId: number, block: Uint8Ar
   return withConstantData(graph, tensorId, joinBlock(data, block, b));
 }
 
+/** Where a trained tensor's learned bytes go: the tensor, or its trained block. */
+type TrainedParam = { tensor: number; slice?: TensorBlock };
+
 /**
  * A copy of `graph` with one trained tensor's learned bytes (`bytes`: its SRAM copy, as the device's
  * parameter space holds it) put back: the whole tensor, or its trained block when `slice` says so.
  */
-export function withTrainedParam(graph: Graph, p: { tensor: number; slice?: TensorBlock }, bytes: Uint8Array): Graph {
+export function withTrainedParam(graph: Graph, p: TrainedParam, bytes: Uint8Array): Graph {
   return p.slice ? withConstantBlock(graph, p.tensor, bytes, p.slice) : withConstantData(graph, p.tensor, bytes);
+}
+
+/**
+ * A copy of `graph` with every trained tensor of `params` (a project's training.params) put back from
+ * `bytes`, the device's parameter space (READ_PARAMS 'params': all of them, concatenated).
+ */
+export function withTrainedParams(graph: Graph, params: readonly (TrainedParam & { name: string; offset: number; bytes: number })[], bytes: Uint8Array): Graph {
+  let result = graph;
+  for (const p of params) {
+    if (p.offset + p.bytes > bytes.length) {
+      throw new McutrainError(`the project puts '${p.name}' at bytes ${p.offset}..${p.offset + p.bytes} but the device holds ${bytes.length}`,
+        'compile the project again, build it and flash it');
+    }
+    result = withTrainedParam(result, p, bytes.subarray(p.offset, p.offset + p.bytes));
+  }
+  return result;
 }
 
 /** The values as the tensor's stored bytes (a private copy), after checking their element type. */

@@ -5,7 +5,6 @@
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { SerialPort } from 'serialport';
 import { McutrainError } from '../errors.ts';
 import { TransportEvents, type Transport } from '../link/transport.ts';
 
@@ -134,6 +133,8 @@ export interface SerialOptions {
 
 /** Opens a serial port (a tty, a USB CDC device, a pty); clear errors for a missing or busy port. */
 export async function openSerial(path: string, what: string, opts: SerialOptions): Promise<StreamTransport> {
+  // Loaded here, not as every command starts: its native binding takes ~50 ms of CPU to load.
+  const { SerialPort } = await import('serialport');
   const port = new SerialPort({ path, baudRate: opts.baudRate, parity: opts.parity ?? 'none', dataBits: 8, stopBits: 1, autoOpen: false });
   await new Promise<void>((resolve, reject) => {
     port.open((error) => {

@@ -17,7 +17,7 @@
  */
 import { McutrainError } from '../errors.ts';
 import type { Graph, Operator } from '../ir/graph.ts';
-import { createFloatReference, fusedActivationBounds } from './float_reference.ts';
+import { fusedActivationBounds } from './activation_bounds.ts';
 
 export type RangeMethod = 'minmax' | 'percentile' | 'mse';
 export const RANGE_METHODS: readonly RangeMethod[] = ['minmax', 'percentile', 'mse'];
@@ -72,6 +72,8 @@ export async function calibrate(graph: Graph, samples: readonly (readonly Float3
 
   const passes = method === 'minmax' ? 1 : 2;
   const total = samples.length * passes;
+  // tfjs-core takes ~0.15 s of CPU to load: loaded when a float model is calibrated, not as every command starts.
+  const { createFloatReference } = await import('./float_reference.ts');
   const ref = await createFloatReference(graph);
   try {
     const observed = new Map<number, TensorRange>();

@@ -15,6 +15,8 @@ import { inputOf, roleOfInput, slotIndex, type WeightedOp } from '../ir/operator
 import { leadingPadding, outputSize } from '../lower/common.ts';
 import { readFloat32, readInts } from '../ir/tensor_data.ts';
 
+export { fusedActivationBounds } from './activation_bounds.ts';
+
 /** Values by tensor id: every graph input and every tensor an operator computed (constants are not repeated). */
 export type TensorValues = Map<number, Float32Array>;
 
@@ -259,19 +261,6 @@ function constInts(ctx: RunContext, op: OpOf<'MEAN'> | OpOf<'PAD'>, slot: 'axis'
     throw new McutrainError(`${opLabel(op)}: input ${index} must be a constant`, 'the model file is malformed; re-export it');
   }
   return readInts(t);
-}
-
-/** The range a fused activation clamps to (undefined bounds: open). */
-export function fusedActivationBounds(activation: Activation): { min?: number; max?: number } {
-  switch (activation) {
-    case 'NONE': return {};
-    case 'RELU': return { min: 0 };
-    case 'RELU6': return { min: 0, max: 6 };
-    case 'RELU_N1_TO_1': return { min: -1, max: 1 };
-    case 'TANH': return { min: -1, max: 1 };
-    default:
-      throw new McutrainError(`fused activation ${activation} is not supported`, 'use NONE, RELU, RELU6, RELU_N1_TO_1 or TANH');
-  }
 }
 
 function activate(x: tf.Tensor, activation: Activation, op: Operator): tf.Tensor {

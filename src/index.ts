@@ -1,0 +1,156 @@
+/**
+ * mcutrain's programmatic API: what the `mcutrain` command does, as functions. The package's `.` export
+ * (`import { compile } from 'mcutrain'`); the README's "Use it as a library" shows the whole loop.
+ *
+ * import a model -> plan its memory -> compile it into a C project -> build it -> open the device (the host
+ * engine, the emulated twin of a board, or a board on a serial port) -> infer / evaluate / train on it ->
+ * read the learned weights back into a .tflite.
+ *
+ * Every failure the user can act on is a McutrainError (message + hint).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { McutrainError } from './errors.ts';
+import { readLabelledFolder, type LabelledSet } from './data/labelled.ts';
+import type { PixelMapping } from './data/input_file.ts';
+import { withTrainedParams } from './export/apply_weights.ts';
+import { writeTflite } from './export/write_tflite.ts';
+import { importTflite } from './import/import_tflite.ts';
+import { openProjectDevice, type OpenOptions } from './link/connect.ts';
+import type { Device } from './link/device.ts';
+import { analyzeModel, compileModel, fitWithin, readModelFile, resolveScheme, type Analysis, type CompileOptions, type CompileResult, type TrainOptions } from './project/compile_project.ts';
+import { fitVerdict, type FitVerdict } from './project/fit.ts';
+import { PROJECT_MODEL_FILE, readManifest, type ProjectManifest, type TrainingInfo } from './project/manifest.ts';
+import { evaluateOn, shuffledEpochs, TrainingSession, type Samples, type Score, type SessionProgress, type SessionResult } from './session/training_session.ts';
+import { DEFAULT_TARGET, loadTarget } from './targets/target.ts';
+import type { Numerics } from './lower/numerics.ts';
+
+export { McutrainError } from './errors.ts';
+export { VERSION } from './version.ts';
+export { importTflite, importTfliteFile as importModel } from './import/import_tflite.ts';
+export type { Graph, Tensor, Operator } from './ir/graph.ts';
+export { writeTflite } from './export/write_tflite.ts';
+export { buildProject, buildProjectAsync, type BuildOptions, type BuildResult } from './build/build_project.ts';
+export { Device } from './link/device.ts';
+export type { OpenOptions } from './link/connect.ts';
+export { readManifest, type ProjectManifest } from './project/manifest.ts';
+export { DEFAULT_TARGET, listTargets, loadTarget, type Target } from './targets/target.ts';
+export { parseScheme, schemeToString, type TrainingScheme } from './train/scheme.ts';
+export { readLabelledFolder, type LabelledSet } from './data/labelled.ts';
+export { TrainingSession, shuffledEpochs, evaluateOn, type SessionOptions, type SessionResult, type SessionProgress, type Score, type Samples } from './session/training_session.ts';
+export type { CompileOptions, CompileResult, TrainOptions, Analysis } from './project/compile_project.ts';
+export type { FitVerdict } from './project/fit.ts';
+export type { MemoryPlan } from './plan/plan_memory.ts';
+export type { Numerics } from './lower/numerics.ts';
+
+/**
+ * Compiles a .tflite model into a self-contained C project in `outDir` (as `mcutrain compile`): the
+ * inference engine, and with `train` the on-device training engine too. Refuses a model that does not fit
+ * the target's SRAM/Flash (the error lists remedies).
+ *
+ * @example compile({ modelPath: 'model.tflite', target: 'host', outDir: 'build/model', train: { scheme: 'bias:last=2' } })
+ */
+export function compile(opts: CompileOptions): CompileResult {
+  return compileModel(opts);
+}
+
+export interface PlanOptions {
+  /** A target name (`listTargets()`); default mps2-an500. */
+  target?: string;
+  numerics?: Numerics;
+  /** Plan the training engine of this scheme too. */
+  train?: TrainOptions;
+}
+
+export interface PlanResult {
+  /** The graph, kernel calls, memory plan (`analysis.plan.arenaBytes`, buffers) and training analysis. */
+  analysis: Analysis;
+  /** Whether it fits the target, and what would make it fit. */
+  fit: FitVerdict;
+}
+
+/** The static memory plan of a model (and of its training scheme), without writing a project (as `mcutrain plan`). */
+export function plan(modelPath: string, opts: PlanOptions = {}): PlanResult {
+  const target = loadTarget(opts.target ?? DEFAULT_TARGET);
+  const subject = {
+    bytes: readModelFile(modelPath), name: path.basename(modelPath), numerics: opts.numerics,
+    scheme: opts.train ? resolveScheme(opts.train) : undefined,
+    options: { reorder: opts.train?.reorder, inPlace: opts.train?.inPlace, fitWithin: fitWithin(target) },
+  };
+  const analysis = analyzeModel(subject.bytes, subject.name, subject.numerics, subject.scheme, subject.options);
+  return { analysis, fit: fitVerdict(analysis, target, subject) };
+}
+
+/**
+ * Opens the engine of a built project: a host project runs its program; a board project talks to the
+ * board on `opts.port`, or without one runs its firmware on the board's emulated twin (QEMU). The
+ * device must run this very build. Close it with `device.close()`.
+ */
+export async function openDevice(projectDir: string, opts: OpenOptions = {}): Promise<Device> {
+  return openProjectDevice(projectDir, readManifest(projectDir), opts);
+}
+
+function trainingOf(manifest: ProjectManifest, dir: string): TrainingInfo {
+  if (!manifest.training) {
+    throw new McutrainError(`project '${dir}' was compiled without training`, 'compile it with a training scheme (compile({ ..., train: { scheme } })), then build it again');
+  }
+  return manifest.training;
+}
+
+/**
+ * A labelled folder (<folder>/<class>/<files>: .npy, .bin, .bmp) as samples for the project's input.
+ * `labelsOf`: label the classes as this (training) set does, for a validation set.
+ */
+export function readDataset(projectDir: string, folder: string, opts: { pixels?: PixelMapping; labelsOf?: LabelledSet; warn?: (message: string) => void } = {}): LabelledSet {
+  const manifest = readManifest(projectDir);
+  const training = trainingOf(manifest, projectDir);
+  return readLabelledFolder(folder, manifest.inputs[0], {
+    pixels: opts.pixels ?? 'shift', classes: training.classes, warn: opts.warn,
+    labelsOf: opts.labelsOf ? { folder, classNames: opts.labelsOf.classNames } : undefined,
+  });
+}
+
+export interface TrainRunOptions {
+  train: Samples;
+  /** Evaluated before the first epoch and after each one. */
+  val?: Samples;
+  /** Default 1. */
+  epochs?: number;
+  /** Default: the scheme's. */
+  lr?: number;
+  momentum?: number;
+  /** Seeds the sample order (default 1). */
+  seed?: number;
+  onProgress?(p: SessionProgress): void;
+}
+
+/**
+ * Trains the model on the device, one SGD step per sample (as `mcutrain train`, without its checkpoints):
+ * returns the loss and accuracy per epoch (and on `val` before the first).
+ */
+export async function train(device: Device, projectDir: string, opts: TrainRunOptions): Promise<SessionResult> {
+  const training = trainingOf(readManifest(projectDir), projectDir);
+  const session = new TrainingSession({
+    device, train: opts.train, val: opts.val, epochs: opts.epochs ?? 1, orders: shuffledEpochs(opts.train.samples.length, opts.seed ?? 1),
+    hyper: { lr: opts.lr ?? training.lr, momentum: opts.momentum ?? training.momentum }, evaluateBefore: opts.val !== undefined, onProgress: opts.onProgress,
+  });
+  await session.begin();
+  return session.run();
+}
+
+/** The mean loss and accuracy of the device's model on `set` (nothing is trained). */
+export function evaluate(device: Device, set: Samples): Promise<Score> {
+  return evaluateOn(device, set);
+}
+
+/**
+ * The project's model with the weights the device has learned: the bytes of a .tflite (write them to a
+ * file, or `importTflite` them). The project's copy of its model (model.tflite) is the base.
+ */
+export async function readWeights(device: Device, projectDir: string): Promise<Uint8Array> {
+  const training = trainingOf(readManifest(projectDir), projectDir);
+  const modelFile = path.join(projectDir, PROJECT_MODEL_FILE);
+  if (!existsSync(modelFile)) throw new McutrainError(`'${projectDir}' has no ${PROJECT_MODEL_FILE}`, 'compile the project again with this mcutrain');
+  const original = importTflite(new Uint8Array(readFileSync(modelFile)), PROJECT_MODEL_FILE);
+  return writeTflite(withTrainedParams(original, training.params, await device.readParams('params')));
+}

@@ -64,6 +64,7 @@ export function readModelFile(file: string): Uint8Array {
 
 export interface CompileOptions {
   modelPath: string;
+  /** A target name, or a board file (.json), which the project then keeps a copy of (PROJECT_BOARD_FILE). */
   target: string;
   outDir: string;
   /** Whose int8 arithmetic to reproduce (see src/lower/numerics.ts). */

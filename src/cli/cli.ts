@@ -35,13 +35,22 @@ Run 'mcutrain <command> --help' for a command's options; -V, --version prints th
 Settings: a flag, else MCUTRAIN_TARGET / MCUTRAIN_PORT, else mcutrain.config.json (found from the current
 folder upward), else the default. Exit status: 0 done, 1 failed, 2 bad command line or config, 70 a bug.`;
 
+/** The common options that may come before the command's name (not --help, which there means mcutrain's help). */
+const LEADING_OPTIONS = new Set(['--json', '-v', '--verbose', '-q', '--quiet']);
+
 /** Every option some command takes: the keys a config file may hold. */
 const ALL_OPTIONS: OptionSpec = Object.assign({}, COMMON_OPTIONS, ...Object.values(COMMANDS).map((c) => c.options));
 
 /** Runs one command line; returns the exit status, or throws the error that ends it (exitCodeOf gives its status). */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<number> {
   setVerbosity('normal');
-  const [name, ...rest] = argv;
+  // The common options may also come before the command (mcutrain -q compile ...), as PlatformIO takes them.
+  const before = argv.findIndex((a) => !LEADING_OPTIONS.has(a));
+  const leading = before < 0 ? argv : argv.slice(0, before);
+  const [name, ...after] = argv.slice(leading.length);
+  const rest = [...after, ...leading];
+  const verbose = leading.find((a) => a === '-v' || a === '--verbose');
+  if (!name && verbose) throw new UsageError(`'${verbose}' is --verbose, and names no command`, 'mcutrain -V (or --version) prints the version');
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(USAGE);
     return EXIT.ok;
@@ -52,7 +61,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   }
   const command = COMMANDS[name];
   if (!command) {
-    if (name === '-v') throw new UsageError("'-v' is --verbose, given before a command", "mcutrain -V (or --version) prints the version; put -v after the command: mcutrain <command> -v");
     const near = closest(name, Object.keys(COMMANDS));
     throw new UsageError(`unknown command '${name}'`, `${near ? `did you mean '${near}'? ` : ''}run 'mcutrain --help' for the list of commands`);
   }

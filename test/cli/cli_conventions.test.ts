@@ -68,6 +68,9 @@ describe('version, verbosity and help', () => {
     const v = await run(['-v']);
     expect(v.code).toBe(EXIT.usage);
     expect(v.error!.hint).toMatch(/-V \(or --version\) prints the version/);
+    const leading = await run(['-q', 'targets', '--json']);
+    expect(leading.code).toBe(0);
+    expect(JSON.parse(leading.out)[0].name).toBe('host');
   });
 
   it('every command\'s help lists the common options', async () => {

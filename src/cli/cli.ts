@@ -48,7 +48,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   const before = argv.findIndex((a) => !LEADING_OPTIONS.has(a));
   const leading = before < 0 ? argv : argv.slice(0, before);
   const [name, ...after] = argv.slice(leading.length);
-  const rest = [...after, ...leading];
+  const rest = [...leading, ...after];
   const verbose = leading.find((a) => a === '-v' || a === '--verbose');
   if (!name && verbose) throw new UsageError(`'${verbose}' is --verbose, and names no command`, 'mcutrain -V (or --version) prints the version');
   if (!name || name === '--help' || name === '-h' || name === 'help') {

@@ -46,7 +46,7 @@ accuracy "$OUT/before.json"
 person_build=$!
 
 stage "fine-tune on the board: 2 epochs over 300 digits, one SGD step per sample over the link"
-mcutrain train "$BOARD" --data "$DIGITS/train" --epochs 2 --lr 0.1 --json "$OUT/train.json"
+mcutrain train "$BOARD" --data "$DIGITS/train" --epochs 2 --lr 0.1 --json-out "$OUT/train.json"
 
 stage "after: the same 200 test digits"
 mcutrain eval "$BOARD" --data "$DIGITS/test" --json > "$OUT/after.json"

@@ -57,7 +57,7 @@ export function compile(opts: CompileOptions): CompileResult {
 }
 
 export interface PlanOptions {
-  /** A target name (`listTargets()`); default mps2-an500. */
+  /** A target name (`listTargets()`) or a board file (a path ending in .json, checked as targets/*.json are); default mps2-an500. */
   target?: string;
   numerics?: Numerics;
   /** Plan the training engine of this scheme too. */

@@ -56,7 +56,7 @@ export function buildProjectAsync(dir: string, opts: BuildOptions = {}): Promise
 /** The checks before a build and the make arguments; `finish` turns make's outcome into a result or an error. */
 function prepareBuild(dir: string, opts: BuildOptions): { args: string[]; finish: (log: string, status: number | null, error?: Error) => BuildResult } {
   const manifest = readManifest(dir);
-  const target = loadTarget(manifest.target);
+  const target = loadTarget(manifest.target, dir);
   if (!hasCommand('make')) throw new McutrainError('`make` is not installed', 'install it (Debian: apt-get install make)');
   const compiler = target.kind === 'host' ? process.env.CC ?? target.cc : target.cc;
   if (!hasCommand(compiler)) {

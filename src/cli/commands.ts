@@ -14,6 +14,8 @@ import { formatInspectReport, inspectModel } from './inspect.ts';
 import { formatBytes, formatTable } from '../util/table.ts';
 import { formatProfileReport, makeProfileReport } from './profile.ts';
 import { progress } from './progress.ts';
+import { printResult } from './json_output.ts';
+import { userBoards, type OptionSpec, type ProjectConfig } from './config.ts';
 import { quantizeCommand } from './quantize_command.ts';
 import { flashCommand } from './flash_command.ts';
 import { ZOO_COMMAND } from './zoo_command.ts';
@@ -28,26 +30,33 @@ import { EVAL_COMMAND } from './eval_command.ts';
 import { onePositional, optionValue, pixelsOption, str, type Values } from './options.ts';
 import { qemuBoardOf } from '../emulate/qemu.ts';
 import { startTwin, stopTwin, twinStatus } from '../emulate/twin.ts';
-export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
+export type { OptionSpec };
+
+export interface CommandContext {
+  config: ProjectConfig;
+}
 
 export interface Command {
   usage: string;
   summary: string;
   help: string;
   options: OptionSpec;
-  run(positionals: string[], values: Values): Promise<number>;
+  /** Options taken only from the command line, never from MCUTRAIN_* or mcutrain.config.json. */
+  flagOnly?: string[];
+  /** `context`: what the command line settled besides the options (the config file read). */
+  run(positionals: string[], values: Values, context?: CommandContext): Promise<number>;
 }
 
 export const COMMANDS: Record<string, Command> = {
   inspect: {
     usage: 'inspect <model.tflite> [--json]',
     summary: 'operators, tensors, quantization, SRAM/Flash estimate',
-    help: 'Options:\n  --json   print the report as JSON',
-    options: { json: { type: 'boolean' } },
+    help: '',
+    options: {},
     async run(pos, v) {
       const file = onePositional(pos, 'one model file', this.usage);
       const report = inspectModel(readModelFile(file), path.basename(file));
-      console.log(v.json ? JSON.stringify(report, null, 2) : formatInspectReport(report));
+      printResult(v, report, () => formatInspectReport(report));
       return 0;
     },
   },
@@ -72,6 +81,7 @@ export const COMMANDS: Record<string, Command> = {
     async run(pos, v) {
       const dir = onePositional(pos, 'one project folder', this.usage);
       const r = buildProject(dir, { sanitize: v.sanitize === true, portable: v.portable === true });
+      printResult(v, r);
       console.log(`built ${r.artifact}`);
       if (r.memory) {
         const m = r.memory;
@@ -97,11 +107,10 @@ export const COMMANDS: Record<string, Command> = {
       '                     bytes (the pixel bytes as int8, as TFLite Micro\'s person-detection test data)',
       '  -o, --out FILE     also write the raw output bytes (all outputs concatenated)',
       '  --labels A,B,...   names for the classes of a 1-D output',
-      '  --json             print the outputs as JSON',
       PORT_HELP,
     ].join('\n'),
     options: {
-      input: { type: 'string', short: 'i' }, out: { type: 'string', short: 'o' }, labels: { type: 'string' }, json: { type: 'boolean' },
+      input: { type: 'string', short: 'i' }, out: { type: 'string', short: 'o' }, labels: { type: 'string' },
       pixels: { type: 'string', default: 'shift' }, ...PORT_OPTIONS,
     },
     async run(pos, v) {
@@ -117,7 +126,7 @@ export const COMMANDS: Record<string, Command> = {
         const raw = await device.infer(data);
         if (str(v.out)) writeFileAtomic(str(v.out)!, raw);
         const outputs = decodeOutputs(raw, manifest.outputs);
-        console.log(v.json ? JSON.stringify(outputs, null, 2) : formatOutputs(outputs, str(v.labels)?.split(',')));
+        printResult(v, outputs, () => formatOutputs(outputs, str(v.labels)?.split(',')));
       } finally {
         await device.close();
       }
@@ -133,12 +142,11 @@ export const COMMANDS: Record<string, Command> = {
       '  --runs N           inferences to take the median of (default 5)',
       '  -i, --input FILE   input to profile with (default: random bytes)',
       '  --pixels MODE      how .bmp pixels feed an int8 input: shift (default) or bytes, as for infer',
-      '  --json             print the report as JSON',
       '  --report FILE      also write the HTML report: the latency chart with the project\'s plan and memory',
       PORT_HELP,
       'Ticks are instructions on the emulated board (QEMU -icount), cycles on silicon, ns on the host.',
     ].join('\n'),
-    options: { runs: { type: 'string', default: '5' }, input: { type: 'string', short: 'i' }, json: { type: 'boolean' }, report: { type: 'string' }, pixels: { type: 'string', default: 'shift' }, ...PORT_OPTIONS },
+    options: { runs: { type: 'string', default: '5' }, input: { type: 'string', short: 'i' }, report: { type: 'string' }, pixels: { type: 'string', default: 'shift' }, ...PORT_OPTIONS },
     async run(pos, v) {
       const dir = onePositional(pos, 'one project folder', this.usage);
       const runs = optionValue(v, 'runs')!;
@@ -159,7 +167,7 @@ export const COMMANDS: Record<string, Command> = {
         }
         bar.done();
         const report = makeProfileReport(manifest, device.description, profiles);
-        console.log(v.json ? JSON.stringify(report, null, 2) : formatProfileReport(report));
+        printResult(v, report, () => formatProfileReport(report));
         if (str(v.report)) await writeReport(str(v.report)!, { ...projectReportInputs(dir), profile: report });
       } finally {
         bar.done();
@@ -187,7 +195,7 @@ export const COMMANDS: Record<string, Command> = {
       const dir = onePositional(pos, 'one project folder', this.usage);
       const port = portOptions(v);
       const manifest = readManifest(dir);
-      const target = loadTarget(manifest.target);
+      const target = loadTarget(manifest.target, dir);
       if (target.kind === 'host') {
         throw new McutrainError(`'${dir}' targets the host: its engine runs only while one command runs, so there is nothing to reset`,
           'every command starts the host engine afresh from its compiled-in parameters');
@@ -200,12 +208,14 @@ export const COMMANDS: Record<string, Command> = {
           await device.close();
         }
         console.log(`reset ${device.description}`);
+        printResult(v, { reset: device.description });
         return 0;
       }
       const board = qemuBoardOf(target);
       if (!twinStatus(dir).flashed) throw new McutrainError(`no image was flashed into the emulated ${board.machine} board of '${dir}'`, `flash it: mcutrain flash ${dir}`);
       const twin = await startTwin(dir, board);
       console.log(`reset the emulated ${board.machine} board of '${dir}': its flashed image started afresh (QEMU pid ${twin.pid})`);
+      printResult(v, { reset: `the emulated ${board.machine} board of '${dir}'`, pid: twin.pid });
       return 0;
     },
   },
@@ -215,9 +225,10 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'end the emulated twin of a board project',
     help: 'The emulated board runs from mcutrain flash (or the first command that needs it) until this command.',
     options: {},
-    async run(pos) {
+    async run(pos, v) {
       const dir = onePositional(pos, 'one project folder', this.usage);
       const stopped = await stopTwin(dir);
+      printResult(v, { stopped: stopped ? { machine: stopped.machine, pid: stopped.pid } : null });
       console.log(stopped ? `stopped the emulated ${stopped.machine} board of '${dir}' (QEMU pid ${stopped.pid})` : `no emulated board is running for '${dir}'`);
       return 0;
     },
@@ -226,28 +237,31 @@ export const COMMANDS: Record<string, Command> = {
   ports: {
     usage: 'ports [--json]',
     summary: 'serial ports that look like boards or debug probes',
-    help: 'Options:\n  --json   print the list as JSON',
-    options: { json: { type: 'boolean' } },
+    help: '',
+    options: {},
     async run(_pos, v) {
       const ports = await listBoardPorts();
-      console.log(v.json ? JSON.stringify(ports, null, 2) : ports.length ? formatPorts(ports) : 'no serial ports found');
+      printResult(v, ports, () => (ports.length ? formatPorts(ports) : 'no serial ports found'));
       return 0;
     },
   },
 
   targets: {
-    usage: 'targets',
-    summary: 'list the supported boards and hosts',
-    help: '',
+    usage: 'targets [--json]',
+    summary: 'list the supported boards and hosts, and the user boards of mcutrain.config.json',
+    help: 'User boards: --target ./myboard.json on any command, or a "boards" folder of <name>.json files in mcutrain.config.json.',
     options: {},
-    async run() {
-      const rows = listTargets().map((n) => {
-        const t = loadTarget(n);
-        const mem = t.kind === 'mcu' ? `${t.sram!.bytes / 1024} KiB / ${t.flash!.bytes / 1024} KiB` : '-';
-        const run = t.kind === 'host' ? 'this computer' : t.qemu ? `QEMU ${t.qemu.machine}` : (t.flashMethods ?? []).join(', ');
-        return [t.name + (t.name === DEFAULT_TARGET ? ' (default)' : ''), t.kind === 'mcu' ? t.cpu! : 'host', mem, run, t.description];
-      });
-      console.log(formatTable(['target', 'core', 'SRAM / Flash', 'runs on', 'description'], rows));
+    async run(_pos, v, context) {
+      const targets = [...listTargets().map((n) => ({ target: loadTarget(n), file: undefined as string | undefined })),
+        ...(context ? userBoards(context.config) : []).map((file) => ({ target: loadTarget(file), file }))];
+      const list = targets.map(({ target: t, file }) => ({
+        name: t.name, default: t.name === DEFAULT_TARGET, kind: t.kind, cpu: t.cpu ?? null, sramBytes: t.sram?.bytes ?? null, flashBytes: t.flash?.bytes ?? null,
+        runsOn: t.kind === 'host' ? 'this computer' : t.qemu ? `QEMU ${t.qemu.machine}` : (t.flashMethods ?? []).join(', '), description: t.description, file: file ?? null,
+      }));
+      printResult(v, list, () => formatTable(['target', 'core', 'SRAM / Flash', 'runs on', 'description'], list.map((t) => [
+        t.name + (t.default ? ' (default)' : '') + (t.file ? ` (${t.file})` : ''), t.cpu ?? 'host',
+        t.sramBytes === null ? '-' : `${t.sramBytes / 1024} KiB / ${t.flashBytes! / 1024} KiB`, t.runsOn, t.description,
+      ])));
       return 0;
     },
   },

@@ -1,5 +1,6 @@
 /** `mcutrain compile` (optionally with a training scheme) and `mcutrain plan` (the training memory report). */
 import path from 'node:path';
+import { printResult } from './json_output.ts';
 import { McutrainError } from '../errors.ts';
 import { analyzeModel, fitWithin, type Analysis } from '../pipeline/pipeline.ts';
 import { compileModel, readModelFile, resolveScheme, type TrainOptions } from '../project/compile_project.ts';
@@ -104,6 +105,7 @@ export const COMPILE_COMMAND: Command = {
         `(lower bound ${formatBytes(t.trainLowerBoundBytes)}), MACs forward ${t.macsForward.toLocaleString('en-US')} backward ${t.macsBackward.toLocaleString('en-US')}`);
     }
     console.log(`  ${fit.summary}`);
+    printResult(v, { outDir: out, ms: Math.round(ms), fit, manifest });
     return 0;
   },
 };
@@ -135,7 +137,7 @@ export function planModel(file: string, v: Values): { report: PlanReport & { pat
 }
 
 export const PLAN_COMMAND: Command = {
-  usage: 'plan <model.tflite> --train SCHEME [--target mps2-an500] [--svg chart.svg] [--json report.json] [--report report.html]',
+  usage: 'plan <model.tflite> --train SCHEME [--target mps2-an500] [--svg chart.svg] [--json] [--json-out report.json] [--report report.html]',
   summary: 'report a training scheme\'s peak SRAM, lower bound, Flash, MACs and buffer lifetimes',
   help: [
     'Options:',
@@ -144,22 +146,22 @@ export const PLAN_COMMAND: Command = {
     PATCH_HELP,
     '  --numerics tflm|tflite  as for compile',
     '  --svg FILE           write the memory timeline of the training step (SVG; --report has it with more)',
-    '  --json FILE          write the whole report (every buffer and step) as JSON',
+    '  --json               print the whole report (every buffer and step) as JSON on stdout',
+    '  --json-out FILE      also write it to FILE (formerly --json FILE)',
     '  --report FILE        write the HTML report: memory timeline, buffers, trained layers, Flash/SRAM',
   ].join('\n'),
-  options: { target: { type: 'string', short: 't', default: DEFAULT_TARGET }, numerics: { type: 'string', default: 'tflm' }, svg: { type: 'string' }, json: { type: 'string' }, report: { type: 'string' }, ...TRAIN_OPTIONS },
+  options: { target: { type: 'string', short: 't', default: DEFAULT_TARGET }, numerics: { type: 'string', default: 'tflm' }, svg: { type: 'string' }, 'json-out': { type: 'string' }, report: { type: 'string' }, ...TRAIN_OPTIONS },
   async run(pos, v) {
     const file = onePositional(pos, 'one model file', this.usage);
     const { report, fit, patches } = planModel(file, v);
-    console.log(formatPlanReport(report));
-    console.log(formatPlanPatches(report.patches, patches, fit.fits));
+    printResult(v, report, () => `${formatPlanReport(report)}\n${formatPlanPatches(report.patches, patches, fit.fits)}`);
     const svg = str(v.svg);
     if (svg) {
       await writeTimelineSvg(svg, report);
       console.log(`\nmemory timeline: ${svg}`);
     }
-    const json = str(v.json);
-    if (json) writeFileAtomic(json, JSON.stringify(report, null, 2) + '\n');
+    const jsonOut = str(v['json-out']);
+    if (jsonOut) writeFileAtomic(jsonOut, JSON.stringify(report, null, 2) + '\n');
     const html = str(v.report);
     if (html) {
       await writeReport(html, { plan: report });

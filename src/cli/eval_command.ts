@@ -13,6 +13,7 @@ import { openProjectDevice } from '../connect/connect.ts';
 import type { Device } from '../link/device.ts';
 import { PROJECT_MODEL_FILE, readManifest, type IoTensorInfo, type ProjectManifest } from '../project/manifest.ts';
 import type { Command } from './commands.ts';
+import { printResult } from './json_output.ts';
 import { onePositional, pixelsOption, str } from './options.ts';
 import { decodeOutputs } from './outputs.ts';
 import { PORT_HELP, PORT_OPTIONS, portOptions } from './port_options.ts';
@@ -119,12 +120,11 @@ export const EVAL_COMMAND: Command = {
     '  -d, --data FOLDER   samples as FOLDER/<class>/<files> (.bmp, .npy or raw .bin); class folders',
     '                      named 0, 1, ... are those labels, other names are sorted into 0..k-1',
     '  --pixels MODE       how .bmp pixels feed an int8 input: shift (pixel-128, default) or bytes',
-    '  --json              print the report as JSON',
     PORT_HELP,
     'A project compiled with --train is scored by its training engine (EVALUATE: the loss train reports);',
     'an inference-only one by INFER, the loss computed from its dequantized output.',
   ].join('\n'),
-  options: { data: { type: 'string', short: 'd' }, pixels: { type: 'string', default: 'shift' }, json: { type: 'boolean' }, ...PORT_OPTIONS },
+  options: { data: { type: 'string', short: 'd' }, pixels: { type: 'string', default: 'shift' }, ...PORT_OPTIONS },
   async run(pos, v) {
     const dir = onePositional(pos, 'one project folder', USAGE);
     const data = str(v.data);
@@ -147,7 +147,7 @@ export const EVAL_COMMAND: Command = {
       const report: EvalReport = {
         project: dir, device: device.description, engine: manifest.training ? 'training' : 'inference', ...(await evaluateLabelled(device, set, score)),
       };
-      console.log(v.json ? JSON.stringify(report, null, 2) : formatEvalReport(report));
+      printResult(v, report, () => formatEvalReport(report));
     } finally {
       await device.close();
     }

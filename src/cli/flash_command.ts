@@ -1,5 +1,6 @@
 /** `mcutrain flash`: write a built firmware to its board (or its emulated twin) and verify it. */
 import path from 'node:path';
+import { printResult } from './json_output.ts';
 import { McutrainError } from '../errors.ts';
 import { readManifest } from '../project/manifest.ts';
 import { loadTarget, mcuOf } from '../targets/target.ts';
@@ -55,7 +56,7 @@ function makeFlasher(method: Method, o: FlashChoice, target: ReturnType<typeof m
 
 export async function flashProject(dir: string, o: FlashChoice): Promise<FlashReport> {
   const manifest = readManifest(dir);
-  const target = mcuOf(loadTarget(manifest.target));
+  const target = mcuOf(loadTarget(manifest.target, dir));
   const method = chooseMethod(o, target.flashMethods ?? [], target.qemu !== undefined);
   // The board is checked against the ELF by read-back; the ELF against the project here.
   checkBuiltImage(dir, manifest, 'firmware.elf');
@@ -83,12 +84,14 @@ export const flashCommand: Command = {
     'runs on after the command, keeping its state like a board, until mcutrain reset or mcutrain stop.',
   ].join('\n'),
   options: { method: { type: 'string' }, gdb: { type: 'string' }, port: { type: 'string', short: 'p' }, drive: { type: 'string' } },
+  flagOnly: ['port'], // a probe's or bootloader's port, not the board's link port MCUTRAIN_PORT names
   async run(pos, v) {
     if (pos.length !== 1) throw new McutrainError('flash takes one project folder', `usage: mcutrain ${this.usage}`);
     const report = await flashProject(pos[0], { method: str(v.method), gdb: str(v.gdb), port: str(v.port), drive: str(v.drive) });
     console.log(`flashed ${formatBytes(report.bytesWritten)} in ${report.segments} segment(s) to ${report.device} with ${report.method} in ${report.elapsedMs} ms`);
     console.log(`  verified: ${report.verification.detail} (CRC-32 ${report.verification.crc32.toString(16).padStart(8, '0')})`);
     for (const note of report.notes) console.log(`  ${note}`);
+    printResult(v, report);
     return 0;
   },
 };

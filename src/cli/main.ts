@@ -1,7 +1,6 @@
 /** The mcutrain process: runs the command line (cli.ts) and turns its outcome into output and an exit status. */
-import { McutrainError } from '../errors.ts';
-import { fileSystemError } from '../util/fs_errors.ts';
 import { main } from './cli.ts';
+import { exitCodeOf, userError } from './exit_codes.ts';
 
 /**
  * A reader that goes away early (`mcutrain plan ... | head`) ends our output, not the run: the write
@@ -21,15 +20,14 @@ tolerateClosedOutput(process.stderr);
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e: unknown) => {
-    const error = e instanceof McutrainError ? e : fileSystemError(e);
+    const error = userError(e);
     if (error) {
       console.error(`mcutrain: error: ${error.message}`);
       if (error.hint) console.error(`  hint: ${error.hint}`);
-      process.exitCode = 1;
     } else {
       console.error('mcutrain: internal error (a bug; please report it with the command you ran):');
       console.error(e);
-      process.exitCode = 70;
     }
+    process.exitCode = exitCodeOf(e);
   },
 );

@@ -4,7 +4,7 @@
  * it. The choices are the stages' own lists, checked by the same reader (src/util/option_values.ts)
  * when a stage function is called directly, so a bad value fails the same way wherever it is given.
  */
-import { McutrainError } from '../errors.ts';
+import { asUsageError, UsageError } from './exit_codes.ts';
 import type { PixelMapping } from '../data/input_file.ts';
 import { DEFAULT_NUMERICS, NUMERICS, type Numerics } from '../lower/numerics.ts';
 import { PATCH_MODES, type PatchMode } from '../plan/patch_stage.ts';
@@ -21,7 +21,7 @@ export type Values = Record<string, string | boolean | undefined>;
 export const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
 
 export function onePositional(positionals: string[], what: string, usage: string): string {
-  if (positionals.length !== 1) throw new McutrainError(`expected ${what}, got ${positionals.length ? positionals.join(' ') : 'nothing'}`, `usage: mcutrain ${usage}`);
+  if (positionals.length !== 1) throw new UsageError(`expected ${what}, got ${positionals.length ? positionals.join(' ') : 'nothing'}`, `usage: mcutrain ${usage}`);
   return positionals[0];
 }
 
@@ -74,10 +74,14 @@ export function optionValue<N extends OptionName>(v: Values, name: N): ValueOf<N
   if (value === undefined) return undefined;
   const kind: ValueKind<unknown> = OPTION_VALUES[name];
   const flag = `--${name}`;
-  switch (kind.kind) {
-    case 'choice': return oneOf(value, kind.values as readonly string[], flag) as ValueOf<N>;
-    case 'number': return parseNumber(String(value), flag, kind.range) as ValueOf<N>;
-    case 'size': return parseBytes(String(value), `the ${name}`) as ValueOf<N>;
+  try {
+    switch (kind.kind) {
+      case 'choice': return oneOf(value, kind.values as readonly string[], flag) as ValueOf<N>;
+      case 'number': return parseNumber(String(value), flag, kind.range) as ValueOf<N>;
+      case 'size': return parseBytes(String(value), `the ${name}`) as ValueOf<N>;
+    }
+  } catch (e) {
+    throw asUsageError(e); // a value the command line got wrong: exit status 2
   }
 }
 

@@ -1,5 +1,6 @@
 /** The --port / --baud options every command that talks to a device takes. */
 import { optionValue, str, type Values } from './options.ts';
+import { notice } from './verbosity.ts';
 
 export const PORT_OPTIONS = { port: { type: 'string', short: 'p' }, baud: { type: 'string' } } as const;
 
@@ -12,5 +13,5 @@ export const PORT_HELP = [
 
 /** Also: a board without --port runs on its managed emulated twin, which outlives the command, and the user is told when one starts. */
 export function portOptions(v: Values): { port?: string; baud?: number; managedTwin: true; notify: (message: string) => void } {
-  return { port: str(v.port), baud: optionValue(v, 'baud'), managedTwin: true, notify: (message) => console.error(message) };
+  return { port: str(v.port), baud: optionValue(v, 'baud'), managedTwin: true, notify: notice };
 }

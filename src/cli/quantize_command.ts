@@ -1,5 +1,6 @@
 /** `mcutrain quantize`: a float .tflite and calibration data in, an int8 .tflite out. */
 import path from 'node:path';
+import { printResult } from './json_output.ts';
 import { McutrainError } from '../errors.ts';
 import { importTfliteFile } from '../import/import_tflite.ts';
 import { DEFAULT_PIXEL_RANGE, parsePixelRange, readCalibrationFolder } from '../data/calibration.ts';
@@ -66,11 +67,13 @@ export const quantizeCommand: Command = {
     writeFileAtomic(out, bytes);
     console.log(`quantized ${path.basename(pos[0])} with ${samples.length} samples (${method}) into ${out} (${formatBytes(bytes.length)})`);
     console.log(`  int8 engine: SRAM arena ${formatBytes(plan.arenaBytes)}, Flash constants ${formatBytes(flashConstBytes(int8, calls))}`);
+    let int4SavedBytes: number | undefined;
     if (weights === 'int4') {
       const all8 = quantizeGraph(graph, calibration, { io, fullyConnected });
-      const saved = flashConstBytes(all8, analyzeGraph(all8).calls) - flashConstBytes(int8, calls);
-      console.log(`  int4 weights (last ${keepInt8} weighted layers int8): ${formatBytes(saved)} of Flash saved over int8 weights`);
+      int4SavedBytes = flashConstBytes(all8, analyzeGraph(all8).calls) - flashConstBytes(int8, calls);
+      console.log(`  int4 weights (last ${keepInt8} weighted layers int8): ${formatBytes(int4SavedBytes)} of Flash saved over int8 weights`);
     }
+    printResult(v, { out, samples: samples.length, method, bytes: bytes.length, arenaBytes: plan.arenaBytes, flashConstBytes: flashConstBytes(int8, calls), int4SavedBytes });
     return 0;
   },
 };

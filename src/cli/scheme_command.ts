@@ -4,6 +4,7 @@
  * `mcutrain compile --train auto` runs the same through autoScheme.
  */
 import path from 'node:path';
+import { printResult } from './json_output.ts';
 import { McutrainError } from '../errors.ts';
 import { readLabelledFolder, type LabelledSet } from '../data/labelled.ts';
 import { readModelFile } from '../project/compile_project.ts';
@@ -70,7 +71,8 @@ export async function autoScheme(modelFile: string, v: Values): Promise<ChooseRe
   const lr = optionValue(v, 'lr') ?? DEFAULT_LR;
   const momentum = optionValue(v, 'momentum') ?? 0;
   const layers = parseLayerSelection(str(v.layers) ?? 'last:12');
-  const target = loadTarget(str(v.target) ?? DEFAULT_TARGET).name; // checked before the data is read
+  const target = str(v.target) ?? DEFAULT_TARGET;
+  loadTarget(target); // checked before the data is read
   const numerics = numericsOption(v);
   const patches = optionValue(v, 'patches');
 
@@ -173,6 +175,8 @@ export const SCHEME_COMMAND: Command = {
       writeFileAtomic(out, schemeToJson(r.scheme));
       console.log(`\nwrote ${out}; compile with: mcutrain compile ${model} --train ${out} --target ${r.target.name} -o <dir>`);
     }
+    printResult(v, { scheme: schemeToString(r.scheme), budget: r.budget, target: r.target.name, sram: r.sram, expectedGain: r.chosen.gain, baseline: r.baseline, fit: r.fit, out: out ?? null,
+      candidates: r.candidates.map((c) => ({ key: c.key, bytes: c.bytes, accuracy: c.accuracy ?? null, gain: c.gain ?? null })) });
     return 0;
   },
 };

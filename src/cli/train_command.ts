@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { printResult } from './json_output.ts';
 import { McutrainError } from '../errors.ts';
 import { readLabelledFolder } from '../data/labelled.ts';
 import { withTrainedParam } from '../export/apply_weights.ts';
@@ -29,7 +30,7 @@ import { projectReportInputs } from './report_command.ts';
 import { writeReport } from './report_file.ts';
 import { formatBytes, formatTable } from '../util/table.ts';
 
-const TRAIN_USAGE = 'train <dir> --data <folder> [--val <folder>] [--epochs 1] [--lr 0.05] [--momentum 0] [--seed 1] [--json file] [--report report.html] [-o tuned.tflite] [--resume]';
+const TRAIN_USAGE = 'train <dir> --data <folder> [--val <folder>] [--epochs 1] [--lr 0.05] [--momentum 0] [--seed 1] [--json] [--json-out run.json] [--report report.html] [-o tuned.tflite] [--resume]';
 /** Rounds of link attempts for one step before training stops (each round resends the same request; see Patience). */
 const STEP_ROUNDS = 4;
 const DEFAULT_CHECKPOINT_EVERY = 50;
@@ -158,7 +159,8 @@ export const TRAIN_COMMAND: Command = {
     '  --momentum X        SGD momentum in [0, 1) (default: the one compiled in; needs momentum buffers)',
     '  --seed N            seed of the per-epoch shuffle (default 1)',
     '  --pixels MODE       how .bmp pixels feed an int8 input: shift (pixel-128, default) or bytes',
-    '  --json FILE         also write every step\'s loss and the per-epoch figures as JSON',
+    '  --json              print every step\'s loss and the per-epoch figures as JSON on stdout',
+    '  --json-out FILE     also write them to FILE (formerly --json FILE)',
     '  --report FILE       also write the HTML report: loss and accuracy curves with the project\'s plan and memory',
     '  -o, --out FILE      at the end, save the trained model as a .tflite (as mcutrain weights does);',
     '                      a run that must stop early saves what it had learned at its last checkpoint',
@@ -174,7 +176,7 @@ export const TRAIN_COMMAND: Command = {
   options: {
     data: { type: 'string', short: 'd' }, val: { type: 'string' }, epochs: { type: 'string', default: '1' }, lr: { type: 'string' },
     momentum: { type: 'string' }, seed: { type: 'string', default: '1' }, pixels: { type: 'string', default: 'shift' },
-    json: { type: 'string' }, report: { type: 'string' }, out: { type: 'string', short: 'o' }, resume: { type: 'boolean' }, checkpoint: { type: 'string' },
+    'json-out': { type: 'string' }, report: { type: 'string' }, out: { type: 'string', short: 'o' }, resume: { type: 'boolean' }, checkpoint: { type: 'string' },
     'checkpoint-every': { type: 'string' }, ...PORT_OPTIONS,
   },
   async run(pos, v) {
@@ -267,15 +269,15 @@ export const TRAIN_COMMAND: Command = {
         `${error.hint ? `${error.hint}; then ` : ''}continue with: ${again}`);
     }
 
-    const json = str(v.json);
-    if (json) {
-      writeFileAtomic(json, JSON.stringify({
-        project: dir, device: device.description, tickUnit, lr, momentum, seed, classNames: train.classNames,
-        ...(result.before ? { before: result.before } : {}), epochs: result.epochs, steps: result.steps,
-      }, null, 2));
-    }
+    const run = {
+      project: dir, device: device.description, tickUnit, lr, momentum, seed, classNames: train.classNames,
+      ...(result.before ? { before: result.before } : {}), epochs: result.epochs, steps: result.steps,
+    };
+    const jsonOut = str(v['json-out']);
+    if (jsonOut) writeFileAtomic(jsonOut, JSON.stringify(run, null, 2));
     const html = str(v.report);
     if (html) await writeReport(html, { ...projectReportInputs(dir), history: { device: device.description, ...result } });
+    printResult(v, run);
     if (!out) console.log(keepingNote(dir, manifest, Boolean(portOptions(v).port)));
     return 0;
   },
@@ -283,7 +285,7 @@ export const TRAIN_COMMAND: Command = {
 
 /** Where what was learned is now, and how to keep it: a board (or its twin) holds it until reset; a host engine has ended. */
 function keepingNote(dir: string, manifest: ProjectManifest, onPort: boolean): string {
-  if (loadTarget(manifest.target).kind === 'host') {
+  if (loadTarget(manifest.target, dir).kind === 'host') {
     return `the host engine's state ended with this command, and what it learned with it; to keep it, train with -o: mcutrain train ${dir} --data <folder> -o tuned.tflite`;
   }
   return `the trained parameters are in the ${onPort ? 'board' : 'emulated board'}'s SRAM until it is reset; save them with: mcutrain weights ${dir} -o tuned.tflite` +
@@ -308,7 +310,7 @@ export const WEIGHTS_COMMAND: Command = {
     const manifest = readManifest(dir);
     const training = trainingOf(manifest, dir);
     const original = loadProjectModel(dir, manifest);
-    if (loadTarget(manifest.target).kind === 'host') {
+    if (loadTarget(manifest.target, dir).kind === 'host') {
       throw new McutrainError(`'${dir}' targets the host: its engine keeps what it learns only while one command runs, so there are no trained weights to read`,
         `train and save in one command: mcutrain train ${dir} --data <folder> -o tuned.tflite`);
     }
@@ -320,6 +322,7 @@ export const WEIGHTS_COMMAND: Command = {
           `train it first (mcutrain train ${dir} --data <folder>), or train and save in one command with -o tuned.tflite`);
       }
       await saveWeights(device, training, dir, original, out);
+      printResult(v, { out, device: device.description, steps: info.steps });
     } finally {
       await device.close();
     }

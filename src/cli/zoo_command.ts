@@ -1,4 +1,5 @@
 /** `mcutrain zoo list` and `mcutrain zoo <name> -o model.tflite`: the built-in architectures as .tflite files. */
+import { printResult } from './json_output.ts';
 import { McutrainError } from '../errors.ts';
 import { writeTflite } from '../export/write_tflite.ts';
 import { analyzeModel } from '../pipeline/pipeline.ts';
@@ -48,7 +49,7 @@ export const ZOO_COMMAND: Command = {
         `usage: mcutrain ${USAGE}; models: ${zooNames().join(', ')}`);
     }
     if (pos[0] === 'list') {
-      console.log(listZoo());
+      printResult(v, ZOO, listZoo);
       return 0;
     }
     const entry = zooEntry(pos[0]);
@@ -78,6 +79,7 @@ export const ZOO_COMMAND: Command = {
     }
     writeFileAtomic(out, bytes);
     console.log(lines.join('\n'));
+    printResult(v, { out, name: graph.name, dtype: int8 ? 'int8' : 'float32', bytes: bytes.length, input: input.shape, output: output.shape, operators: graph.operators.length, macs: stats.macs, params: stats.params });
     return 0;
   },
 };

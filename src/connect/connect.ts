@@ -52,7 +52,7 @@ export async function openProjectDevice(dir: string, manifest: ProjectManifest, 
 }
 
 async function openTransport(dir: string, manifest: ProjectManifest, opts: OpenOptions): Promise<Transport> {
-  const target = loadTarget(manifest.target);
+  const target = loadTarget(manifest.target, dir);
   if (opts.port && target.kind === 'mcu') return SerialTransport.open(opts.port, { baud: opts.baud ?? target.uart?.baud });
   if (target.kind === 'host') {
     if (opts.port) throw new McutrainError(`project '${dir}' targets the host; --port is for boards`, 'drop --port, or compile for a board');

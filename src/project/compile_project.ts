@@ -11,7 +11,7 @@ import { ioTensorInfo, type IoTensorInfo } from '../ir/io_tensor.ts';
 import { parseNumerics, type Numerics } from '../lower/numerics.ts';
 import type { PatchMode } from '../plan/patch_stage.ts';
 import { flashConstBytes } from '../plan/flash.ts';
-import { loadTarget, type Target } from '../targets/target.ts';
+import { isTargetFile, loadTarget, PROJECT_BOARD_FILE, type Target } from '../targets/target.ts';
 import { replaceDirAtomic } from '../util/fs_atomic.ts';
 import { McutrainError } from '../errors.ts';
 import { VERSION } from '../version.ts';
@@ -64,6 +64,7 @@ export function readModelFile(file: string): Uint8Array {
 
 export interface CompileOptions {
   modelPath: string;
+  /** A target name, or a board file (.json), which the project then keeps a copy of (PROJECT_BOARD_FILE). */
   target: string;
   outDir: string;
   /** Whose int8 arithmetic to reproduce (see src/lower/numerics.ts). */
@@ -110,6 +111,7 @@ export function compileModel(opts: CompileOptions): CompileResult {
     // The original model travels with the project: `mcutrain weights` writes the learned weights into a copy of it.
     writeFileSync(path.join(tmp, PROJECT_MODEL_FILE), bytes);
     copyRuntime(tmp, target);
+    if (isTargetFile(opts.target)) writeFileSync(path.join(tmp, PROJECT_BOARD_FILE), JSON.stringify(target, null, 2) + '\n');
     writeFileSync(path.join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
   });
   return { manifest, analysis, fit, outDir: opts.outDir };

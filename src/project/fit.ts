@@ -130,7 +130,7 @@ function remedies(a: Analysis, target: Target, subject: FitSubject | undefined, 
   if (v.flash.constBytes > v.flash.capacityBytes!) {
     out.push('int4 weights for the frozen layers (mcutrain quantize --weights int4 --keep-int8 last:N) take about half the Flash');
   }
-  const bigger = listTargets().map(loadTarget).filter((o) => o.kind === 'mcu' && o.name !== target.name).filter((o) => {
+  const bigger = listTargets().map((n) => loadTarget(n)).filter((o) => o.kind === 'mcu' && o.name !== target.name).filter((o) => {
     const c = capacities(o);
     const sram = v.sram.totalBytes - v.sram.stackBytes - v.sram.runtimeBytes + stackInSram(o) + runtimeSram(o, a.training);
     return sram <= c.sram! && v.flash.constBytes <= c.flash!;

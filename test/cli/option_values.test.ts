@@ -68,10 +68,10 @@ describe('option values on the command line', () => {
     expect(() => chooseMethod({ method: 'ud2' }, ['uf2'], false)).toThrow(expect.objectContaining({ hint: "did you mean 'uf2'?" }));
   });
 
-  it('prints the error and the suggestion, with no stack trace, and exits 1', () => {
+  it('prints the error and the suggestion, with no stack trace, and exits 2 (usage)', () => {
     const r = cli('compile', HELLO, '--target', 'host', '--patches', 'fti', '-o', path.join(tempDir('options'), 'out'));
     expect(r.err).toBe("mcutrain: error: --patches must be one of auto, fit, off, not 'fti'\n  hint: did you mean 'fit'?\n");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
   });
 
   it('accepts the documented spellings', () => {

@@ -43,7 +43,7 @@ describe('mcutrain train / weights: arguments and projects', () => {
       [['train', project, '--data', 'd', '--momentum', '1'], /--momentum must be a number in \[0, 1\), not '1'/],
       [['train', project, '--data', 'd', '--seed', '1.5'], /--seed must be an integer/],
       [['train', project, '--data', 'd', '--pixels', 'rgb'], /--pixels must be one of shift, bytes, not 'rgb'/],
-      [['train', project, '--data', 'd', '--bogus'], /Unknown option '--bogus'/],
+      [['train', project, '--data', 'd', '--bogus'], /unknown option '--bogus'/],
       [['weights', project], /weights needs an output file[\s\S]*hint: add -o <tuned.tflite>/],
       [['weights', 'a', 'b', '-o', 'x'], /expected one project folder, got a b/],
     ];
@@ -99,18 +99,19 @@ describe('mcutrain train / weights on the fake training engine', () => {
   it('trains epoch by epoch with validation, logs every step, and saves the trained model', () => {
     const json = path.join(root, 'run.json');
     const tuned = path.join(root, 'tuned.tflite');
+    // --json: the run's log on stdout (the same --json-out writes), the lines for people on stderr.
     const r = cli('train', project, '--data', path.join(root, 'train'), '--val', path.join(root, 'val'), '--epochs', '2',
-      '--lr', '0.1', '--seed', '3', '--json', json, '-o', tuned);
-    expect(r.err).toBe('');
+      '--lr', '0.1', '--seed', '3', '--json', '--json-out', json, '-o', tuned);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/training on host engine .*: 12 samples in 3 classes, 6 for validation; lr 0.1, momentum 0, 2 epoch\(s\)/);
-    expect(r.out).toMatch(/epoch\s+train loss\s+train acc\s+val loss\s+val acc\s+ms\/step\s+ns\/step/);
+    expect(r.err).toMatch(/training on host engine .*: 12 samples in 3 classes, 6 for validation; lr 0.1, momentum 0, 2 epoch\(s\)/);
+    expect(r.err).toMatch(/epoch\s+train loss\s+train acc\s+val loss\s+val acc\s+ms\/step\s+ns\/step/);
     // The held-out figures before the first step (the parameters compiled in), printed as measured and as epoch 0.
     const before = valSet.reduce((a, s) => a + lossOf(s, BIAS0[s.label]), 0) / valSet.length;
-    expect(r.out).toMatch(new RegExp(`before training: val loss ${before.toFixed(4)}  acc \\d+\\.\\d%\\n`));
-    expect(r.out).toMatch(new RegExp(`\\n\\s*0\\s+-\\s+-\\s+${before.toFixed(4)}\\s+\\d+\\.\\d%\\s+-\\s+-\\n`));
+    expect(r.err).toMatch(new RegExp(`before training: val loss ${before.toFixed(4)}  acc \\d+\\.\\d%\\n`));
+    expect(r.err).toMatch(new RegExp(`\\n\\s*0\\s+-\\s+-\\s+${before.toFixed(4)}\\s+\\d+\\.\\d%\\s+-\\s+-\\n`));
 
     const log = JSON.parse(readFileSync(json, 'utf8'));
+    expect(JSON.parse(r.out)).toEqual(log);
     expect(log).toMatchObject({ lr: 0.1, momentum: 0, seed: 3, tickUnit: 'ns', classNames: ['0', '1', '2'] });
     expect(log.steps).toHaveLength(24);
     expect(log.before.loss).toBeCloseTo(before, 4);
@@ -138,8 +139,8 @@ describe('mcutrain train / weights on the fake training engine', () => {
     expect(Array.from(graph.tensors[weightsId].data!.subarray(0, 4))).toEqual([8, 8, 8, 0]);
     expect(Array.from(new Int32Array(graph.tensors[biasId].data!.slice().buffer))).toEqual(bias);
     expect(bias).toEqual([108, -192, 308]);
-    expect(r.out).toMatch(/wrote .*tuned\.tflite: 2 trained tensor\(s\), 6,012 B/);
-    expect(r.out).toMatch(/0\s+0\s+fc\/bias\s+bias\s+int32\s+12\s+7/); // bytes of [1, 2, 3] -> [108, -192, 308] that differ
+    expect(r.err).toMatch(/wrote .*tuned\.tflite: 2 trained tensor\(s\), 6,012 B/);
+    expect(r.err).toMatch(/0\s+0\s+fc\/bias\s+bias\s+int32\s+12\s+7/); // bytes of [1, 2, 3] -> [108, -192, 308] that differ
   });
 
   it('weights refuses a host project: its engine\'s state ends with each command', () => {

@@ -24,7 +24,7 @@ describe('mcutrain train on a link that dies', () => {
     const common = ['--data', data, '--epochs', '2', '--seed', '3', '--checkpoint-every', '4'];
     const reference = path.join(root, 'reference.tflite');
     const referenceJson = path.join(root, 'reference.json');
-    const clean = cli('train', project, ...common, '-o', reference, '--json', referenceJson);
+    const clean = cli('train', project, ...common, '-o', reference, '--json-out', referenceJson);
     expect(clean.err).toBe('');
     expect(clean.code).toBe(0);
     expect(existsSync(path.join(project, 'train-checkpoint.json'))).toBe(false); // a finished run leaves none
@@ -52,7 +52,7 @@ describe('mcutrain train on a link that dies', () => {
     copyFileSync(path.join(dying, 'real-engine'), path.join(dying, 'engine'));
     const resumedJson = path.join(root, 'resumed.json');
     const resumedModel = path.join(root, 'resumed.tflite');
-    const resumed = cli('train', dying, ...common, '--resume', '-o', resumedModel, '--json', resumedJson);
+    const resumed = cli('train', dying, ...common, '--resume', '-o', resumedModel, '--json-out', resumedJson);
     expect(resumed.err).toBe('');
     expect(resumed.code).toBe(0);
     expect(resumed.out).toMatch(/resuming from .*train-checkpoint\.json: epoch 1, step 9/);

@@ -38,7 +38,7 @@ describe('a scheme with mixed channel fractions', () => {
     expect(compiledChannels(recorded, path.join(dir, 'recorded'))).toEqual(EXPECTED);
 
     const json = path.join(dir, 'plan.json');
-    const p = cli('plan', model('vww96_int8.tflite'), '--train', file, '--target', 'host', '--patches', 'off', '--json', json);
+    const p = cli('plan', model('vww96_int8.tflite'), '--train', file, '--target', 'host', '--patches', 'off', '--json-out', json);
     expect(p.code).toBe(0);
     const report = JSON.parse(readFileSync(json, 'utf8')) as { trained: { layer: number; weights: string }[] };
     expect(report.trained.filter((l) => l.weights !== 'frozen').map((l) => [l.layer, l.weights])).toEqual([[24, '256/256 channels'], [26, '64/256 channels']]);

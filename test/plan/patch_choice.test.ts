@@ -110,7 +110,7 @@ describe('patch layout choice', () => {
 
   it('plan reports the recomputed MACs and their share of the forward pass, in text and JSON', async () => {
     const json = path.join(work, 'plan.json');
-    const r = await cli('plan', MCUNET, '--train', SHALLOW, '--json', json);
+    const r = await cli('plan', MCUNET, '--train', SHALLOW, '--json-out', json);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toContain("Early stage: the first 10 operators as 8x8 patches, recomputing 8,471,232 MACs in their halos (+37.73% of the forward pass's 22,455,104)");
@@ -118,7 +118,7 @@ describe('patch layout choice', () => {
     expect(report.patches).toEqual({
       ops: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], grid: 8, extraMacs: 8_471_232, forwardMacs: MCUNET_FORWARD_MACS, extraMacsShare: 8_471_232 / MCUNET_FORWARD_MACS,
     });
-    const fit = await cli('plan', MCUNET, '--train', SHALLOW, '--target', 'stm32f746g-disco', '--patches', 'fit', '--json', json);
+    const fit = await cli('plan', MCUNET, '--train', SHALLOW, '--target', 'stm32f746g-disco', '--patches', 'fit', '--json-out', json);
     expect(fit.code).toBe(0);
     expect(fit.out).toContain('Early stage: runs whole (the build fits without patches)');
     expect(JSON.parse(readFileSync(json, 'utf8')).patches).toBeNull();

@@ -42,7 +42,7 @@ describe('the fit verdict', () => {
     const dir = tempDir('fit');
     const scheme = 'bias:last=20,weights:layers=10,12,14,16,18,20,momentum=0.9';
     const json = path.join(dir, 'plan.json');
-    const plan = await cli('plan', model('vww96_int8.tflite'), '--train', scheme, '--target', BOARD, '--json', json);
+    const plan = await cli('plan', model('vww96_int8.tflite'), '--train', scheme, '--target', BOARD, '--json-out', json);
     expect(plan.code).toBe(1);
     const report = JSON.parse(readFileSync(json, 'utf8')) as { fit: { fits: boolean; summary: string; remedies: string[] }; sram: { totalBytes: number } };
     expect(report.fit.fits).toBe(false);

@@ -201,13 +201,14 @@ export function patchStage(base: Graph, calls: KernelCall[], end: number, grid: 
   const graph: Graph = { ...base, tensors };
   const schedule: KernelCall[] = [];
   let extraMacs = 0;
+  let k = 0; // the patch being scheduled
   const newTensor = (like: Tensor, r: Region, label: string): number => {
     const id = tensors.length;
     tensors.push({ id, name: `${like.name}@${label}`, dtype: like.dtype, shape: [like.shape[0], r.y1 - r.y0, r.x1 - r.x0, like.shape[3]], quant: like.quant });
     return id;
   };
   const copy = (op: number, name: string, src: number, srcR: Region, dst: number, dstR: Region, region: Region): KernelCall => ({
-    op, name, fn: 'mt_copy_region_s8', consts: [], structs: [], scratchBytes: 0, macs: 0,
+    op, name, fn: 'mt_copy_region_s8', consts: [], structs: [], scratchBytes: 0, macs: 0, patch: k,
     args: [
       { kind: 'tensor', tensor: src }, { kind: 'dims', values: dims4(tensors[src]) }, { kind: 'int', value: region.y0 - srcR.y0 }, { kind: 'int', value: region.x0 - srcR.x0 },
       { kind: 'tensor', tensor: dst }, { kind: 'dims', values: dims4(tensors[dst]) }, { kind: 'int', value: region.y0 - dstR.y0 }, { kind: 'int', value: region.x0 - dstR.x0 },
@@ -217,7 +218,6 @@ export function patchStage(base: Graph, calls: KernelCall[], end: number, grid: 
   });
   const full = (t: number): Region => ({ y0: 0, y1: tensors[t].shape[1], x0: 0, x1: tensors[t].shape[2] });
 
-  let k = 0;
   for (const [py0, py1] of bands(outH, grid)) {
     for (const [px0, px1] of bands(outW, grid)) {
       const label = `p${k}`;
@@ -255,7 +255,7 @@ export function patchStage(base: Graph, calls: KernelCall[], end: number, grid: 
         }
         const outId = newTensor(base.tensors[op.outputs[0]], out, label);
         buffer.set(op.outputs[0], { id: outId, region: out });
-        const clone = cloneCall(base, call, op, `${label}_op${op.id}`, localIn, outId, out, reads.get(i)!, tensors);
+        const clone = { ...cloneCall(base, call, op, `${label}_op${op.id}`, localIn, outId, out, reads.get(i)!, tensors), patch: k };
         extraMacs += clone.macs;
         schedule.push(clone);
       });

@@ -144,9 +144,9 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
           const t = arg.kind === 'tensor' ? graph.tensors[arg.tensor] : undefined;
           if (t && (trained.has(t.id) || t.data || arg.kind === 'tensor' && arg.onlyWhenUpdating)) return plain;
           const offset = t ? callPlan.tensorOffset.get(t.id) : callPlan.scratchOffset.get(step);
-          return { text, key: text, field: { ctype: 'uint32_t', init: `${offset}u`, read: (f) => `(void *)(mt_arena + ${f})` } };
+          return { text, key: text, field: { ctype: 'uint32_t', init: `${offset}u`, value: offset, read: (f) => `(void *)(mt_arena + ${f})` } };
         }
-        case 'int': return { text, key: text, field: { ctype: 'int32_t', init: text, read: (f) => f } };
+        case 'int': return { text, key: text, field: { ctype: 'int32_t', init: text, value: arg.value, read: (f) => f } };
         case 'dims':
           return { text, key: `dims ${arg.values.join(' ')}`, field: { ctype: 'const mt_dims4 *', init: text, read: (f) => f }, defines: `${prefix}_dims${i}` };
         case 'struct': {

@@ -31,7 +31,8 @@ export interface PatchLoopC {
   record: string;
   table: string;
   count: number;
-  fields: { ctype: string; name: string }[];
+  /** The record's fields as C declarations (`uint16_t c1_a9`). */
+  fields: string[];
   rows: string[];
   body: { statement: string; index: number; kind: string }[];
   defines: Set<string>;
@@ -71,5 +72,5 @@ export function patchLoopC(id: string, fns: string[], ops: { index: number; kind
   // Widest first, so the record needs no padding between fields.
   const fields = [...columns.values()].sort((a, b) => b.bytes - a.bytes);
   const rows = args.map((_, k) => `{ ${fields.map((f) => f.inits[k]).join(', ')} },`);
-  return { record, table: `${id}_patches`, count: args.length, fields: fields.map(({ ctype, name }) => ({ ctype, name })), rows, body, defines };
+  return { record, table: `${id}_patches`, count: args.length, fields: fields.map(({ ctype, name }) => `${ctype}${ctype.endsWith('*') ? '' : ' '}${name}`), rows, body, defines };
 }

@@ -8,6 +8,8 @@
  * Works on lowered calls: each stage call is cloned per patch with local dims and paddings (a kernel
  * treats taps outside its input as padding, so a patch at the image border keeps the real padding,
  * and an inner patch gets none and reads its halo instead). Clones share the original's constants.
+ * Each clone and window copy is marked with its patch: the generated C runs the patches as one loop
+ * (src/plan/patch_loop.ts), not a statement per clone.
  */
 import { elementCount, type Graph, type Operator, type OpOf, type Tensor } from '../ir/graph.ts';
 import { activationInputs as activationSlots, inputOf, traitsOf } from '../ir/operator_traits.ts';

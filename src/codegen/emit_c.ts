@@ -10,7 +10,7 @@ import type { Target } from '../targets/target.ts';
 import { McutrainError } from '../errors.ts';
 import { cArrayLines, cComment, cFloat, cInt, cString } from './c_literals.ts';
 import { structInitializers } from './params_c.ts';
-import { type LoopArg, type PatchLoopC, patchLoopC } from './patch_loop_c.ts';
+import { type LoopArg, type PatchArrays, type PatchLoopC, patchArraysC, patchLoopC } from './patch_loop_c.ts';
 import { type ScheduledCall, withPatchLoops } from '../plan/patch_loop.ts';
 import { renderTemplate } from './templates.ts';
 import { constantValues } from '../ir/tensor_data.ts';
@@ -137,22 +137,26 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
     const texts = renderArgs(call, callPlan, step);
     return call.args.map((arg, i): LoopArg => {
       const text = texts[i];
-      const plain = { text, key: text, field: null };
+      const plain = { text, key: text };
       switch (arg.kind) {
         case 'tensor':
         case 'scratch': {
           const t = arg.kind === 'tensor' ? graph.tensors[arg.tensor] : undefined;
           if (t && (trained.has(t.id) || t.data || arg.kind === 'tensor' && arg.onlyWhenUpdating)) return plain;
           const offset = t ? callPlan.tensorOffset.get(t.id) : callPlan.scratchOffset.get(step);
-          return { text, key: text, field: { ctype: 'uint32_t', init: `${offset}u`, value: offset, read: (f) => `(void *)(mt_arena + ${f})` } };
+          if (offset === undefined) throw new Error(`${prefix}: argument ${i} has no arena offset`);
+          return { text, key: text, int: { value: offset, read: (f) => `(void *)(mt_arena + ${f})` } };
         }
-        case 'int': return { text, key: text, field: { ctype: 'int32_t', init: text, value: arg.value, read: (f) => f } };
-        case 'dims':
-          return { text, key: `dims ${arg.values.join(' ')}`, field: { ctype: 'const mt_dims4 *', init: text, read: (f) => f }, defines: `${prefix}_dims${i}` };
+        case 'int': return { text, key: text, int: { value: arg.value, read: (f) => f } };
+        case 'dims': {
+          const values = arg.values.map(cInt).join(', ');
+          return { text, key: `mt_dims4 ${values}`, entry: { ctype: 'mt_dims4', init: `{ ${values} }` }, defines: `${prefix}_dims${i}` };
+        }
         case 'struct': {
           const st = arg.owner === undefined ? call.structs.find((x) => x.name === arg.name) : undefined;
           if (!st) return plain;
-          return { text, key: `${st.ctype} ${JSON.stringify(st.fields)}`, field: { ctype: `const ${st.ctype} *`, init: text, read: (f) => f }, defines: `${prefix}_${st.name}` };
+          const init = `{ ${structInitializers(st).map((f) => `.${f.name} = ${f.value}`).join(', ')} }`;
+          return { text, key: `${st.ctype} ${init}`, entry: { ctype: st.ctype, init }, defines: `${prefix}_${st.name}` };
         }
         default: return plain;
       }
@@ -161,6 +165,7 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
   /** Definitions (dims, structs) of patch calls that some loop points to; a loop's other patches share them. */
   const loopDefines = new Set<string>();
   const loopedCalls = new Set<KernelCall>();
+  const patchArrays: PatchArrays = new Map();
   /** The schedule `list` (steps of `callPlan`) as statements and patch loops; `id` names the loops' tables. */
   function scheduleItems<T>(list: KernelCall[], callPlan: MemoryPlan, id: string, one: (c: ScheduledCall) => T): { items: (T | { loop: PatchLoopC })[]; loops: PatchLoopC[] } {
     const loops: PatchLoopC[] = [];
@@ -168,7 +173,7 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
       if (!('loop' in item)) return one(item);
       const first = item.loop.patches[0].map(({ call }) => call);
       const loop = patchLoopC(`${id}${loops.length}`, first.map((c) => c.fn!), first.map((c) => ({ index: c.op, kind: graph.operators[c.op].kind })),
-        item.loop.patches.map((patch) => patch.map(({ call, step }) => loopArgs(call, callPlan, step))));
+        item.loop.patches.map((patch) => patch.map(({ call, step }) => loopArgs(call, callPlan, step))), patchArrays);
       loop.defines.forEach((d) => loopDefines.add(d));
       item.loop.patches.flat().forEach(({ call }) => loopedCalls.add(call));
       loops.push(loop);
@@ -321,6 +326,7 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
     ops,
     invoke: invoke.items,
     loops: invoke.loops,
+    patchArrays: patchArraysC(patchArrays),
     opInfo: calls.map((c) => ({ kind: graph.operators[c.op].kind, macs: c.macs })),
     nOps: calls.length,
     rxBytes: LINK_RECEIVE_BYTES,

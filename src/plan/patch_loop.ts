@@ -5,6 +5,7 @@
  * list of calls, which the memory planner and the reports index; this only groups it.
  */
 import type { KernelCall } from '../lower/kernel_call.ts';
+import { emptyWindowCopy, WINDOW_COPY } from './patch_stage.ts';
 
 /** A call of the schedule with its index there (its step, which the plan's scratch offsets use). */
 export interface ScheduledCall { call: KernelCall; step: number }
@@ -15,9 +16,11 @@ export interface PatchLoop { patches: ScheduledCall[][] }
 export type ScheduleItem = ScheduledCall | { loop: PatchLoop };
 
 /**
- * The schedule with each run of patch calls grouped into a loop. Patches whose calls differ in shape
- * (another kernel, operator, constant or number of arguments at some position; a window copy only
- * some patches need) cannot share one loop body: those stay a call per statement.
+ * The schedule with each run of patch calls grouped into a loop. A patch that needs fewer window copies
+ * than the others (its window is the whole buffer it reads, as a deep stage's first patch's input can
+ * be) runs empty copies in their place. Patches whose calls differ otherwise (another kernel, operator,
+ * constant or number of arguments at some position) cannot share one loop body: those stay a call per
+ * statement.
  */
 export function withPatchLoops(schedule: KernelCall[]): ScheduleItem[] {
   const items: ScheduleItem[] = [];
@@ -33,10 +36,24 @@ export function withPatchLoops(schedule: KernelCall[]): ScheduleItem[] {
       if (call.patch !== schedule[step - 1]?.patch || patches.length === 0) patches.push([]);
       patches[patches.length - 1].push({ call, step });
     }
-    if (patches.length > 1 && patches.every((p) => sameShape(p, patches[0]))) items.push({ loop: { patches } });
+    const longest = patches.reduce((a, b) => (b.length > a.length ? b : a));
+    const aligned = patches.map((p) => withEmptyCopies(p, longest));
+    if (patches.length > 1 && aligned.every((p) => p !== null && sameShape(p, longest))) items.push({ loop: { patches: aligned as ScheduledCall[][] } });
     else items.push(...patches.flat());
   }
   return items;
+}
+
+/** Patch `p` with an empty window copy wherever `like` runs a copy that `p` does not; null if that does not align them. */
+function withEmptyCopies(p: ScheduledCall[], like: ScheduledCall[]): ScheduledCall[] | null {
+  const out: ScheduledCall[] = [];
+  let i = 0;
+  for (const slot of like) {
+    if (p[i] && p[i].call.fn === slot.call.fn && p[i].call.op === slot.call.op) out.push(p[i++]);
+    else if (slot.call.fn === WINDOW_COPY) out.push({ call: emptyWindowCopy(slot.call), step: slot.step });
+    else return null;
+  }
+  return i === p.length ? out : null;
 }
 
 /** Whether two patches run the same kernels on the same operators with the same kinds of arguments. */

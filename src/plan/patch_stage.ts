@@ -210,7 +210,7 @@ export function patchStage(base: Graph, calls: KernelCall[], end: number, grid: 
     return id;
   };
   const copy = (op: number, name: string, src: number, srcR: Region, dst: number, dstR: Region, region: Region): KernelCall => ({
-    op, name, fn: 'mt_copy_region_s8', consts: [], structs: [], scratchBytes: 0, macs: 0, patch: k,
+    op, name, fn: WINDOW_COPY, consts: [], structs: [], scratchBytes: 0, macs: 0, patch: k,
     args: [
       { kind: 'tensor', tensor: src }, { kind: 'dims', values: dims4(tensors[src]) }, { kind: 'int', value: region.y0 - srcR.y0 }, { kind: 'int', value: region.x0 - srcR.x0 },
       { kind: 'tensor', tensor: dst }, { kind: 'dims', values: dims4(tensors[dst]) }, { kind: 'int', value: region.y0 - dstR.y0 }, { kind: 'int', value: region.x0 - dstR.x0 },
@@ -272,6 +272,15 @@ export function patchStage(base: Graph, calls: KernelCall[], end: number, grid: 
     schedule: [...schedule, ...calls.slice(end + 1)],
     stage: { ops: stageOps.map((op) => op.id), input, output, grid, extraMacs, forwardMacs: calls.reduce((s, c) => s + c.macs, 0) },
   };
+}
+
+/** The kernel of window copies: (src, src dims, src y, src x, dst, dst dims, dst y, dst x, rows, columns). */
+export const WINDOW_COPY = 'mt_copy_region_s8';
+
+/** Window copy `copy` with an empty window: it copies nothing, standing in for a copy one patch does not need. */
+export function emptyWindowCopy(copy: KernelCall): KernelCall {
+  if (copy.fn !== WINDOW_COPY) throw new Error(`${copy.name ?? copy.op} is not a window copy`);
+  return { ...copy, args: [...copy.args.slice(0, -2), { kind: 'int', value: 0 }, { kind: 'int', value: 0 }] };
 }
 
 const dims4 = (t: Tensor): number[] => [1, 1, 1, 1, ...t.shape].slice(-4);

@@ -8,6 +8,10 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { compileModel } from '../../src/project/compile_project.ts';
 import { withPatchLoops } from '../../src/plan/patch_loop.ts';
+import { patchLayouts, WINDOW_COPY } from '../../src/plan/patch_stage.ts';
+import { importTflite } from '../../src/import/import_tflite.ts';
+import { lowerGraph } from '../../src/lower/lower.ts';
+import type { KernelArg } from '../../src/lower/kernel_call.ts';
 import { model, tempDir } from '../helpers/paths.ts';
 
 const work = tempDir('patchloop');
@@ -68,8 +72,22 @@ describe('patched early stage as a loop', () => {
     expect(on.manifest.arenaBytes).toBe(38_576);
   });
 
-  it('keeps a patch that runs other calls than the rest as statements', () => {
-    const call = (patch: number | undefined, fn: string) => ({ op: 0, fn, args: [], consts: [], structs: [], scratchBytes: 0, macs: 0, patch });
+  it('runs every layout of vww96 as a loop, deep stages whose first patch reads its input whole included', () => {
+    const graph = importTflite(new Uint8Array(readFileSync(model('vww96_int8.tflite'))), 'vww96');
+    const layouts = patchLayouts(graph, lowerGraph(graph));
+    expect(layouts).toHaveLength(128);
+    expect(layouts.filter((p) => !withPatchLoops(p.schedule).some((item) => 'loop' in item))).toEqual([]);
+  });
+
+  it('gives a patch that needs fewer window copies empty ones, and keeps patches running other calls as statements', () => {
+    const call = (patch: number | undefined, fn: string, args: KernelArg[] = []) => ({ op: 0, fn, args, consts: [], structs: [], scratchBytes: 0, macs: 0, patch });
+    const window = (rows: number): KernelArg[] => [{ kind: 'tensor', tensor: 1 }, { kind: 'int', value: 2 }, { kind: 'int', value: rows }, { kind: 'int', value: 5 }];
+    const [loop] = withPatchLoops([call(0, 'conv'), call(1, WINDOW_COPY, window(3)), call(1, 'conv')]);
+    if (!('loop' in loop)) throw new Error('no loop');
+    expect(loop.loop.patches.map((p) => p.map(({ call: c }) => c.fn))).toEqual([[WINDOW_COPY, 'conv'], [WINDOW_COPY, 'conv']]);
+    // The same tensors and offsets, no rows and no columns: it copies nothing.
+    expect(loop.loop.patches[0][0].call.args).toEqual([...window(3).slice(0, 2), { kind: 'int', value: 0 }, { kind: 'int', value: 0 }]);
+
     const items = withPatchLoops([call(0, 'a'), call(0, 'b'), call(1, 'a'), call(1, 'b'), call(undefined, 'c')]);
     expect(items.map((i) => ('loop' in i ? 'loop' : i.call.fn))).toEqual(['loop', 'c']);
     const odd = withPatchLoops([call(0, 'a'), call(1, 'a'), call(1, 'b')]);

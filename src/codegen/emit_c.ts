@@ -10,6 +10,8 @@ import type { Target } from '../targets/target.ts';
 import { McutrainError } from '../errors.ts';
 import { cArrayLines, cComment, cFloat, cInt, cString } from './c_literals.ts';
 import { structInitializers } from './params_c.ts';
+import { type LoopArg, type PatchArrays, type PatchLoopC, patchArraysC, patchLoopC } from './patch_loop_c.ts';
+import { type ScheduledCall, withPatchLoops } from '../plan/patch_loop.ts';
 import { renderTemplate } from './templates.ts';
 import { constantValues } from '../ir/tensor_data.ts';
 import { targetView } from './target_view.ts';
@@ -129,6 +131,57 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
     }
   }
 
+  /** The arguments of a call of a patch loop: each as C, and how it can vary from one patch to the next. */
+  function loopArgs(call: KernelCall, callPlan: MemoryPlan, step: number): LoopArg[] {
+    const prefix = call.name ?? `op${call.op}`;
+    const texts = renderArgs(call, callPlan, step);
+    return call.args.map((arg, i): LoopArg => {
+      const text = texts[i];
+      const plain = { text, key: text };
+      switch (arg.kind) {
+        case 'tensor':
+        case 'scratch': {
+          const t = arg.kind === 'tensor' ? graph.tensors[arg.tensor] : undefined;
+          if (t && (trained.has(t.id) || t.data || arg.kind === 'tensor' && arg.onlyWhenUpdating)) return plain;
+          const offset = t ? callPlan.tensorOffset.get(t.id) : callPlan.scratchOffset.get(step);
+          if (offset === undefined) throw new Error(`${prefix}: argument ${i} has no arena offset`);
+          return { text, key: text, int: { value: offset, read: (f) => `(void *)(mt_arena + ${f})` } };
+        }
+        case 'int': return { text, key: text, int: { value: arg.value, read: (f) => f } };
+        case 'dims': {
+          const values = arg.values.map(cInt).join(', ');
+          return { text, key: `mt_dims4 ${values}`, entry: { ctype: 'mt_dims4', init: `{ ${values} }` }, defines: `${prefix}_dims${i}` };
+        }
+        case 'struct': {
+          const st = arg.owner === undefined ? call.structs.find((x) => x.name === arg.name) : undefined;
+          if (!st) return plain;
+          const init = `{ ${structInitializers(st).map((f) => `.${f.name} = ${f.value}`).join(', ')} }`;
+          return { text, key: `${st.ctype} ${init}`, entry: { ctype: st.ctype, init }, defines: `${prefix}_${st.name}` };
+        }
+        default: return plain;
+      }
+    });
+  }
+  /** Definitions (dims, structs) of patch calls that some loop points to; a loop's other patches share them. */
+  const loopDefines = new Set<string>();
+  const loopedCalls = new Set<KernelCall>();
+  const patchArrays: PatchArrays = new Map();
+  /** The schedule `list` (steps of `callPlan`) as statements and patch loops; `id` names the loops' tables. */
+  function scheduleItems<T>(list: KernelCall[], callPlan: MemoryPlan, id: string, one: (c: ScheduledCall) => T): { items: (T | { loop: PatchLoopC })[]; loops: PatchLoopC[] } {
+    const loops: PatchLoopC[] = [];
+    const items = withPatchLoops(list).map((item) => {
+      if (!('loop' in item)) return one(item);
+      const first = item.loop.patches[0].map(({ call }) => call);
+      const loop = patchLoopC(`${id}${loops.length}`, first.map((c) => c.fn!), first.map((c) => ({ index: c.op, kind: graph.operators[c.op].kind })),
+        item.loop.patches.map((patch) => patch.map(({ call, step }) => loopArgs(call, callPlan, step))), patchArrays);
+      loop.defines.forEach((d) => loopDefines.add(d));
+      item.loop.patches.flat().forEach(({ call }) => loopedCalls.add(call));
+      loops.push(loop);
+      return { loop };
+    });
+    return { items, loops };
+  }
+
   const describe = (ids: number[]) => ids.filter((t) => t >= 0).map((t) => {
     const x = graph.tensors[t];
     return `${cComment(x.name)} [${x.shape.join('x')}] ${x.dtype}`;
@@ -147,7 +200,7 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
   };
 
   // Statements first: rendering them registers the dims constants the definitions then hold.
-  const invoke = schedule.map((call, step) => {
+  const invoke = scheduleItems(schedule, plan, 'mt_stage', ({ call, step }) => {
     const op = graph.operators[call.op];
     return { statement: statement(call, plan, step), index: call.op, kind: op.kind, aliasNote: call.aliases?.length ? 'output shares the input buffer (no copy)' : '' };
   });
@@ -163,7 +216,7 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
     const tp = training.plan;
     // Steps of the training schedule: forward calls, the loss, backward calls.
     const lossStep = training.forwardCalls.length;
-    const forward = training.forwardCalls.map((c, step) => {
+    const forward = scheduleItems(training.forwardCalls, tp, 'mt_train_stage', ({ call: c, step }) => {
       const s = statement(c, tp, step);
       return { statement: c.onlyWhenUpdating ? `if (update) ${s}` : s, kind: graph.operators[c.op].kind, index: c.op };
     });
@@ -179,7 +232,8 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
     const input = graph.tensors[training.tg.graph.inputs[0]];
     trainView = {
       scheme: cComment(training.schemeText),
-      forward,
+      forward: forward.items,
+      loops: forward.loops,
       backward: backwardDefs,
       loss: { fn: training.lossCall.fn, args: lossArgs.slice(0, stepArgsFrom).join(', '), stepArgs: lossArgs.slice(stepArgsFrom).join(', ') },
       gradExpTable: GRAD_EXP_TABLE,
@@ -203,9 +257,13 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
     const op = graph.operators[call.op];
     const title = call.name ? `${call.name}: op ${call.op} ${op.kind}${call.fn === 'mt_copy_region_s8' ? ' (window copy)' : ' on a patch'}` : `op ${call.op}: ${op.kind}`;
     const def = definitions(call, title, call.tensors ?? op);
-    // An operator run only as patches keeps its constants (the patches share them) but not its parameter struct.
-    return { ...def, structs: schedule.includes(call) ? def.structs : [], dims: dimsOf(call), index: call.op, kind: op.kind };
-  });
+    // An operator run only as patches keeps its constants (the patches share them) but not its parameter struct;
+    // a patch in a loop defines only the dims and structs the loop's table points to.
+    const looped = loopedCalls.has(call);
+    const structs = !schedule.includes(call) ? [] : looped ? def.structs.filter((st) => loopDefines.has(st.name)) : def.structs;
+    const dims = looped ? dimsOf(call).filter((d) => loopDefines.has(d.name)) : dimsOf(call);
+    return { ...def, structs, dims, index: call.op, kind: op.kind, empty: looped && structs.length === 0 && dims.length === 0 };
+  }).filter((o) => !o.empty);
 
   const splits: { name: string; trained: string; frozen: string; rows: number; cols: number }[] = [];
   const weights = usedConstantTensors(graph, [...calls, ...(training?.backwardCalls ?? [])]).flatMap((id) => {
@@ -266,7 +324,9 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
     inferenceArenaBytes: plan.arenaBytes,
     constBytes,
     ops,
-    invoke,
+    invoke: invoke.items,
+    loops: invoke.loops,
+    patchArrays: patchArraysC(patchArrays),
     opInfo: calls.map((c) => ({ kind: graph.operators[c.op].kind, macs: c.macs })),
     nOps: calls.length,
     rxBytes: LINK_RECEIVE_BYTES,

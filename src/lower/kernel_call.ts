@@ -59,4 +59,6 @@ export interface KernelCall {
   aliases?: { output: number; input: number }[];
   /** Multiply-accumulates, for reports and benchmarks. */
   macs: number;
+  /** The patch of the early stage this call runs for (src/plan/patch_stage.ts); one patch's calls are consecutive. */
+  patch?: number;
 }

@@ -8,6 +8,8 @@
  * Works on lowered calls: each stage call is cloned per patch with local dims and paddings (a kernel
  * treats taps outside its input as padding, so a patch at the image border keeps the real padding,
  * and an inner patch gets none and reads its halo instead). Clones share the original's constants.
+ * Each clone and window copy is marked with its patch: the generated C runs the patches as one loop
+ * (src/plan/patch_loop.ts), not a statement per clone.
  */
 import { elementCount, type Graph, type Operator, type OpOf, type Tensor } from '../ir/graph.ts';
 import { activationInputs as activationSlots, inputOf, traitsOf } from '../ir/operator_traits.ts';
@@ -201,13 +203,14 @@ export function patchStage(base: Graph, calls: KernelCall[], end: number, grid: 
   const graph: Graph = { ...base, tensors };
   const schedule: KernelCall[] = [];
   let extraMacs = 0;
+  let k = 0; // the patch being scheduled
   const newTensor = (like: Tensor, r: Region, label: string): number => {
     const id = tensors.length;
     tensors.push({ id, name: `${like.name}@${label}`, dtype: like.dtype, shape: [like.shape[0], r.y1 - r.y0, r.x1 - r.x0, like.shape[3]], quant: like.quant });
     return id;
   };
   const copy = (op: number, name: string, src: number, srcR: Region, dst: number, dstR: Region, region: Region): KernelCall => ({
-    op, name, fn: 'mt_copy_region_s8', consts: [], structs: [], scratchBytes: 0, macs: 0,
+    op, name, fn: WINDOW_COPY, consts: [], structs: [], scratchBytes: 0, macs: 0, patch: k,
     args: [
       { kind: 'tensor', tensor: src }, { kind: 'dims', values: dims4(tensors[src]) }, { kind: 'int', value: region.y0 - srcR.y0 }, { kind: 'int', value: region.x0 - srcR.x0 },
       { kind: 'tensor', tensor: dst }, { kind: 'dims', values: dims4(tensors[dst]) }, { kind: 'int', value: region.y0 - dstR.y0 }, { kind: 'int', value: region.x0 - dstR.x0 },
@@ -217,7 +220,6 @@ export function patchStage(base: Graph, calls: KernelCall[], end: number, grid: 
   });
   const full = (t: number): Region => ({ y0: 0, y1: tensors[t].shape[1], x0: 0, x1: tensors[t].shape[2] });
 
-  let k = 0;
   for (const [py0, py1] of bands(outH, grid)) {
     for (const [px0, px1] of bands(outW, grid)) {
       const label = `p${k}`;
@@ -255,7 +257,7 @@ export function patchStage(base: Graph, calls: KernelCall[], end: number, grid: 
         }
         const outId = newTensor(base.tensors[op.outputs[0]], out, label);
         buffer.set(op.outputs[0], { id: outId, region: out });
-        const clone = cloneCall(base, call, op, `${label}_op${op.id}`, localIn, outId, out, reads.get(i)!, tensors);
+        const clone = { ...cloneCall(base, call, op, `${label}_op${op.id}`, localIn, outId, out, reads.get(i)!, tensors), patch: k };
         extraMacs += clone.macs;
         schedule.push(clone);
       });
@@ -270,6 +272,15 @@ export function patchStage(base: Graph, calls: KernelCall[], end: number, grid: 
     schedule: [...schedule, ...calls.slice(end + 1)],
     stage: { ops: stageOps.map((op) => op.id), input, output, grid, extraMacs, forwardMacs: calls.reduce((s, c) => s + c.macs, 0) },
   };
+}
+
+/** The kernel of window copies: (src, src dims, src y, src x, dst, dst dims, dst y, dst x, rows, columns). */
+export const WINDOW_COPY = 'mt_copy_region_s8';
+
+/** Window copy `copy` with an empty window: it copies nothing, standing in for a copy one patch does not need. */
+export function emptyWindowCopy(copy: KernelCall): KernelCall {
+  if (copy.fn !== WINDOW_COPY) throw new Error(`${copy.name ?? copy.op} is not a window copy`);
+  return { ...copy, args: [...copy.args.slice(0, -2), { kind: 'int', value: 0 }, { kind: 'int', value: 0 }] };
 }
 
 const dims4 = (t: Tensor): number[] => [1, 1, 1, 1, ...t.shape].slice(-4);

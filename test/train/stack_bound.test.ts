@@ -23,7 +23,7 @@ const SCHEME = 'weights:layers=-1,-2@1/2,bias:last=2';
 /** Compiles micro_speech with training for `target`, and links it when asked (staticStackBound builds its own copy); the project's folder. */
 async function compiled(target: string, link: boolean): Promise<string> {
   const dir = path.join(work, target);
-  compileModel({ modelPath: model('micro_speech_int8.tflite'), target, outDir: dir, train: { scheme: SCHEME } });
+  compileModel({ modelPath: model('micro_speech_int8.tflite'), target, outDir: dir, train: { scheme: SCHEME, arith: 'float' } }); // the float engine on every board (rp2040's default is the integer one)
   if (link) await buildProjectAsync(dir);
   return dir;
 }

@@ -43,7 +43,7 @@ function trainOptions(v: Values): TrainOptions | undefined {
   const scheme = str(v.train);
   if (scheme === undefined) {
     if (v['no-qas'] || v['no-reorder'] || v.momentum !== undefined || v.lr !== undefined || v.grad !== undefined || v.arith !== undefined) {
-      throw new McutrainError('--no-qas, --no-reorder, --momentum, --lr, --grad and --arith need a training scheme', 'add --train "<scheme>"');
+      throw new McutrainError('--no-qas, --no-reorder, --momentum, --lr, --arith and --grad need a training scheme', 'add --train "<scheme>"');
     }
     return undefined;
   }

@@ -64,7 +64,9 @@ describe('the integer-only engine on vww96_int8', () => {
     }
     expect(built.get('an385-float')!.manifest.training!.arith).toBe('float');
     const c = readFileSync(path.join(built.get('host')!.dir, 'model.c'), 'utf8');
-    expect(c).not.toMatch(/_(f32|s16|g16)\(/); // every backward call integer-only (masks keep their _s16 names, called as such)
+    // every backward call integer-only: no float32-gradient or narrow (float-sum) kernel, masks (integer code already) aside
+    expect((c.match(/\bmt_\w+_(f32|s16|g16)\(/g) ?? []).filter((f) => !/^mt_(clamp_mask|mask_apply)/.test(f))).toEqual([]);
+    expect(c).toMatch(/mt_conv_update_weights_s8_i16\(/);
     expect(c.match(/^\s+mt_depthwise_conv_grad_input_inplace_\w+\(/gm)?.map((x) => x.trim())).toEqual(Array(2).fill('mt_depthwise_conv_grad_input_inplace_i16('));
   });
 

@@ -548,12 +548,18 @@ static float get_f32(const uint8_t *b) {
   return v;
 }
 
-/* Without libm: an exponent of all ones is an infinity or a NaN. */
-static int is_finite(float v) {
+static uint32_t f32_bits(float v) {
   uint32_t bits;
   memcpy(&bits, &v, sizeof bits);
-  return (bits & 0x7F800000u) != 0x7F800000u;
+  return bits;
 }
+
+/* Without libm: an exponent of all ones is an infinity or a NaN. */
+static int is_finite(float v) { return (f32_bits(v) & 0x7F800000u) != 0x7F800000u; }
+
+/* v < 0 for a finite v: the sign bit of a non-zero value (-0 is not below zero). Non-negative floats
+ * order as their bits do, which the momentum's upper bound uses. */
+static int is_below_zero(float v) { return (f32_bits(v) >> 31) != 0u && (f32_bits(v) & 0x7FFFFFFFu) != 0u; }
 
 /* TRAIN_STEP (update != 0) and EVALUATE: the sample, then an int32 label; with in == NULL the sample is
  * already staged in the training input and the label in staged_label. */
@@ -595,16 +601,17 @@ static void do_set_hyper(reply *r, const uint8_t *in, uint32_t len) {
     set_payload_size_error(r, st.msg, "SET_HYPER", len, "lr and momentum", 8u);
     return;
   }
+  /* Checked on the bits (no float comparison: an integer-only image links no soft-float routine). */
   const float lr = get_f32(in), momentum = get_f32(in + 4);
-  if (!is_finite(lr) || lr < 0.0f) {
+  if (!is_finite(lr) || is_below_zero(lr)) {
     set_error_literal(r, MT_LINK_BAD_PAYLOAD, "lr must be a finite number >= 0");
     return;
   }
-  if (!is_finite(momentum) || momentum < 0.0f || momentum >= 1.0f) {
+  if (!is_finite(momentum) || is_below_zero(momentum) || f32_bits(momentum) >= 0x3F800000u /* 1.0f */) {
     set_error_literal(r, MT_LINK_BAD_PAYLOAD, "momentum must lie in [0, 1)");
     return;
   }
-  if (momentum != 0.0f) {
+  if ((f32_bits(momentum) & 0x7FFFFFFFu) != 0u) {
     for (uint16_t i = 0; i < t->n_params; i++) {
       if (!t->params[i].momentum) {
         set_error_literal(r, MT_LINK_BAD_PAYLOAD, "no momentum buffers: compile with momentum to use momentum != 0");

@@ -24,6 +24,8 @@ export const TRAIN_HELP = [
   '  --momentum M         SGD momentum (default 0: plain SGD, no optimizer state in SRAM)',
   '  --grad f32|i16|i8    storage of the gradients: float32 (default), or int16 / int8 with a power-of-two',
   '                       scale per tensor chosen at run time (half / a quarter of the gradient memory)',
+  '  --arith int|float    training arithmetic: integer-only (no float, no soft-float; int16 gradients unless',
+  '                       --grad i8; no momentum) or float32; default int on cores without an FPU, else float',
   '  --lr LR              learning rate the firmware starts with (mcutrain train --lr changes it)',
   '  --no-reorder         plan only: the conventional order (every weight/bias gradient buffered,',
   '                       updates after the backward pass), to compare with the engine\'s in-place updates',
@@ -36,20 +38,21 @@ export const TRAIN_OPTIONS = {
   momentum: { type: 'string' },
   lr: { type: 'string' },
   grad: { type: 'string' },
+  arith: { type: 'string' },
   'no-reorder': { type: 'boolean' },
 } as const;
 
 function trainOptions(v: Values): TrainOptions | undefined {
   const scheme = str(v.train);
   if (scheme === undefined) {
-    if (v['no-qas'] || v['no-reorder'] || v.momentum !== undefined || v.lr !== undefined || v.grad !== undefined) {
-      throw new McutrainError('--no-qas, --no-reorder, --momentum, --lr and --grad need a training scheme', 'add --train "<scheme>"');
+    if (v['no-qas'] || v['no-reorder'] || v.momentum !== undefined || v.lr !== undefined || v.grad !== undefined || v.arith !== undefined) {
+      throw new McutrainError('--no-qas, --no-reorder, --momentum, --lr, --arith and --grad need a training scheme', 'add --train "<scheme>"');
     }
     return undefined;
   }
   return {
     scheme, qas: v['no-qas'] ? false : undefined, momentum: optionValue(v, 'momentum'), lr: optionValue(v, 'lr'),
-    reorder: v['no-reorder'] ? false : undefined, grad: optionValue(v, 'grad'),
+    reorder: v['no-reorder'] ? false : undefined, grad: optionValue(v, 'grad'), arith: optionValue(v, 'arith'),
   };
 }
 
@@ -130,7 +133,7 @@ export function planModel(file: string, v: Values): { report: PlanReport & { pat
   const target = loadTarget(str(v.target) ?? DEFAULT_TARGET);
   const numerics = numericsOption(v);
   const options = { reorder: train.reorder, patches: optionValue(v, 'patches'), fitWithin: fitWithin(target) };
-  const subject = { bytes: readModelFile(file), name: path.basename(file), numerics, scheme: resolveScheme(train), options };
+  const subject = { bytes: readModelFile(file), name: path.basename(file), numerics, scheme: resolveScheme(train, target), options };
   const analysis = analyzeModel(subject.bytes, subject.name, numerics, subject.scheme, subject.options);
   const fit = fitVerdict(analysis, target, subject);
   return { report: withPatches(makePlanReport(analysis, analysis.training!, target, fit), analysis), fit, patches: parsePatchMode(options.patches, true) };

@@ -12,7 +12,7 @@ import { RANGE_METHODS } from '../quantize/calibrate.ts';
 import type { FullyConnectedWeights, IoType, WeightType } from '../quantize/quantize_graph.ts';
 import { parseBytes } from '../search/budget.ts';
 import { STEPS_RANGE } from '../search/contribution.ts';
-import { GRAD_TYPES, LR_RANGE, MOMENTUM_RANGE } from '../train/scheme.ts';
+import { ARITH_TYPES, GRAD_TYPES, LR_RANGE, MOMENTUM_RANGE } from '../train/scheme.ts';
 import { oneOf, parseNumber, type NumberRange } from '../util/option_values.ts';
 import { SEED_RANGE } from '../util/random.ts';
 
@@ -42,6 +42,7 @@ export const OPTION_VALUES = {
   numerics: choice<Numerics>(NUMERICS),
   patches: choice<PatchMode>(PATCH_MODES),
   grad: choice(GRAD_TYPES),
+  arith: choice(ARITH_TYPES),
   pixels: choice(PIXEL_MAPPINGS),
   method: choice(RANGE_METHODS),
   io: choice<IoType>(['int8', 'float32']),

@@ -58,6 +58,8 @@ const momentumName = (id: number) => `mt_momentum_t${id}`;
 const splitName = (id: number) => `mt_split_t${id}`;
 /** The narrow gradients' exponent table (int8_t, one entry per gradient tensor), declared by templates/partials/training.hbs. */
 const GRAD_EXP_TABLE = 'mt_grad_exp';
+/** The integer engine's first xorshift32 state (any non-zero value; the same on every build, so host and boards draw alike). */
+const INT_RNG_SEED = 0x2545f491;
 /** C expressions of the training step's variables (the parameters and result of mt_train_run in training.hbs). */
 const STEP_VARIABLES = { label: 'label', predicted: '&result->predicted' } as const;
 
@@ -194,7 +196,7 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
       inputs: describe(io.inputs),
       outputs: describe(io.outputs),
       consts: call.consts.map((c) => ({ name: `${prefix}_${c.name}`, ctype: c.ctype, length: c.values.length, lines: cArrayLines(c.ctype, c.values) })),
-      structs: call.structs.map((st) => ({ name: `${prefix}_${st.name}`, ctype: st.ctype, fields: structInitializers(st) })),
+      structs: call.structs.map((st) => ({ name: `${prefix}_${st.name}`, ctype: st.ctype, fields: structInitializers(st, prefix) })),
       aliasNote: call.aliases?.length ? 'output shares the input buffer (no copy)' : '',
     };
   };
@@ -236,11 +238,16 @@ export function emitC(inferenceGraph: Graph, calls: KernelCall[], plan: MemoryPl
       loops: forward.loops,
       backward: backwardDefs,
       loss: { fn: training.lossCall.fn, args: lossArgs.slice(0, stepArgsFrom).join(', '), stepArgs: lossArgs.slice(stepArgsFrom).join(', ') },
+      // the loss's own constants (the integer engine's softmax parameters; the float losses have none)
+      lossDefs: training.lossCall.consts.length + training.lossCall.structs.length > 0
+        ? { ...definitions(training.lossCall, `loss: ${training.lossCall.fn}`, training.lossCall.tensors ?? { inputs: [], outputs: [] }), dims: [] } : undefined,
       gradExpTable: GRAD_EXP_TABLE,
       gradExponents: training.gradExponents,
       classes: training.tg.classes,
       inputOffset: tp.tensorOffset.get(input.id),
       inputBytes: tensorBytes(input),
+      integer: training.tg.scheme.arith === 'int',
+      rngSeed: INT_RNG_SEED,
       lr: cFloat(training.tg.scheme.lr),
       momentum: cFloat(training.tg.scheme.momentum),
       params: training.params.map((p) => ({

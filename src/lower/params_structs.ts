@@ -12,6 +12,8 @@ const int32 = { ctype: 'int32_t' } as const;
 const float = { ctype: 'float' } as const;
 /** An int32_t field holding a member of a C enum, written by its C name. */
 const enumOf = <const M extends readonly string[]>(...members: M) => ({ ctype: 'int32_t', members }) as const;
+/** A pointer to a constant int32_t array of the same call, given by the CConst's name. */
+const int32Pointer = { ctype: 'const int32_t*' } as const;
 /** A nested mt_dims4. */
 const dims4 = { ctype: 'mt_dims4' } as const;
 /** An int32_t array of `capacity` elements (the header sizes it by macro `length`); unset elements are 0. */
@@ -48,6 +50,9 @@ export const PARAMS_STRUCTS = {
   mt_softmax_params: { input_multiplier: int32, input_left_shift: int32, diff_min: int32, rows: int32, depth: int32 },
   mt_concatenation_params: { outer_count: int32, slice_sizes: int32Array('MT_CONCATENATION_MAX_INPUTS', 10) },
   mt_quantize_params: { scale: float, zero_point: int32, count: int32 },
+  // the integer-only training kernels' fixed-point constants (train_int.h)
+  mt_int_scales: { q: int32Pointer, exp: int32 },
+  mt_int_factors: { multiplier: int32Pointer, shift: int32Pointer },
   mt_requantize_params: {
     input_zero_point: int32, output_zero_point: int32, multiplier: int32, shift: int32, act_min: int32, act_max: int32, count: int32,
   },
@@ -55,7 +60,7 @@ export const PARAMS_STRUCTS = {
 
 /** How a schema describes one field: its C type, and for enum and array fields their members or length. */
 export type FieldType =
-  | { readonly ctype: 'int32_t' | 'float' | 'mt_dims4' }
+  | { readonly ctype: 'int32_t' | 'float' | 'mt_dims4' | 'const int32_t*' }
   | { readonly ctype: 'int32_t'; readonly members: readonly string[] }
   | { readonly ctype: 'int32_t'; readonly length: string; readonly capacity: number };
 
@@ -65,10 +70,14 @@ type Schemas = typeof PARAMS_STRUCTS;
 type ValueOf<F> = F extends { members: readonly (infer M)[] } ? M
   : F extends { capacity: number } ? readonly number[]
   : F extends { ctype: 'mt_dims4' } ? Dims4
+  : F extends { ctype: 'const int32_t*' } ? ConstRef
   : number;
 
 /** The values of a struct of type T, one per field of its schema (a missing or extra field does not type-check). */
 export type ParamsValues<T extends ParamsType> = { readonly [K in keyof Schemas[T]]: ValueOf<Schemas[T][K]> };
+
+/** A pointer field's value: the CConst of the same call it points to. */
+export interface ConstRef { readonly const: string }
 
 /** An mt_dims4 value. */
 export type Dims4 = ParamsValues<'mt_dims4'>;

@@ -17,7 +17,8 @@ import { McutrainError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { isProjectDir, MANIFEST_FILE, PROJECT_MODEL_FILE, type ProjectManifest, type TrainingInfo } from './manifest.ts';
 import type { TrainingAnalysis } from '../train/analyze_training.ts';
-import { parseScheme, validateScheme, type GradType, type TrainingScheme } from '../train/scheme.ts';
+import { parseScheme, validateScheme, type ArithType, type GradType, type TrainingScheme } from '../train/scheme.ts';
+import { defaultArith } from '../train/integer_arith.ts';
 import { fitVerdict, requireFit, type FitVerdict } from './fit.ts';
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
@@ -33,6 +34,8 @@ export interface TrainOptions {
   qas?: boolean;
   /** Gradient storage, overriding the scheme's (`--grad`). */
   grad?: GradType;
+  /** Training arithmetic, overriding the scheme's (`--arith`; absent in both: the target's default). */
+  arith?: ArithType;
   momentum?: number;
   lr?: number;
   /** false: every input gradient in its own buffer (to measure what in-place input gradients save). */
@@ -41,15 +44,20 @@ export interface TrainOptions {
   reorder?: boolean;
 }
 
-/** The scheme with the overrides applied, checked by the scheme's one validator. */
-export function resolveScheme(train: TrainOptions): TrainingScheme {
+/**
+ * The scheme with the overrides applied, checked by the scheme's one validator; for a `target`, the
+ * arithmetic neither names is the target's default (integer-only on a core without an FPU).
+ */
+export function resolveScheme(train: TrainOptions, target?: Target): TrainingScheme {
   const scheme = typeof train.scheme === 'string' ? parseScheme(train.scheme) : train.scheme;
+  const arith = train.arith ?? scheme.arith ?? (target ? defaultArith(target) : undefined);
   return validateScheme({
     ...scheme,
     qas: train.qas ?? scheme.qas,
     grad: train.grad ?? scheme.grad,
     momentum: train.momentum ?? scheme.momentum,
     lr: train.lr ?? scheme.lr,
+    arith,
   });
 }
 
@@ -94,7 +102,7 @@ export function compileModel(opts: CompileOptions): CompileResult {
     throw new McutrainError('training without operator reordering is a memory figure for comparison; the engine always applies each update in place, right after its gradient, and has no kernels for the conventional order',
       'drop --no-reorder to compile (mcutrain plan --no-reorder reports the conventional order\'s memory)');
   }
-  const scheme = opts.train ? resolveScheme(opts.train) : undefined;
+  const scheme = opts.train ? resolveScheme(opts.train, target) : undefined;
   const options = { patches: opts.patches, fitWithin: fitWithin(target, opts.fitWithinBytes), inPlace: opts.train?.inPlace };
   const analysis = analyzeModel(bytes, name, numerics, scheme, options);
   const training = analysis.training;
@@ -152,6 +160,7 @@ function trainingInfo(t: TrainingAnalysis): TrainingInfo {
     scheme: t.schemeText,
     qas: s.qas,
     grad: s.grad ?? 'f32',
+    arith: s.arith ?? 'float',
     classes: t.tg.classes,
     logits: t.tg.logits.name,
     lr: s.lr,

@@ -18,6 +18,8 @@ export interface TrainingInfo {
   qas: boolean;
   /** Storage of the gradients (`--grad`): f32, i16 or i8; absent in manifests written before narrow gradients (f32). */
   grad?: string;
+  /** Training arithmetic (`--arith`): float or int; absent in manifests written before the integer engine (float). */
+  arith?: string;
   classes: number;
   /** The tensor the loss reads (the logits), before any SOFTMAX. */
   logits: string;
@@ -127,7 +129,7 @@ const MANIFEST_SHAPE: Shape = record({
   arenaBytes: num, lowerBoundBytes: num, constBytes: num, macs: num,
   inputs: list(IO_TENSOR), outputs: list(IO_TENSOR), ops: list(record({ index: num, kind: str, macs: num })),
   training: optional(record({
-    scheme: str, qas: bool, grad: optional(str), classes: num, logits: str, lr: num, momentum: num, inputBytes: num, params: list(TRAIN_PARAM),
+    scheme: str, qas: bool, grad: optional(str), arith: optional(str), classes: num, logits: str, lr: num, momentum: num, inputBytes: num, params: list(TRAIN_PARAM),
     paramBytes: num, momentumBytes: num, trainArenaBytes: num, trainLowerBoundBytes: num, macsForward: num, macsBackward: num,
   })),
   patches: optional(record({ ops: list(num), grid: num, extraMacs: num })),

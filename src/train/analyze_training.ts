@@ -13,6 +13,7 @@ import { deriveBackward, type BackwardOp, type BackwardOptions } from './autodif
 import { maskPackCalls, withMaskPacks } from './clamp_masks.ts';
 import { lowerBackward, momentumFloats, PLANNING_ONLY_FN } from './lower_backward.ts';
 import { narrowGradientCalls } from './narrow_gradients.ts';
+import { integerCalls } from './integer_arith.ts';
 import { schemeToString, type TrainingScheme } from './scheme.ts';
 import { saveSliceCall, splitTensors, splitWeightsView } from './split_weights.ts';
 import { planTraining, trainedSlice, type TrainingGraph } from './training_graph.ts';
@@ -77,8 +78,14 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
   const backward = deriveBackward(tg, options);
   const lowered = lowerBackward(backward.graph, backward.ops, scheme.qas);
   const grad = scheme.grad ?? 'f32';
-  const narrow = grad === 'f32' ? undefined : narrowGradientCalls(backward.graph, lowered.calls, grad);
-  const calls = narrow?.calls ?? lowered.calls;
+  let calls = lowered.calls;
+  let gradExponents = 0;
+  if (grad !== 'f32') {
+    // narrow gradient storage, and on it the integer-only kernels (the scheme allows arith=int only with narrow gradients)
+    const narrow = narrowGradientCalls(backward.graph, lowered.calls, grad);
+    calls = scheme.arith === 'int' ? integerCalls(backward.graph, narrow.calls, grad) : narrow.calls;
+    gradExponents = narrow.exponents;
+  }
   const loss = calls[0];
   const split = splitTensors(tg.trained.filter((l) => trainedSlice(l)).map((l) => l.weights.id), [...inferenceCalls, ...calls]);
   // An input fraction's update writes the [out][trained inputs] block: its tensor must be split.
@@ -124,7 +131,7 @@ export function analyzeTraining(graph: Graph, inferenceCalls: KernelCall[], sche
   return {
     tg, graph: backward.graph, backwardOps: backward.ops, forwardCalls, lossCall: loss, backwardCalls, schedule, plan, params,
     paramBytes: offset, momentumBytes: momentumOffset * 4, macsForward, macsBackward, schemeText: schemeToString(scheme),
-    reorder: options.reorder ?? true, gradExponents: narrow?.exponents ?? 0, inferenceCall,
+    reorder: options.reorder ?? true, gradExponents, inferenceCall,
   };
 }
 

@@ -56,19 +56,22 @@ export function stackInSram(target: Target): number {
  * arm-none-eabi-nm on the images test/train/runtime_sram.test.ts builds, which pins what they leave over.
  */
 export const RUNTIME_VARIABLES_BYTES: Readonly<Record<string, number>> = { mps2: 1553, stm32f7: 1045, stm32h7: 1045, rp2040: 1045, nrf52: 1117 };
+/** The integer-only engine's SGD state over the float engine's 8 B: mt_sgd_int (16 B) and the float lr and momentum SET_HYPER writes (8 B). */
+const INT_SGD_EXTRA_BYTES = 16;
 /** Padding the linker adds that the sizes above cannot hold: .bss and the arena each start on 16 bytes. */
 const ALIGNMENT_BYTES = 2 * 15;
 
 /**
  * The runtime's share of a board's SRAM (0 on the host): its own variables (the largest measured for a platform not
  * in the table), the alignment padding, each trained tensor's padding to 4 bytes (they are aligned(4) in .data), and
- * the narrow gradients' exponent table (one int8_t per gradient tensor).
+ * the narrow gradients' exponent table (one int8_t per gradient tensor), the integer engine's larger SGD state.
  */
 export function runtimeSram(target: Target, ta: TrainingAnalysis | undefined): number {
   if (target.kind !== 'mcu') return 0;
   const variables = RUNTIME_VARIABLES_BYTES[target.platform] ?? Math.max(...Object.values(RUNTIME_VARIABLES_BYTES));
   const paramPadding = (ta?.params ?? []).reduce((sum, p) => sum + ((4 - (p.bytes % 4)) % 4), 0);
-  return variables + ALIGNMENT_BYTES + paramPadding + (ta?.gradExponents ?? 0);
+  const sgd = ta?.tg.scheme.arith === 'int' ? INT_SGD_EXTRA_BYTES : 0;
+  return variables + ALIGNMENT_BYTES + paramPadding + (ta?.gradExponents ?? 0) + sgd;
 }
 
 /** The SRAM of a build: inference only when `ta` is undefined. */

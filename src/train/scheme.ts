@@ -3,6 +3,8 @@
  *   inline  "bias:last=8,weights:layers=21@1/4,24@1,qas=off,momentum=0.9,lr=0.05,grad=i16"
  *   JSON    { "bias": { "last": 8 }, "weights": [{ "layer": 21, "fraction": 0.25 }, { "layer": 24 }],
  *             "qas": false, "momentum": 0.9, "lr": 0.05, "grad": "i16" }
+ * and "arith=int" / "arith": "int" for the integer-only engine (absent: the target's default, see
+ * src/train/integer_arith.ts).
  * In the inline list a fraction applies to the layers since the previous one: "21,24@1/4" is both
  * layers at a quarter, "3@1/2,7" is layer 3 at half and 7 whole.
  * Layers are weighted layers (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED) counted from 0 in execution
@@ -21,11 +23,17 @@ export const CHANNEL_FRACTIONS = [0.125, 0.25, 0.5, 1] as const;
 export const GRAD_TYPES = ['f32', 'i16', 'i8'] as const;
 export type GradType = (typeof GRAD_TYPES)[number];
 export const DEFAULT_GRAD: GradType = 'f32';
+/** The gradient storage of the integer-only engine when the scheme names none. */
+export const INT_DEFAULT_GRAD: GradType = 'i16';
 
 /** A gradient type from its name, or an error naming `what`, the value and the choices. */
 export function parseGradType(value: unknown, what: string): GradType {
   return oneOf(value, GRAD_TYPES, what);
 }
+
+/** The arithmetic of the backward pass and updates: float32, or integer-only (cores without an FPU). */
+export const ARITH_TYPES = ['float', 'int'] as const;
+export type ArithType = (typeof ARITH_TYPES)[number];
 
 export interface WeightUpdate {
   layer: number;
@@ -45,8 +53,10 @@ export interface TrainingScheme {
   momentum: number;
   /** Learning rate the firmware starts with (SET_HYPER changes it at run time). */
   lr: number;
-  /** Storage of the gradient tensors (absent: f32; validateScheme leaves it out for f32). */
+  /** Storage of the gradient tensors (absent: f32, or i16 with arith int; validateScheme leaves it out for f32). */
   grad?: GradType;
+  /** Integer-only or float32 training arithmetic (absent: the target decides, integer_arith.ts). */
+  arith?: ArithType;
 }
 
 export const DEFAULT_LR = 0.05;
@@ -83,6 +93,7 @@ interface SchemeJson {
   momentum?: unknown;
   lr?: unknown;
   grad?: unknown;
+  arith?: unknown;
 }
 
 /**
@@ -113,8 +124,10 @@ function inlineToJson(text: string): SchemeJson {
       json.lr = inlineNumber(m[1], 'lr');
     } else if ((m = part.match(/^grad=(.*)$/))) {
       json.grad = m[1].trim();
+    } else if ((m = part.match(/^arith=(.*)$/))) {
+      json.arith = m[1].trim();
     } else {
-      const near = closest(part.split(/[=:]/)[0], ['bias', 'weights', 'qas', 'momentum', 'lr', 'grad']);
+      const near = closest(part.split(/[=:]/)[0], ['bias', 'weights', 'qas', 'momentum', 'lr', 'grad', 'arith']);
       throw new McutrainError(`cannot read '${part}' in the training scheme`, near ? `did you mean ${near}? ${HINT}` : HINT);
     }
   }
@@ -170,7 +183,7 @@ function onlyFields(o: Record<string, unknown>, known: string[], where: string):
 /** The one reader of a scheme's fields (both spellings come through here), then the one validator. */
 function schemeFromJson(json: unknown, source: string): TrainingScheme {
   if (!isObject(json)) throw new McutrainError(`${source} must hold a JSON object`, HINT);
-  onlyFields(json, ['bias', 'weights', 'qas', 'momentum', 'lr', 'grad'], source);
+  onlyFields(json, ['bias', 'weights', 'qas', 'momentum', 'lr', 'grad', 'arith'], source);
   const number = (v: unknown, what: string, fallback: number): number => {
     if (v === undefined) return fallback;
     if (typeof v !== 'number') throw new McutrainError(`${source}: ${what} must be a number, not ${JSON.stringify(v)}`, HINT);
@@ -197,6 +210,7 @@ function schemeFromJson(json: unknown, source: string): TrainingScheme {
     momentum: number(json.momentum, 'momentum', 0),
     lr: number(json.lr, 'lr', DEFAULT_LR),
     grad: json.grad === undefined ? undefined : parseGradType(json.grad, `${source}: grad`),
+    arith: json.arith === undefined ? undefined : oneOf(json.arith, ARITH_TYPES, `${source}: arith`),
   });
 }
 
@@ -224,18 +238,30 @@ export function validateScheme(s: TrainingScheme): TrainingScheme {
   if (typeof s.qas !== 'boolean') throw new McutrainError(`qas must be on or off, not ${String(s.qas)}`, HINT);
   if (!inRange(s.momentum, MOMENTUM_RANGE)) throw new McutrainError(`momentum ${s.momentum} must lie in [0, 1)`, HINT);
   if (!inRange(s.lr, LR_RANGE)) throw new McutrainError(`learning rate ${s.lr} must be a finite number >= 0`, HINT);
-  const grad = s.grad === undefined ? DEFAULT_GRAD : parseGradType(s.grad, 'the training scheme\'s grad');
+  const arith = s.arith === undefined ? undefined : oneOf(s.arith, ARITH_TYPES, 'the training scheme\'s arith');
+  const grad = s.grad === undefined ? (arith === 'int' ? INT_DEFAULT_GRAD : DEFAULT_GRAD) : parseGradType(s.grad, 'the training scheme\'s grad');
+  if (arith === 'int') {
+    if (grad === 'f32') {
+      throw new McutrainError('the integer-only engine (arith=int) stores gradients as int16 or int8, not float32',
+        'use grad=i16 (the default with arith=int) or grad=i8, or arith=float (--arith float) for float32 gradients');
+    }
+    if (s.momentum !== 0) {
+      throw new McutrainError(`the integer-only engine (arith=int) has no momentum (the scheme asks for momentum ${s.momentum})`,
+        'use momentum 0 (plain SGD), or arith=float (--arith float) for SGD with momentum');
+    }
+  }
   return {
     biasLast: s.biasLast, weights: s.weights.map((w) => ({ layer: w.layer, fraction: w.fraction, ...((w.inputFraction ?? 1) < 1 ? { inputFraction: w.inputFraction } : {}) })),
     qas: s.qas, momentum: s.momentum, lr: s.lr,
     ...(grad !== DEFAULT_GRAD ? { grad } : {}), // absent for float32, as in schemes written before narrow gradients
+    ...(arith !== undefined ? { arith } : {}),
   };
 }
 
 /**
  * The one printer of a scheme's fields, as both spellings write them: the bias only when trained,
  * each layer's fraction of its output channels or (below 1) of its input channels, the gradient
- * storage only when narrow.
+ * storage only when narrow, the arithmetic only when integer-only.
  */
 function schemeFields(s: TrainingScheme) {
   return {
@@ -245,6 +271,7 @@ function schemeFields(s: TrainingScheme) {
       : {}),
     qas: s.qas, momentum: s.momentum, lr: s.lr,
     ...((s.grad ?? DEFAULT_GRAD) !== DEFAULT_GRAD ? { grad: s.grad } : {}),
+    ...(s.arith === 'int' ? { arith: s.arith } : {}), // float, the engine before arith, left out as f32 gradients are
   };
 }
 
@@ -270,6 +297,7 @@ export function schemeToString(s: TrainingScheme): string {
   if (f.momentum !== 0) parts.push(`momentum=${f.momentum}`);
   parts.push(`lr=${f.lr}`);
   if (f.grad) parts.push(`grad=${f.grad}`);
+  if (f.arith) parts.push(`arith=${f.arith}`);
   return parts.join(',');
 }
 

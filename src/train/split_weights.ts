@@ -14,14 +14,14 @@ import type { SavedSlice } from './autodiff.ts';
 const SPLIT_ENTRY: Record<string, string> = {
   mt_conv_s8: 'mt_conv_s8_split',
   mt_fully_connected_s8: 'mt_fully_connected_s8_split',
-  ...Object.fromEntries(['f32', 's16', 's8'].flatMap((g) => [
+  ...Object.fromEntries(['f32', 's16', 's8', 'i16', 'i8'].flatMap((g) => [
     [`mt_conv_grad_input_${g}`, `mt_conv_grad_input_split_${g}`],
     [`mt_fully_connected_grad_input_${g}`, `mt_fully_connected_grad_input_split_${g}`],
   ])),
 };
 
 /** Kernels that read a split tensor as it is in SRAM (its trained block): the updates, whatever their gradient type. */
-const WRITES_BLOCK = /^mt_\w+_update_weights_s8(_g\d+)?$/;
+const WRITES_BLOCK = /^mt_\w+_update_weights_s8(_[gi]\d+)?$/;
 
 /**
  * Of the `candidates` (partly trained weight tensors), those every call can read split: through a

@@ -34,7 +34,7 @@ let board: Built;
 beforeAll(async () => {
   inference = path.join(work, 'person');
   compileModel({ modelPath: model(PERSON), target: M3, outDir: inference, numerics: 'tflite' });
-  const train = { scheme: 'weights:layers=-1,bias:last=1', lr: 0.005 };
+  const train = { scheme: 'weights:layers=-1,bias:last=1', lr: 0.005, arith: 'float' as const }; // the float engine (the M3's default is integer-only)
   [, host, board] = await Promise.all([
     buildProjectAsync(inference),
     buildTraining(path.join(work, 'host'), model(SPEECH), 'host', true, train),

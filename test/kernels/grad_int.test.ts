@@ -26,6 +26,7 @@ import {
   avgPoolGrad, convGradInput, convUpdate, count, dwGradInput, fcGradInput, fcUpdate, meanGrad, randomConvShape, softmaxXent,
   type ConvGeometry, type Dims, type PoolGeometry,
 } from './train_reference.ts';
+import { SOFT_FLOAT } from '../helpers/soft_float.ts';
 
 const FIRMWARE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../firmware');
 const KERNELS = ['grad_i16', 'grad_i8'];
@@ -287,7 +288,6 @@ describe('stochastic rounding of the step', () => {
 const CC = 'arm-none-eabi-gcc';
 const hasCrossCompiler = spawnSync(CC, ['--version']).status === 0;
 const hasQemu = spawnSync(process.env.MCUTRAIN_QEMU ?? 'qemu-system-arm', ['--version']).status === 0;
-const SOFT_FLOAT = /^__aeabi_(f|d|[uil]*2[fd])|^__(add|sub|mul|div|fix|float|extend|trunc|cmp|eq|ne|lt|le|gt|ge|unord)[a-z]*[sd]f/;
 const digests = (text: string): string[] => text.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('DIGEST '));
 
 describe.skipIf(!hasCrossCompiler)('integer kernels on cores without an FPU', () => {

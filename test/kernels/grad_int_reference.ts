@@ -2,10 +2,11 @@
  * Mirror of the integer-only training kernels (firmware/include/mcutrain/kernels/train_int.h): exact
  * sums as BigInt, the writer's exponent choice, the fixed-point softmax (TFLite Micro's, through
  * softmax_reference.ts), the update step with both roundings and the xorshift32 draws, bit for bit.
- * Also the compile-time side: a tensor's per-channel scales as 24-bit multipliers with one exponent,
- * and a factor as TFLite's multiplier + shift.
+ * The compile-time side (a tensor's per-channel scales as 24-bit multipliers with one exponent, a
+ * factor as TFLite's multiplier + shift) is the lowering's, re-exported.
  */
 import { quantizeMultiplier } from '../../src/lower/quant_params.ts';
+import type { IntFactors } from '../../src/train/integer_arith.ts';
 import { doublingHighMul, multiplyByQuantizedMultiplier, roundingShiftRight } from './int8_reference.ts';
 import { EXP_ZERO, forEachGatherTap, qmax, type Bits, type Narrow } from './grad_narrow_reference.ts';
 import { expOfScaledDiffQ0, reciprocalOfQ12 } from './softmax_reference.ts';
@@ -80,20 +81,8 @@ function write(n: number, bits: Bits, x: number, old: Narrow, accumulate: boolea
 
 // ---- compile-time fixed-point formats ----
 
-/** Per-channel scales as q[c] * 2^exp, q < 2^24, the largest with 24 bits (the lowering's mt_int_scales). */
-export function fixedScales(scales: number[]): { q: number[]; exp: number } {
-  const max = Math.max(...scales);
-  if (!(max > 0)) return { q: scales.map(() => 0), exp: 0 };
-  const exp = Math.floor(Math.log2(max)) - 23;
-  const q = scales.map((s) => Math.min(2 ** 24 - 1, Math.round(s * 2 ** -exp)));
-  return { q, exp };
-}
-
-export interface IntFactors { multiplier: number[]; shift: number[] }
-export const fixedFactors = (factors: number[]): IntFactors => {
-  const m = factors.map(quantizeMultiplier);
-  return { multiplier: m.map((x) => x.multiplier), shift: m.map((x) => x.shift) };
-};
+// The lowering's own (src/train/integer_arith.ts): the mirror reads the constants the generated code holds.
+export { fixedFactors, fixedScales, type IntFactors } from '../../src/train/integer_arith.ts';
 
 export interface SgdInt { lrMultiplier: number; lrShift: number; stochastic: boolean; rng: number }
 export function sgdInt(lr: number, stochastic: boolean, seed = 0x2545f491): SgdInt {

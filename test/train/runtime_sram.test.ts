@@ -23,7 +23,7 @@ const TRAIN_I16 = `${TRAIN},grad=i16`;
 /** Planned total and linked SRAM of one build. */
 async function measure(target: string, modelFile: string, scheme: string | null): Promise<{ planned: number; linked: number; runtime: number }> {
   const dir = path.join(work, `${target}-${scheme === null ? 'infer' : scheme === TRAIN ? 'train' : 'train-i16'}-${modelFile}`);
-  const { fit } = compileModel({ modelPath: model(modelFile), target, outDir: dir, train: scheme === null ? undefined : { scheme } });
+  const { fit } = compileModel({ modelPath: model(modelFile), target, outDir: dir, train: scheme === null ? undefined : { scheme, arith: 'float' } }); // float on every board (rp2040's default is integer-only)
   const { artifact } = await buildProjectAsync(dir);
   return { planned: fit.sram.totalBytes, linked: linkedSramBytes(artifact, loadTarget(target)), runtime: fit.sram.runtimeBytes };
 }

@@ -23,7 +23,7 @@ const SCHEME = 'weights:layers=-1,-2@1/2,bias:last=2';
 /** Compiles micro_speech with training for `target`, and links it when asked (staticStackBound builds its own copy); the project's folder. */
 async function compiled(target: string, link: boolean): Promise<string> {
   const dir = path.join(work, target);
-  compileModel({ modelPath: model('micro_speech_int8.tflite'), target, outDir: dir, train: { scheme: SCHEME } });
+  compileModel({ modelPath: model('micro_speech_int8.tflite'), target, outDir: dir, train: { scheme: SCHEME, arith: 'float' } }); // the float engine on every board (rp2040's default is the integer one)
   if (link) await buildProjectAsync(dir);
   return dir;
 }
@@ -52,7 +52,10 @@ describe('the stack of a training image', () => {
   }, 20 * 60_000);
 
   it('fits the stack each board reserves (4 KiB), with the bounds pinned', async () => {
-    const boards: [string, number][] = [['stm32f746g-disco', 1584], ['nrf52840-dk', 1584], ['rp2040-pico', 1396]];
+    // rp2040-pico 1,396 -> 1,500 B with the integer kernels' merge: the depthwise gather (depthwise_grad_gather.inc)
+    // that the float, narrow and integer kernels share now keeps a per-channel sum, deepest via
+    // mt_depthwise_conv_grad_input_i16 on the M0+ (no DSP: the portable kernels).
+    const boards: [string, number][] = [['stm32f746g-disco', 1584], ['nrf52840-dk', 1584], ['rp2040-pico', 1500]];
     const bounds: number[] = [];
     for (const [target] of boards) bounds.push((await staticStackBound(await compiled(target, false), work)).bytes);
     for (const [k, [target]] of boards.entries()) expect(bounds[k], target).toBeLessThanOrEqual(loadTarget(target).stackBytes!);

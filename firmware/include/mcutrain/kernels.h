@@ -17,5 +17,6 @@
 #include "mcutrain/kernels/softmax.h"
 #include "mcutrain/kernels/train.h"
 #include "mcutrain/kernels/train_narrow.h"
+#include "mcutrain/kernels/train_int_engine.h"
 
 #endif

@@ -8,8 +8,6 @@
  *
  * Every failure the user can act on is a McutrainError (message + hint).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { McutrainError } from './errors.ts';
 import { readLabelledFolder, type LabelledSet } from './data/labelled.ts';
 import type { PixelMapping } from './data/input_file.ts';
@@ -18,10 +16,12 @@ import { writeTflite } from './export/write_tflite.ts';
 import { importTflite } from './import/import_tflite.ts';
 import { openProjectDevice, type OpenOptions } from './connect/connect.ts';
 import type { Device } from './link/device.ts';
-import { compileModel, readModelFile, resolveScheme, type CompileOptions, type CompileResult, type TrainOptions } from './project/compile_project.ts';
-import { analyzeModel, fitWithin, type Analysis } from './pipeline/pipeline.ts';
-import { fitVerdict, type FitVerdict } from './project/fit.ts';
-import { PROJECT_MODEL_FILE, readManifest, type ProjectManifest, type TrainingInfo } from './project/manifest.ts';
+import { compileModel, type CompileOptions, type CompileResult, type TrainOptions } from './project/compile_project.ts';
+import type { Analysis } from './pipeline/pipeline.ts';
+import type { FitVerdict } from './project/fit.ts';
+import { planModelFile } from './project/plan_model.ts';
+import { loadProjectModel, projectTraining } from './project/project_model.ts';
+import { readManifest, type ProjectManifest } from './project/manifest.ts';
 import { evaluateOn, shuffledEpochs, TrainingSession, type Samples, type Score, type SessionProgress, type SessionResult } from './session/training_session.ts';
 import { DEFAULT_TARGET, loadTarget } from './targets/target.ts';
 import type { Numerics } from './lower/numerics.ts';
@@ -73,14 +73,7 @@ export interface PlanResult {
 
 /** The static memory plan of a model (and of its training scheme), without writing a project (as `mcutrain plan`). */
 export function plan(modelPath: string, opts: PlanOptions = {}): PlanResult {
-  const target = loadTarget(opts.target ?? DEFAULT_TARGET);
-  const subject = {
-    bytes: readModelFile(modelPath), name: path.basename(modelPath), numerics: opts.numerics,
-    scheme: opts.train ? resolveScheme(opts.train) : undefined,
-    options: { reorder: opts.train?.reorder, inPlace: opts.train?.inPlace, fitWithin: fitWithin(target) },
-  };
-  const analysis = analyzeModel(subject.bytes, subject.name, subject.numerics, subject.scheme, subject.options);
-  return { analysis, fit: fitVerdict(analysis, target, subject) };
+  return planModelFile(modelPath, { target: loadTarget(opts.target ?? DEFAULT_TARGET), numerics: opts.numerics, train: opts.train });
 }
 
 /**
@@ -92,23 +85,17 @@ export async function openDevice(projectDir: string, opts: OpenOptions = {}): Pr
   return openProjectDevice(projectDir, readManifest(projectDir), opts);
 }
 
-function trainingOf(manifest: ProjectManifest, dir: string): TrainingInfo {
-  if (!manifest.training) {
-    throw new McutrainError(`project '${dir}' was compiled without training`, 'compile it with a training scheme (compile({ ..., train: { scheme } })), then build it again');
-  }
-  return manifest.training;
-}
-
 /**
  * A labelled folder (<folder>/<class>/<files>: .npy, .bin, .bmp) as samples for the project's input.
- * `labelsOf`: label the classes as this (training) set does, for a validation set.
+ * `labelsOf`: for a validation set, label the classes by name as the training set read from `labelsOf.folder` does.
  */
-export function readDataset(projectDir: string, folder: string, opts: { pixels?: PixelMapping; labelsOf?: LabelledSet; warn?: (message: string) => void } = {}): LabelledSet {
+export function readDataset(projectDir: string, folder: string,
+  opts: { pixels?: PixelMapping; labelsOf?: { folder: string; set: LabelledSet }; warn?: (message: string) => void } = {}): LabelledSet {
   const manifest = readManifest(projectDir);
-  const training = trainingOf(manifest, projectDir);
+  const training = projectTraining(manifest, projectDir);
   return readLabelledFolder(folder, manifest.inputs[0], {
     pixels: opts.pixels ?? 'shift', classes: training.classes, warn: opts.warn,
-    labelsOf: opts.labelsOf ? { folder, classNames: opts.labelsOf.classNames } : undefined,
+    labelsOf: opts.labelsOf ? { folder: opts.labelsOf.folder, classNames: opts.labelsOf.set.classNames } : undefined,
   });
 }
 
@@ -131,7 +118,7 @@ export interface TrainRunOptions {
  * returns the loss and accuracy per epoch (and on `val` before the first).
  */
 export async function train(device: Device, projectDir: string, opts: TrainRunOptions): Promise<SessionResult> {
-  const training = trainingOf(readManifest(projectDir), projectDir);
+  const training = projectTraining(readManifest(projectDir), projectDir);
   const session = new TrainingSession({
     device, train: opts.train, val: opts.val, epochs: opts.epochs ?? 1, orders: shuffledEpochs(opts.train.samples.length, opts.seed ?? 1),
     hyper: { lr: opts.lr ?? training.lr, momentum: opts.momentum ?? training.momentum }, evaluateBefore: opts.val !== undefined, onProgress: opts.onProgress,
@@ -150,9 +137,7 @@ export function evaluate(device: Device, set: Samples): Promise<Score> {
  * file, or `importTflite` them). The project's copy of its model (model.tflite) is the base.
  */
 export async function readWeights(device: Device, projectDir: string): Promise<Uint8Array> {
-  const training = trainingOf(readManifest(projectDir), projectDir);
-  const modelFile = path.join(projectDir, PROJECT_MODEL_FILE);
-  if (!existsSync(modelFile)) throw new McutrainError(`'${projectDir}' has no ${PROJECT_MODEL_FILE}`, 'compile the project again with this mcutrain');
-  const original = importTflite(new Uint8Array(readFileSync(modelFile)), PROJECT_MODEL_FILE);
-  return writeTflite(withTrainedParams(original, training.params, await device.readParams('params')));
+  const manifest = readManifest(projectDir);
+  const original = loadProjectModel(projectDir, manifest);
+  return writeTflite(withTrainedParams(original, projectTraining(manifest, projectDir).params, await device.readParams('params')));
 }

@@ -1,7 +1,7 @@
 /** The CLI's commands: each parses its options and calls the stages. */
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
-import { compileModel, readModelFile } from '../project/compile_project.ts';
+import { readModelFile } from '../project/compile_project.ts';
 import { buildProject } from '../build/build_project.ts';
 import { readManifest } from '../project/manifest.ts';
 import { DEFAULT_TARGET, listTargets, loadTarget } from '../targets/target.ts';

@@ -7,6 +7,7 @@ import { compileModel, readModelFile, resolveScheme, type TrainOptions } from '.
 import { fitVerdict, requireFit, type FitVerdict } from '../project/fit.ts';
 import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
 import { formatPlanReport, makePlanReport, type PlanReport } from '../project/plan_report.ts';
+import { planModelFile } from '../project/plan_model.ts';
 import { describePatchStage, extraMacsShare, parsePatchMode, type PatchMode } from '../plan/patch_stage.ts';
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { writeReport, writeTimelineSvg } from './report_file.ts';
@@ -131,12 +132,9 @@ export function planModel(file: string, v: Values): { report: PlanReport & { pat
   const train = trainOptions(v);
   if (!train) throw new McutrainError('a training plan needs a training scheme', 'add --train "bias:last=4" (or a scheme .json file)');
   const target = loadTarget(str(v.target) ?? DEFAULT_TARGET);
-  const numerics = numericsOption(v);
-  const options = { reorder: train.reorder, patches: optionValue(v, 'patches'), fitWithin: fitWithin(target) };
-  const subject = { bytes: readModelFile(file), name: path.basename(file), numerics, scheme: resolveScheme(train, target), options };
-  const analysis = analyzeModel(subject.bytes, subject.name, numerics, subject.scheme, subject.options);
-  const fit = fitVerdict(analysis, target, subject);
-  return { report: withPatches(makePlanReport(analysis, analysis.training!, target, fit), analysis), fit, patches: parsePatchMode(options.patches, true) };
+  const patches = optionValue(v, 'patches');
+  const { analysis, fit } = planModelFile(file, { target, numerics: numericsOption(v), train, patches });
+  return { report: withPatches(makePlanReport(analysis, analysis.training!, target, fit), analysis), fit, patches: parsePatchMode(patches, true) };
 }
 
 export const PLAN_COMMAND: Command = {

@@ -3,20 +3,18 @@
  * validation set; `mcutrain weights`: the device's trained parameters put back into a copy of the
  * original .tflite.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { printResult } from './json_output.ts';
 import { McutrainError } from '../errors.ts';
 import { readLabelledFolder } from '../data/labelled.ts';
-import { withTrainedParam } from '../export/apply_weights.ts';
+import { withTrainedParams } from '../export/apply_weights.ts';
 import { splitBlock } from '../ir/tensor_block.ts';
 import { writeTflite } from '../export/write_tflite.ts';
-import { importTflite } from '../import/import_tflite.ts';
 import type { Graph } from '../ir/graph.ts';
 import { openProjectDevice } from '../connect/connect.ts';
 import type { Device, TrainInfo } from '../link/device.ts';
-import { PROJECT_MODEL_FILE, readManifest, type ProjectManifest, type TrainingInfo } from '../project/manifest.ts';
+import { readManifest, type ProjectManifest, type TrainingInfo } from '../project/manifest.ts';
+import { loadProjectModel, projectTraining } from '../project/project_model.ts';
 import { loadTarget } from '../targets/target.ts';
 import { dataSha256, paramLayout, readCheckpoint, removeCheckpoint, writeCheckpoint, type RunIdentity } from '../session/checkpoint.ts';
 import { shuffledEpochs, TrainingSession, type SessionProgress } from '../session/training_session.ts';
@@ -36,14 +34,6 @@ const STEP_ROUNDS = 4;
 const DEFAULT_CHECKPOINT_EVERY = 50;
 const WEIGHTS_USAGE = 'weights <dir> -o <tuned.tflite>';
 
-function trainingOf(manifest: ProjectManifest, dir: string): TrainingInfo {
-  if (!manifest.training) {
-    throw new McutrainError(`project '${dir}' was compiled without training`,
-      `compile it with --train (mcutrain compile <model.tflite> --train <scheme> -o ${dir}), then build it again`);
-  }
-  return manifest.training;
-}
-
 /** The firmware must run the training engine this project describes, or offsets and labels mean nothing. */
 async function checkDevice(device: Device, training: TrainingInfo, dir: string): Promise<TrainInfo> {
   const hello = await device.hello();
@@ -62,22 +52,6 @@ async function checkDevice(device: Device, training: TrainingInfo, dir: string):
   return info;
 }
 
-/** The project's copy of its model, checked against the hash the project was compiled from. */
-function loadProjectModel(dir: string, manifest: ProjectManifest): Graph {
-  const modelFile = path.join(dir, PROJECT_MODEL_FILE);
-  if (!existsSync(modelFile)) {
-    throw new McutrainError(`'${dir}' has no ${PROJECT_MODEL_FILE} (the copy of the model it was compiled from)`,
-      `compile the project again with this mcutrain: mcutrain compile ${manifest.model.file} --train ... -o ${dir}`);
-  }
-  const bytes = new Uint8Array(readFileSync(modelFile));
-  const sha = createHash('sha256').update(bytes).digest('hex');
-  if (sha !== manifest.model.sha256) {
-    throw new McutrainError(`${modelFile} is not the model '${dir}' was compiled from (SHA-256 ${sha.slice(0, 16)}, expected ${manifest.model.sha256.slice(0, 16)})`,
-      `compile the project again: mcutrain compile <model.tflite> --train ... -o ${dir}`);
-  }
-  return importTflite(bytes, manifest.model.file);
-}
-
 /** Converter tensor names can join a dozen fused names with ';': the first, cut to a table column. */
 function shortName(name: string): string {
   const first = name.split(';')[0];
@@ -86,27 +60,21 @@ function shortName(name: string): string {
 }
 
 /** Reads the trained parameters from the device and writes the model with them; prints what changed. */
-async function saveWeights(device: Device, training: TrainingInfo, dir: string, original: Graph, out: string): Promise<void> {
-  writeWeights(await device.readParams('params', { rounds: STEP_ROUNDS }), training, dir, original, out, device.description);
+async function saveWeights(device: Device, training: TrainingInfo, original: Graph, out: string): Promise<void> {
+  writeWeights(await device.readParams('params', { rounds: STEP_ROUNDS }), training, original, out, device.description);
 }
 
 /** Writes the model with the trained parameter bytes `params` (space 0, as read from `source`); prints what changed. */
-function writeWeights(params: Uint8Array, training: TrainingInfo, dir: string, original: Graph, out: string, source: string): void {
-  let graph = original;
-  const rows: (string | number)[][] = [];
-  for (const p of training.params) {
-    if (p.offset + p.bytes > params.length) {
-      throw new McutrainError(`mcutrain.json puts '${p.name}' at bytes ${p.offset}..${p.offset + p.bytes} but the device holds ${params.length}`,
-        `compile the project again: mcutrain compile <model.tflite> --train ... -o ${dir}`);
-    }
+function writeWeights(params: Uint8Array, training: TrainingInfo, original: Graph, out: string, source: string): void {
+  const graph = withTrainedParams(original, training.params, params);
+  const rows = training.params.map((p) => {
     const trained = params.subarray(p.offset, p.offset + p.bytes);
     const data = original.tensors[p.tensor]?.data;
-    // A partly trained tensor's SRAM copy is its trained block (p.slice): compared with, and put back into, that block.
+    // A partly trained tensor's SRAM copy is its trained block (p.slice): compared with that block.
     const before = data && p.slice ? splitBlock(data, p.slice).block : data;
     const changed = before ? trained.reduce((n, b, i) => n + (b !== before[i] ? 1 : 0), 0) : p.bytes;
-    graph = withTrainedParam(graph, p, trained);
-    rows.push([p.layer, p.op, shortName(p.name), p.kind, p.dtype, p.bytes, changed]);
-  }
+    return [p.layer, p.op, shortName(p.name), p.kind, p.dtype, p.bytes, changed];
+  });
   writeFileAtomic(out, writeTflite(graph));
   console.log(`wrote ${out}: ${training.params.length} trained tensor(s), ${formatBytes(params.length)} from ${source}`);
   console.log(formatTable(['layer', 'op', 'tensor', 'kind', 'dtype', 'bytes', 'bytes changed'], rows, new Set([0, 1, 5, 6])));
@@ -191,7 +159,7 @@ export const TRAIN_COMMAND: Command = {
     const checkpointEvery = optionValue(v, 'checkpoint-every') ?? DEFAULT_CHECKPOINT_EVERY;
 
     const manifest = readManifest(dir);
-    const training = trainingOf(manifest, dir);
+    const training = projectTraining(manifest, dir);
     if (manifest.inputs.length !== 1) {
       throw new McutrainError(`the model of '${dir}' has ${manifest.inputs.length} inputs; training feeds one`, 'train a model with a single input');
     }
@@ -237,7 +205,7 @@ export const TRAIN_COMMAND: Command = {
           r.epoch, r.trainLoss.toFixed(4), percent(r.trainAccuracy), r.valLoss === undefined ? '-' : r.valLoss.toFixed(4),
           r.valAccuracy === undefined ? '-' : percent(r.valAccuracy), r.msPerStep.toFixed(2), Math.round(r.ticksPerStep),
         ])], new Set([0, 1, 2, 3, 4, 5, 6])));
-      if (out) await saveWeights(device, training, dir, original!, out);
+      if (out) await saveWeights(device, training, original!, out);
     } catch (error) {
       throw await stopEarly(error);
     } finally {
@@ -261,7 +229,7 @@ export const TRAIN_COMMAND: Command = {
       if (!checkpoint) return error;
       const at = `epoch ${checkpoint.epoch}, step ${checkpoint.step + 1}`;
       if (out) {
-        writeWeights(checkpoint.params, training, dir, original!, out, `the checkpoint (${checkpoint.steps.length} step(s) learned)`);
+        writeWeights(checkpoint.params, training, original!, out, `the checkpoint (${checkpoint.steps.length} step(s) learned)`);
       }
       const again = `mcutrain train ${dir} --data ${data} --seed ${seed}${str(v.checkpoint) ? ` --checkpoint ${ckFile}` : ''} --resume`;
       return new McutrainError(`${error.message}\ntraining stopped; its checkpoint (${checkpoint.steps.length} step(s) learned, next: ${at}) is in ${ckFile}` +
@@ -308,7 +276,7 @@ export const WEIGHTS_COMMAND: Command = {
     const out = str(v.out);
     if (!out) throw new McutrainError('weights needs an output file', 'add -o <tuned.tflite>');
     const manifest = readManifest(dir);
-    const training = trainingOf(manifest, dir);
+    const training = projectTraining(manifest, dir);
     const original = loadProjectModel(dir, manifest);
     if (loadTarget(manifest.target, dir).kind === 'host') {
       throw new McutrainError(`'${dir}' targets the host: its engine keeps what it learns only while one command runs, so there are no trained weights to read`,
@@ -321,7 +289,7 @@ export const WEIGHTS_COMMAND: Command = {
         throw new McutrainError(`${device.description} has run no training step since it was flashed or reset: it holds the parameters compiled in, nothing learned`,
           `train it first (mcutrain train ${dir} --data <folder>), or train and save in one command with -o tuned.tflite`);
       }
-      await saveWeights(device, training, dir, original, out);
+      await saveWeights(device, training, original, out);
       printResult(v, { out, device: device.description, steps: info.steps });
     } finally {
       await device.close();

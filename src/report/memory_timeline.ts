@@ -109,7 +109,7 @@ export function memoryTimelineSvg(r: PlanReport, options: TimelineOptions = {}):
 }
 
 /** Where each phase's name goes: forward and backward at the middle of their steps, the first update at its step (the loss is one step: the legend names it). */
-export function phaseLabels(phases: Phase[]): { phase: Phase; x: number }[] {
+function phaseLabels(phases: Phase[]): { phase: Phase; x: number }[] {
   const steps = (p: Phase) => phases.flatMap((q, i) => (q === p ? [i] : []));
   const lossStep = phases.indexOf('loss');
   const backward = lossStep < 0 ? [] : phases.map((_, i) => i).filter((i) => i > lossStep);

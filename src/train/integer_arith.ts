@@ -45,7 +45,7 @@ export function fixedFactors(factors: ArrayLike<number>): IntFactors {
 }
 
 /** The SOFTMAX lowering's integer parameters for logits of this scale, beta 1 (the loss reads multiplier, shift, diff_min). */
-export function lossSoftmaxParams(scale: number, depth: number): CStruct {
+function lossSoftmaxParams(scale: number, depth: number): CStruct {
   const integerBits = SCALED_DIFF_INTEGER_BITS;
   const s = preprocessSoftmaxScaling(1, scale, integerBits);
   if (!s) {

@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
+import { UsageError } from './exit_codes.ts';
 import { readLabelledFolder, type LabelledSet } from '../data/labelled.ts';
 import { importTfliteFile } from '../import/import_tflite.ts';
 import { openProjectDevice } from '../connect/connect.ts';
@@ -128,7 +129,7 @@ export const EVAL_COMMAND: Command = {
   async run(pos, v) {
     const dir = onePositional(pos, 'one project folder', USAGE);
     const data = str(v.data);
-    if (!data) throw new McutrainError('eval needs labelled data', 'add --data <folder> (laid out as <folder>/<class>/<files>)');
+    if (!data) throw new UsageError('eval needs labelled data', 'add --data <folder> (laid out as <folder>/<class>/<files>)');
     const pixels = pixelsOption(v);
     const port = portOptions(v);
     const manifest = readManifest(dir);

@@ -1,0 +1,107 @@
+/**
+ * Defects found in review, run in process through main(): a project compiled for a user board file or
+ * with --arith float reported as compiled; settings from mcutrain.config.json / MCUTRAIN_* that are no
+ * mistake on the command line; flash's --method flag-only; command-line mistakes exit 2.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { main } from '../../src/cli/cli.ts';
+import { EXIT, exitCodeOf, userError } from '../../src/cli/exit_codes.ts';
+import { TARGETS_DIR } from '../../src/targets/target.ts';
+import { model, REPO, tempDir } from '../helpers/paths.ts';
+
+const HELLO = model('hello_world_int8.tflite');
+
+interface Run { code: number; out: string; err: string; error?: Error & { hint?: string } }
+
+async function run(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(`${a.join(' ')}\n`); });
+  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { err.push(`${a.join(' ')}\n`); });
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { err.push(String(chunk)); return true; });
+  try {
+    const code = await main(args, opts.env ?? {}, opts.cwd ?? REPO);
+    return { code, out: out.join(''), err: err.join('') };
+  } catch (e) {
+    const error = userError(e);
+    if (!error) throw e;
+    return { code: exitCodeOf(e), out: out.join(''), err: err.join(''), error };
+  } finally {
+    vi.restoreAllMocks();
+  }
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+/** A folder holding mcutrain.config.json with `config`. */
+function configured(config: unknown): string {
+  const root = tempDir('review-config');
+  writeFileSync(path.join(root, 'mcutrain.config.json'), JSON.stringify(config));
+  return root;
+}
+
+describe('report of a project as it was compiled', () => {
+  it('a project compiled for a user board file: report finds the board the project keeps', async () => {
+    const dir = tempDir('review-board');
+    const t = JSON.parse(readFileSync(path.join(TARGETS_DIR, 'mps2-an500.json'), 'utf8')) as Record<string, unknown>;
+    t.name = 'review-board';
+    const board = path.join(dir, 'review-board.json');
+    writeFileSync(board, JSON.stringify(t));
+    const out = path.join(dir, 'proj');
+    expect((await run(['compile', HELLO, '--target', board, '--train', 'bias:last=1', '-o', out])).code).toBe(0);
+    const r = await run(['report', out, '-o', path.join(dir, 'r.html')]);
+    expect(r.error?.message).toBeUndefined();
+    expect(r.code).toBe(0);
+    expect(r.err).not.toMatch(/no memory timeline/);
+  });
+
+  it('a project compiled --arith float for a core whose default is int: re-planned in float, with its explicit f32 gradients', async () => {
+    const dir = tempDir('review-arith');
+    const out = path.join(dir, 'proj');
+    expect((await run(['compile', HELLO, '--target', 'mps2-an385', '--arith', 'float', '--grad', 'f32', '--train', 'bias:last=1', '-o', out])).code).toBe(0);
+    const r = await run(['report', out, '-o', path.join(dir, 'r.html')]);
+    expect(r.code).toBe(0);
+    expect(r.err).not.toMatch(/no memory timeline/);
+  });
+});
+
+describe('settings from the config file or the environment are not typed flags', () => {
+  it('compile --train SCHEME with "seed" in the config; an inference-only compile with "lr"', async () => {
+    const root = configured({ seed: 3, lr: 0.01 });
+    expect((await run(['compile', HELLO, '--train', 'bias:last=1', '-o', path.join(root, 'a')], { cwd: root })).code).toBe(0);
+    expect((await run(['compile', HELLO, '-o', path.join(root, 'b')], { cwd: root })).code).toBe(0);
+    // typed, they are still mistakes, and usage ones
+    const typed = await run(['compile', HELLO, '--seed', '3', '--train', 'bias:last=1', '-o', path.join(root, 'c')], { cwd: root });
+    expect(typed).toMatchObject({ code: EXIT.usage, error: { message: '--seed is for --train auto' } });
+    expect((await run(['compile', HELLO, '--lr', '0.1', '-o', path.join(root, 'd')], { cwd: root })).code).toBe(EXIT.usage);
+  });
+
+  it('report <project> with MCUTRAIN_TARGET set or "patches" in the config', async () => {
+    const root = configured({ patches: 'off' });
+    const out = path.join(root, 'proj');
+    expect((await run(['compile', HELLO, '--train', 'bias:last=1', '-o', out], { cwd: root })).code).toBe(0);
+    const r = await run(['report', out, '-o', path.join(root, 'r.html')], { cwd: root, env: { MCUTRAIN_TARGET: 'mps2-an500' } });
+    expect(r.error?.message).toBeUndefined();
+    expect(r.code).toBe(0);
+    expect(await run(['report', out, '--target', 'mps2-an500', '-o', path.join(root, 'r.html')], { cwd: root })).toMatchObject({ code: EXIT.usage });
+  });
+
+  it('flash does not take quantize\'s "method" from the config file', async () => {
+    const root = configured({ method: 'percentile' });
+    const r = await run(['flash', path.join(root, 'missing')], { cwd: root });
+    expect(r.code).not.toBe(0);
+    expect(r.error!.message).not.toMatch(/percentile|method/);
+  });
+});
+
+describe('command-line mistakes exit 2', () => {
+  it('missing -o, --data, and a stray positional', async () => {
+    const dir = tempDir('review-usage');
+    for (const args of [['compile', HELLO], ['train', dir], ['eval', dir], ['weights', dir], ['report', 'a', 'b', '-o', 'x.html']]) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).toBe(EXIT.usage);
+    }
+  });
+});

@@ -90,9 +90,12 @@ describe('settings from the config file or the environment are not typed flags',
 
   it('flash does not take quantize\'s "method" from the config file', async () => {
     const root = configured({ method: 'percentile' });
-    const r = await run(['flash', path.join(root, 'missing')], { cwd: root });
+    const out = path.join(root, 'proj');
+    expect((await run(['compile', HELLO, '-o', out], { cwd: root })).code).toBe(0);
+    const r = await run(['flash', out], { cwd: root }); // not built: refused for its missing image, not for the method
     expect(r.code).not.toBe(0);
     expect(r.error!.message).not.toMatch(/percentile|method/);
+    expect(r.error!.message).toMatch(/firmware|build/);
   });
 });
 

@@ -99,6 +99,24 @@ describe('settings from the config file or the environment are not typed flags',
   });
 });
 
+describe('an explicit grad=f32 on a core whose default arithmetic is int', () => {
+  it('is refused inline, in JSON and as --grad f32 alike; a float build prints no grad', async () => {
+    const dir = tempDir('review-grad');
+    const json = path.join(dir, 'scheme.json');
+    writeFileSync(json, JSON.stringify({ bias: { last: 1 }, grad: 'f32' }));
+    const refusals = [];
+    for (const train of [['--train', 'bias:last=1,grad=f32'], ['--train', json], ['--train', 'bias:last=1', '--grad', 'f32']]) {
+      const r = await run(['compile', HELLO, '--target', 'mps2-an385', ...train, '-o', path.join(dir, 'p')]);
+      expect(r.code, train.join(' ')).toBe(EXIT.error);
+      refusals.push(r.error!.message);
+    }
+    expect(new Set(refusals)).toEqual(new Set(['the integer-only engine (arith=int) stores gradients as int16 or int8, not float32']));
+    const ok = await run(['compile', HELLO, '--target', 'mps2-an500', '--train', 'bias:last=1,grad=f32', '-o', path.join(dir, 'f')]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/training bias:last=1,qas=on,lr=0.05: /);
+  });
+});
+
 describe('command-line mistakes exit 2', () => {
   it('missing -o, --data, and a stray positional', async () => {
     const dir = tempDir('review-usage');

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { main } from '../../src/cli/cli.ts';
 import { EXIT, exitCodeOf, userError } from '../../src/cli/exit_codes.ts';
 import { TARGETS_DIR } from '../../src/targets/target.ts';
+import { searchSchemes } from '../../src/search/choose_scheme.ts';
 import { model, REPO, tempDir } from '../helpers/paths.ts';
 
 const HELLO = model('hello_world_int8.tflite');
@@ -114,6 +115,20 @@ describe('an explicit grad=f32 on a core whose default arithmetic is int', () =>
     const ok = await run(['compile', HELLO, '--target', 'mps2-an500', '--train', 'bias:last=1,grad=f32', '-o', path.join(dir, 'f')]);
     expect(ok.code).toBe(0);
     expect(ok.out).toMatch(/training bias:last=1,qas=on,lr=0.05: /);
+  });
+});
+
+describe('the scheme search in the arithmetic it builds', () => {
+  it('prices the integer engine on a core without an FPU; momentum with it refused before the search', async () => {
+    const hyper = { qas: true, momentum: 0, lr: 0.05 };
+    expect(searchSchemes(hyper, 'int')({ biasLast: 2, weights: [] })).toMatchObject({ arith: 'int', grad: 'i16' });
+    expect(searchSchemes(hyper, 'float')({ biasLast: 2, weights: [] })).not.toHaveProperty('grad');
+    expect(() => searchSchemes({ ...hyper, momentum: 0.9 }, 'int')).toThrow(/integer-only engine \(arith=int\) has no momentum/);
+    const dir = tempDir('review-auto');
+    for (const command of [['compile', HELLO, '--train', 'auto', '-o', path.join(dir, 'p')], ['scheme', HELLO]]) {
+      const r = await run([...command, '--target', 'mps2-an385', '--momentum', '0.9', '--budget', '64KiB', '--data', path.join(dir, 'none')]);
+      expect(r.error?.message, command[0]).toMatch(/has no momentum/);
+    }
   });
 });
 

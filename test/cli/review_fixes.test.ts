@@ -10,6 +10,8 @@ import { main } from '../../src/cli/cli.ts';
 import { EXIT, exitCodeOf, userError } from '../../src/cli/exit_codes.ts';
 import { TARGETS_DIR } from '../../src/targets/target.ts';
 import { searchSchemes } from '../../src/search/choose_scheme.ts';
+import { evaluateOn } from '../../src/session/training_session.ts';
+import type { Device } from '../../src/link/device.ts';
 import { model, REPO, tempDir } from '../helpers/paths.ts';
 
 const HELLO = model('hello_world_int8.tflite');
@@ -129,6 +131,18 @@ describe('the scheme search in the arithmetic it builds', () => {
       const r = await run([...command, '--target', 'mps2-an385', '--momentum', '0.9', '--budget', '64KiB', '--data', path.join(dir, 'none')]);
       expect(r.error?.message, command[0]).toMatch(/has no momentum/);
     }
+  });
+});
+
+describe('eval builds on the session\'s evaluation loop', () => {
+  it('evaluateOn scores with the given scorer and reports each sample\'s label and prediction', async () => {
+    const set = { samples: [0, 1, 2, 3].map((k) => Uint8Array.of(k)), labels: [0, 1, 1, 0] };
+    const seen: [number, number, number, number][] = [];
+    // an inference-only engine's INFER in eval; here the class the sample's byte names, with a loss of a quarter
+    const score = async (_d: Device, sample: Uint8Array) => ({ loss: 0.25 * (sample[0] + 1), predicted: sample[0] % 2 });
+    const r = await evaluateOn(undefined as unknown as Device, set, {}, (done, _loss, correct, { label, predicted }) => seen.push([done, correct, label, predicted]), score);
+    expect(r).toEqual({ loss: (0.25 + 0.5 + 0.75 + 1) / 4, accuracy: 0.5 });
+    expect(seen).toEqual([[1, 1, 0, 0], [2, 2, 1, 1], [3, 2, 1, 0], [4, 2, 0, 1]]);
   });
 });
 

@@ -4,37 +4,17 @@
  * mistake on the command line; flash's --method flag-only; command-line mistakes exit 2.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { main } from '../../src/cli/cli.ts';
-import { EXIT, exitCodeOf, userError } from '../../src/cli/exit_codes.ts';
+import { EXIT } from '../../src/cli/exit_codes.ts';
+import { runMain as run } from '../helpers/cli_main.ts';
 import { TARGETS_DIR } from '../../src/targets/target.ts';
 import { searchSchemes } from '../../src/search/choose_scheme.ts';
 import { evaluateOn } from '../../src/session/training_session.ts';
 import type { Device } from '../../src/link/device.ts';
-import { model, REPO, tempDir } from '../helpers/paths.ts';
+import { model, tempDir } from '../helpers/paths.ts';
 
 const HELLO = model('hello_world_int8.tflite');
-
-interface Run { code: number; out: string; err: string; error?: Error & { hint?: string } }
-
-async function run(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(`${a.join(' ')}\n`); });
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { err.push(`${a.join(' ')}\n`); });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { err.push(String(chunk)); return true; });
-  try {
-    const code = await main(args, opts.env ?? {}, opts.cwd ?? REPO);
-    return { code, out: out.join(''), err: err.join('') };
-  } catch (e) {
-    const error = userError(e);
-    if (!error) throw e;
-    return { code: exitCodeOf(e), out: out.join(''), err: err.join(''), error };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -13,6 +13,7 @@ import { searchSchemes } from '../../src/search/choose_scheme.ts';
 import { evaluateOn } from '../../src/session/training_session.ts';
 import type { Device } from '../../src/link/device.ts';
 import { model, tempDir } from '../helpers/paths.ts';
+import { tree } from '../data/helpers.ts';
 
 const HELLO = model('hello_world_int8.tflite');
 
@@ -69,6 +70,16 @@ describe('settings from the config file or the environment are not typed flags',
     expect(r.error?.message).toBeUndefined();
     expect(r.code).toBe(0);
     expect(await run(['report', out, '--target', 'mps2-an500', '-o', path.join(root, 'r.html')], { cwd: root })).toMatchObject({ code: EXIT.usage });
+  });
+
+  it('quantize\'s default minmax run with "percentile" in the config (for the percentile runs)', async () => {
+    const root = configured({ percentile: 99.9 });
+    const calib = tree({ 'a.bin': new Uint8Array(Float32Array.of(0.5).buffer), 'b.bin': new Uint8Array(Float32Array.of(-0.5).buffer) });
+    const r = await run(['quantize', model('hello_world_float.tflite'), '--calib', calib, '-o', path.join(root, 'm.tflite')], { cwd: root });
+    expect(r.error?.message).toBeUndefined();
+    expect(r.out).toMatch(/with 2 samples \(minmax\)/);
+    expect(await run(['quantize', model('hello_world_float.tflite'), '--calib', calib, '--percentile', '99', '-o', path.join(root, 'n.tflite')], { cwd: root }))
+      .toMatchObject({ error: { message: '--percentile only applies with --method percentile' } });
   });
 
   it('flash does not take quantize\'s "method" from the config file', async () => {

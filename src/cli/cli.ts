@@ -76,8 +76,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   const config = readConfig(configFile, ALL_OPTIONS);
   detail(configFile ? `settings file ${configFile}` : `no ${CONFIG_FILE} from ${cwd} upward`);
   const { values, sources } = settleOptions(flags.values, spec, config, env, command.flagOnly);
+  const typed = new Set(Object.keys(sources).filter((option) => sources[option] === 'flag'));
   for (const [option, source] of Object.entries(sources)) if (source !== 'default' && !(option in COMMON_OPTIONS)) detail(`--${option} ${values[option]} (from ${source})`);
-  return await withJsonStdout(values.json === true, () => command.run(flags.positionals, values, { config }));
+  return await withJsonStdout(values.json === true, () => command.run(flags.positionals, values, { config, typed }));
 }
 
 /** The command's flags, with did-you-mean for an unknown one; `--json FILE.json` (before --json printed to stdout) read as --json-out FILE.json. */

@@ -34,6 +34,8 @@ export type { OptionSpec };
 
 export interface CommandContext {
   config: ProjectConfig;
+  /** The options typed on the command line (not filled in from the environment, the config file or a default): a check that an option does not apply tests these. */
+  typed: ReadonlySet<string>;
 }
 
 export interface Command {

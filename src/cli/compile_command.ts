@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { printResult } from './json_output.ts';
 import { McutrainError } from '../errors.ts';
+import { UsageError } from './exit_codes.ts';
 import { analyzeModel, fitWithin, type Analysis } from '../pipeline/pipeline.ts';
 import { compileModel, readModelFile, resolveScheme, type TrainOptions } from '../project/compile_project.ts';
 import { fitVerdict, requireFit, type FitVerdict } from '../project/fit.ts';
@@ -12,6 +13,7 @@ import { describePatchStage, extraMacsShare, parsePatchMode, type PatchMode } fr
 import { writeFileAtomic } from '../util/fs_atomic.ts';
 import { writeReport, writeTimelineSvg } from './report_file.ts';
 import type { Command } from './commands.ts';
+import { typedOptions } from './config.ts';
 import { AUTO_HELP, AUTO_OPTIONS, autoScheme } from './scheme_command.ts';
 import { formatBytes } from '../util/table.ts';
 import { numericsOption, onePositional, optionValue, PATCH_HELP, str, type Values } from './options.ts';
@@ -43,11 +45,12 @@ export const TRAIN_OPTIONS = {
   'no-reorder': { type: 'boolean' },
 } as const;
 
-function trainOptions(v: Values): TrainOptions | undefined {
+/** The --train options; `typed` (the options typed on the command line): those that need a scheme are refused without one, not those a config file gives. */
+function trainOptions(v: Values, typed?: ReadonlySet<string>): TrainOptions | undefined {
   const scheme = str(v.train);
   if (scheme === undefined) {
-    if (v['no-qas'] || v['no-reorder'] || v.momentum !== undefined || v.lr !== undefined || v.grad !== undefined || v.arith !== undefined) {
-      throw new McutrainError('--no-qas, --no-reorder, --momentum, --lr, --arith and --grad need a training scheme', 'add --train "<scheme>"');
+    if (['no-qas', 'no-reorder', 'momentum', 'lr', 'grad', 'arith'].some((k) => typed ? typed.has(k) : v[k] !== undefined && v[k] !== false)) {
+      throw new UsageError('--no-qas, --no-reorder, --momentum, --lr, --arith and --grad need a training scheme', 'add --train "<scheme>"');
     }
     return undefined;
   }
@@ -77,13 +80,14 @@ export const COMPILE_COMMAND: Command = {
     target: { type: 'string', short: 't', default: DEFAULT_TARGET }, out: { type: 'string', short: 'o' }, numerics: { type: 'string', default: 'tflm' },
     ...TRAIN_OPTIONS, ...AUTO_OPTIONS,
   },
-  async run(pos, v) {
+  async run(pos, v, context) {
+    const typed = typedOptions(v, context);
     const file = onePositional(pos, 'one model file', this.usage);
     const out = str(v.out);
-    if (!out) throw new McutrainError('compile needs an output folder', 'add -o <dir>');
+    if (!out) throw new UsageError('compile needs an output folder', 'add -o <dir>');
     const numerics = numericsOption(v);
     const patches = optionValue(v, 'patches');
-    let train = trainOptions(v);
+    let train = trainOptions(v, typed);
     let fitWithinBytes: number | undefined;
     if (train?.scheme === 'auto') {
       const chosen = await autoScheme(file, v);
@@ -91,8 +95,8 @@ export const COMPILE_COMMAND: Command = {
       fitWithinBytes = chosen.budget;
       console.log('');
     } else {
-      const search = Object.keys(AUTO_OPTIONS).filter((k) => v[k] !== undefined).map((k) => `--${k}`);
-      if (search.length > 0) throw new McutrainError(`${search.join(', ')} ${search.length > 1 ? 'are' : 'is'} for --train auto`, 'add --train auto, or drop them');
+      const search = Object.keys(AUTO_OPTIONS).filter((k) => typed.has(k)).map((k) => `--${k}`);
+      if (search.length > 0) throw new UsageError(`${search.join(', ')} ${search.length > 1 ? 'are' : 'is'} for --train auto`, 'add --train auto, or drop them');
     }
     const started = performance.now();
     const { manifest, fit } = compileModel({ modelPath: file, target: str(v.target) ?? DEFAULT_TARGET, outDir: out, numerics, train, patches, fitWithinBytes });

@@ -91,6 +91,10 @@ export function readConfig(file: string | undefined, known: OptionSpec): Project
   return config;
 }
 
+/** The options typed on the command line (a command's context); run from code without one, every option given counts as typed. */
+export const typedOptions = (v: Values, context?: { typed: ReadonlySet<string> }): ReadonlySet<string> =>
+  context?.typed ?? new Set(Object.keys(v).filter((k) => v[k] !== undefined));
+
 /** Where an option's value came from, for --verbose. */
 export type Source = 'flag' | 'env' | 'config' | 'default';
 

@@ -7,10 +7,12 @@
  */
 import path from 'node:path';
 import { McutrainError } from '../errors.ts';
+import { UsageError } from './exit_codes.ts';
 import { readLabelledFolder, type LabelledSet } from '../data/labelled.ts';
 import { importTfliteFile } from '../import/import_tflite.ts';
 import { openProjectDevice } from '../connect/connect.ts';
 import type { Device } from '../link/device.ts';
+import { evaluateOn, type Score, type Scorer } from '../session/training_session.ts';
 import { PROJECT_MODEL_FILE, readManifest, type IoTensorInfo, type ProjectManifest } from '../project/manifest.ts';
 import type { Command } from './commands.ts';
 import { printResult } from './json_output.ts';
@@ -39,7 +41,6 @@ export interface EvalReport {
 }
 
 /** Loss and predicted class of one sample from an inference-only engine's output. */
-type Scorer = (device: Device, sample: Uint8Array, label: number) => Promise<{ loss: number; predicted: number }>;
 
 /** The class scores are the model's single output; `probabilities`: it ends with SOFTMAX. */
 function inferenceScorer(output: IoTensorInfo, probabilities: boolean): Scorer {
@@ -72,25 +73,20 @@ function endsWithSoftmax(dir: string): boolean {
 export async function evaluateLabelled(device: Device, set: LabelledSet, score: Scorer): Promise<Omit<EvalReport, 'project' | 'device' | 'engine'>> {
   const classes = set.classNames.map((name) => ({ name, samples: 0, correct: 0 }));
   const bar = progress('evaluating');
-  let loss = 0;
+  let result: Score;
   let correct = 0;
   try {
-    for (let i = 0; i < set.samples.length; i++) {
-      const label = set.labels[i];
-      const r = await score(device, set.samples[i], label);
-      loss += r.loss;
+    result = await evaluateOn(device, set, {}, (done, _loss, correctSoFar, { label, predicted }) => {
+      correct = correctSoFar;
       classes[label].samples++;
-      if (r.predicted === label) {
-        correct++;
-        classes[label].correct++;
-      }
-      bar.update(i + 1, set.samples.length, `acc ${((100 * correct) / (i + 1)).toFixed(1)}%`);
-    }
+      if (predicted === label) classes[label].correct++;
+      bar.update(done, set.samples.length, `acc ${((100 * correct) / done).toFixed(1)}%`);
+    }, score);
   } finally {
     bar.done();
   }
   const n = set.samples.length;
-  return { samples: n, correct, accuracy: correct / n, loss: loss / n, classes };
+  return { samples: n, correct, accuracy: result.accuracy, loss: result.loss, classes };
 }
 
 function classesOf(manifest: ProjectManifest, dir: string): number {
@@ -128,7 +124,7 @@ export const EVAL_COMMAND: Command = {
   async run(pos, v) {
     const dir = onePositional(pos, 'one project folder', USAGE);
     const data = str(v.data);
-    if (!data) throw new McutrainError('eval needs labelled data', 'add --data <folder> (laid out as <folder>/<class>/<files>)');
+    if (!data) throw new UsageError('eval needs labelled data', 'add --data <folder> (laid out as <folder>/<class>/<files>)');
     const pixels = pixelsOption(v);
     const port = portOptions(v);
     const manifest = readManifest(dir);

@@ -84,7 +84,8 @@ export const flashCommand: Command = {
     'runs on after the command, keeping its state like a board, until mcutrain reset or mcutrain stop.',
   ].join('\n'),
   options: { method: { type: 'string' }, gdb: { type: 'string' }, port: { type: 'string', short: 'p' }, drive: { type: 'string' } },
-  flagOnly: ['port'], // a probe's or bootloader's port, not the board's link port MCUTRAIN_PORT names
+  // a probe's or bootloader's port, not the board's link port MCUTRAIN_PORT names; the config file's "method" is quantize's
+  flagOnly: ['port', 'method'],
   async run(pos, v) {
     if (pos.length !== 1) throw new McutrainError('flash takes one project folder', `usage: mcutrain ${this.usage}`);
     const report = await flashProject(pos[0], { method: str(v.method), gdb: str(v.gdb), port: str(v.port), drive: str(v.drive) });

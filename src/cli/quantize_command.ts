@@ -14,6 +14,7 @@ import { formatBytes } from '../util/table.ts';
 import { progress } from './progress.ts';
 import { warn } from './warn.ts';
 import type { Command } from './commands.ts';
+import { typedOptions } from './config.ts';
 import { optionValue, str } from './options.ts';
 
 export const quantizeCommand: Command = {
@@ -38,7 +39,8 @@ export const quantizeCommand: Command = {
     io: { type: 'string', default: 'int8' }, fc: { type: 'string', default: 'per-tensor' },
     weights: { type: 'string', default: 'int8' }, 'keep-int8': { type: 'string' },
   },
-  async run(pos, v) {
+  async run(pos, v, context) {
+    const typed = typedOptions(v, context);
     if (pos.length !== 1) throw new McutrainError('quantize takes one float model', `usage: mcutrain ${this.usage}`);
     const calib = str(v.calib);
     const out = str(v.out);
@@ -52,7 +54,8 @@ export const quantizeCommand: Command = {
     if (keepInt8 > 0 && weights !== 'int4') throw new McutrainError('--keep-int8 only applies with --weights int4');
     const limit = optionValue(v, 'limit');
     const percentile = optionValue(v, 'percentile');
-    if (percentile !== undefined && method !== 'percentile') throw new McutrainError('--percentile only applies with --method percentile');
+    // a config file's --percentile is for the runs that choose the method
+    if (typed.has('percentile') && method !== 'percentile') throw new McutrainError('--percentile only applies with --method percentile');
 
     const graph = importTfliteFile(pos[0]);
     const samples = readCalibrationFolder(calib, graph.inputs.map((id) => graph.tensors[id]), {

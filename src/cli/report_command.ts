@@ -10,9 +10,11 @@ import { isProjectDir, PROJECT_MODEL_FILE, readManifest, type ProjectManifest } 
 import { readBenchJson, readHistoryJson, readProfileJson } from '../report/read_inputs.ts';
 import type { ReportInputs } from '../report/report_html.ts';
 import { writeReport } from './report_file.ts';
-import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
+import { DEFAULT_TARGET, loadTarget, PROJECT_BOARD_FILE } from '../targets/target.ts';
+import { UsageError } from './exit_codes.ts';
 import type { PlanReport } from '../project/plan_report.ts';
 import type { Command } from './commands.ts';
+import { typedOptions } from './config.ts';
 import { planModel, TRAIN_HELP, TRAIN_OPTIONS } from './compile_command.ts';
 import { optionValue, PATCH_HELP, str, type Values } from './options.ts';
 import { warn } from './warn.ts';
@@ -22,9 +24,12 @@ function projectPlan(dir: string, manifest: ProjectManifest): ReportInputs['plan
   const t = manifest.training;
   if (!t) return undefined;
   let report: PlanReport;
+  // a project compiled for a board file keeps a copy of it; the arithmetic is explicit, as the scheme text leaves out float
+  const board = path.join(dir, PROJECT_BOARD_FILE);
   try {
     ({ report } = planModel(path.join(dir, PROJECT_MODEL_FILE), {
-      train: t.scheme, grad: t.grad, target: manifest.target, numerics: manifest.numerics, patches: manifest.patches ? 'auto' : 'off',
+      train: t.scheme, grad: t.grad, arith: t.arith ?? 'float', target: existsSync(board) ? board : manifest.target,
+      numerics: manifest.numerics, patches: manifest.patches ? 'auto' : 'off',
     }));
   } catch (e) {
     // after a long training run, the report still shows what it can
@@ -40,7 +45,7 @@ function projectPlan(dir: string, manifest: ProjectManifest): ReportInputs['plan
 }
 
 function projectBuild(dir: string, manifest: ProjectManifest): ReportInputs['build'] {
-  const target = loadTarget(manifest.target);
+  const target = loadTarget(manifest.target, dir);
   const image = path.join(dir, imageFile(target.kind));
   return target.kind === 'mcu' && existsSync(image) ? imageMemory(image, target) : undefined;
 }
@@ -59,7 +64,7 @@ export const REPORT_COMMAND: Command = {
     'scheme it was compiled with, and the linked image\'s Flash and SRAM once built.',
     'Options:',
     '  -o, --out FILE       the HTML file to write (charts inline; it opens without a network)',
-    '  --history FILE       loss and accuracy curves from mcutrain train --json FILE',
+    '  --history FILE       loss and accuracy curves from mcutrain train --json-out FILE',
     '  --profile FILE       the per-operator latency chart from mcutrain profile --json > FILE',
     '  --bench FILE         the benchmark suite\'s results (bench/results/latest.json) as charts',
     '  --budget BYTES       an SRAM budget to mark on the memory timeline (e.g. 256KiB)',
@@ -72,22 +77,23 @@ export const REPORT_COMMAND: Command = {
     out: { type: 'string', short: 'o' }, history: { type: 'string' }, profile: { type: 'string' }, bench: { type: 'string' }, budget: { type: 'string' },
     target: { type: 'string', short: 't' }, numerics: { type: 'string', default: 'tflm' }, ...TRAIN_OPTIONS,
   },
-  async run(pos, v: Values) {
-    if (pos.length > 1) throw new McutrainError(`expected at most one model file or project folder, got ${pos.join(' ')}`, `usage: mcutrain ${this.usage}`);
+  async run(pos, v: Values, context) {
+    const typed = typedOptions(v, context);
+    if (pos.length > 1) throw new UsageError(`expected at most one model file or project folder, got ${pos.join(' ')}`, `usage: mcutrain ${this.usage}`);
     const subject = pos[0];
     const out = str(v.out);
-    if (!out) throw new McutrainError('report needs an output file', 'add -o report.html');
+    if (!out) throw new UsageError('report needs an output file', 'add -o report.html');
     const inputs: ReportInputs = { budgetBytes: optionValue(v, 'budget') };
     if (subject === undefined) {
-      if (v.train !== undefined) throw new McutrainError('--train needs a model file', `usage: mcutrain ${this.usage}`);
+      if (typed.has('train')) throw new UsageError('--train needs a model file', `usage: mcutrain ${this.usage}`);
     } else if (isProjectDir(subject)) {
-      const given = ['train', 'target', 'patches'].filter((k) => v[k] !== undefined);
-      if (given.length) throw new McutrainError(`--${given.join(', --')}: '${subject}' is a project, whose scheme and target are its own`, 'drop them, or report on the model file');
+      const given = ['train', 'target', 'patches'].filter((k) => typed.has(k)); // MCUTRAIN_TARGET or the config file's are no mistake
+      if (given.length) throw new UsageError(`--${given.join(', --')}: '${subject}' is a project, whose scheme and target are its own`, 'drop them, or report on the model file');
       Object.assign(inputs, projectReportInputs(subject));
     } else if (!existsSync(subject)) {
       throw new McutrainError(`'${subject}' is neither a model file nor a project folder`, 'check the path');
     } else if (v.train === undefined) {
-      throw new McutrainError(`the report of a model is its training plan: '${subject}' needs a scheme`, 'add --train "bias:last=4" (or a scheme .json file)');
+      throw new UsageError(`the report of a model is its training plan: '${subject}' needs a scheme`, 'add --train "bias:last=4" (or a scheme .json file)');
     } else {
       inputs.plan = planModel(subject, v).report;
     }

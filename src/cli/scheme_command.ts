@@ -9,7 +9,8 @@ import { McutrainError } from '../errors.ts';
 import { readLabelledFolder, type LabelledSet } from '../data/labelled.ts';
 import { readModelFile } from '../project/compile_project.ts';
 import { candidateCombination } from '../search/contribution.ts';
-import { chooseScheme, modelInfo, parseLayerSelection, type ChooseResult } from '../search/choose_scheme.ts';
+import { chooseScheme, modelInfo, searchSchemes, parseLayerSelection, type ChooseResult } from '../search/choose_scheme.ts';
+import { defaultArith } from '../train/integer_arith.ts';
 import { combinationKey, type Combination } from '../search/search.ts';
 import { DEFAULT_TARGET, loadTarget } from '../targets/target.ts';
 import { DEFAULT_LR, schemeToJson, schemeToString } from '../train/scheme.ts';
@@ -72,7 +73,9 @@ export async function autoScheme(modelFile: string, v: Values): Promise<ChooseRe
   const momentum = optionValue(v, 'momentum') ?? 0;
   const layers = parseLayerSelection(str(v.layers) ?? 'last:12');
   const target = str(v.target) ?? DEFAULT_TARGET;
-  loadTarget(target); // checked before the data is read
+  const arith = optionValue(v, 'arith') ?? defaultArith(loadTarget(target));
+  const hyper = { steps, lr, momentum, qas: v['no-qas'] !== true, seed, grad: optionValue(v, 'grad') };
+  searchSchemes(hyper, arith); // the target and the options checked before the data is read (momentum with the integer engine)
   const numerics = numericsOption(v);
   const patches = optionValue(v, 'patches');
 
@@ -88,7 +91,7 @@ export async function autoScheme(modelFile: string, v: Values): Promise<ChooseRe
   try {
     result = await chooseScheme({
       modelPath: modelFile, target, budget, train, val, layers, numerics, patches,
-      hyper: { steps, lr, momentum, qas: v['no-qas'] !== true, seed, grad: optionValue(v, 'grad') }, cacheFile: str(v.cache) ?? DEFAULT_CACHE, concurrency: jobs,
+      arith, hyper, cacheFile: str(v.cache) ?? DEFAULT_CACHE, concurrency: jobs,
       onProgress: (done, total, note) => bar.update(done, total, note),
     });
   } finally {
@@ -157,6 +160,7 @@ export const SCHEME_COMMAND: Command = {
     '  --momentum X         SGD momentum (default 0)',
     '  --no-qas             without Quantization-Aware Scaling',
     '  --grad f32|i16|i8    gradient storage of the engines measured and of the scheme (default f32)',
+    '  --arith int|float    the training arithmetic the schemes are priced in (default: the target\'s, as for compile)',
     '  --numerics tflm|tflite  as for compile',
     '  --patches auto|fit|off  as for compile (fit: within --budget): price the schemes as they will be compiled (default auto)',
     'Each candidate (bias of the last k layers; weights of one layer at 1/8, 1/4, 1/2, 1 of its channels) is',
@@ -164,7 +168,7 @@ export const SCHEME_COMMAND: Command = {
   ].join('\n'),
   options: {
     ...AUTO_OPTIONS, target: { type: 'string', short: 't', default: DEFAULT_TARGET }, out: { type: 'string', short: 'o' },
-    lr: { type: 'string' }, momentum: { type: 'string' }, 'no-qas': { type: 'boolean' }, grad: { type: 'string' }, numerics: { type: 'string', default: 'tflm' },
+    lr: { type: 'string' }, momentum: { type: 'string' }, 'no-qas': { type: 'boolean' }, grad: { type: 'string' }, arith: { type: 'string' }, numerics: { type: 'string', default: 'tflm' },
     patches: { type: 'string' },
   },
   async run(pos, v) {

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { printResult } from './json_output.ts';
 import { McutrainError } from '../errors.ts';
+import { UsageError } from './exit_codes.ts';
 import { readLabelledFolder } from '../data/labelled.ts';
 import { withTrainedParams } from '../export/apply_weights.ts';
 import { splitBlock } from '../ir/tensor_block.ts';
@@ -150,7 +151,7 @@ export const TRAIN_COMMAND: Command = {
   async run(pos, v) {
     const dir = onePositional(pos, 'one project folder', TRAIN_USAGE);
     const data = str(v.data);
-    if (!data) throw new McutrainError('train needs training data', 'add --data <folder> (laid out as <folder>/<class>/<files>)');
+    if (!data) throw new UsageError('train needs training data', 'add --data <folder> (laid out as <folder>/<class>/<files>)');
     const epochs = optionValue(v, 'epochs')!;
     const seed = optionValue(v, 'seed')!;
     const lrOption = optionValue(v, 'lr');
@@ -274,7 +275,7 @@ export const WEIGHTS_COMMAND: Command = {
   async run(pos, v) {
     const dir = onePositional(pos, 'one project folder', WEIGHTS_USAGE);
     const out = str(v.out);
-    if (!out) throw new McutrainError('weights needs an output file', 'add -o <tuned.tflite>');
+    if (!out) throw new UsageError('weights needs an output file', 'add -o <tuned.tflite>');
     const manifest = readManifest(dir);
     const training = projectTraining(manifest, dir);
     const original = loadProjectModel(dir, manifest);

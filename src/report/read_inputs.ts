@@ -25,7 +25,7 @@ const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'obj
 const numbers = (x: Record<string, unknown>, keys: string[]) => keys.every((k) => typeof x[k] === 'number');
 
 const PROFILE_HINT = 'write it with: mcutrain profile <dir> --json > profile.json';
-const HISTORY_HINT = 'write it with: mcutrain train <dir> --data <folder> --json train.json';
+const HISTORY_HINT = 'write it with: mcutrain train <dir> --data <folder> --json-out train.json';
 
 export function readProfileJson(file: string): ProfileData {
   const p = readJson(file, 'the profile', PROFILE_HINT);

@@ -15,7 +15,8 @@ import { fitVerdict, type FitVerdict } from '../project/fit.ts';
 import { ioTensorInfo, type IoTensorInfo } from '../ir/io_tensor.ts';
 import { loadTarget, mcuOf, type Target } from '../targets/target.ts';
 import type { SramBudget } from '../train/memory_report.ts';
-import type { TrainingScheme } from '../train/scheme.ts';
+import { validateScheme, type ArithType, type TrainingScheme } from '../train/scheme.ts';
+import { defaultArith } from '../train/integer_arith.ts';
 import { trainableLayers } from '../train/training_graph.ts';
 import { candidateCombination, candidateKey, candidatesFor, checkHyper, gainsOf, measureContributions, type Candidate, type ContributionReport, type Hyper } from './contribution.ts';
 import { combinationKey, searchScheme, type Combination, type Point } from './search.ts';
@@ -56,6 +57,8 @@ export interface ChooseOptions {
   numerics?: Numerics;
   /** As compile's: the memory priced must be the memory compiled. */
   patches?: PatchMode;
+  /** The training arithmetic the candidates are priced in (absent: the target's default, as compile's). */
+  arith?: ArithType;
   concurrency?: number;
   /** Planner calls the branch and bound may make (default: about two minutes' worth, 20 to 2000). */
   maxEvaluations?: number;
@@ -104,6 +107,16 @@ export function plannedSram(bytes: Uint8Array, name: string, target: Target, sch
   return buildSram(analyzeModel(bytes, name, numerics, scheme, { patches, fitWithin: fitWithin(target, budget) }), target);
 }
 
+/**
+ * The scheme of a combination under the search's options, in the arithmetic it will be built with (the integer
+ * engine's gradients and memory differ); the options are checked against the arithmetic once, before the search.
+ */
+export function searchSchemes(hyper: Pick<Hyper, 'qas' | 'momentum' | 'lr' | 'grad'>, arith: ArithType): (c: Combination) => TrainingScheme {
+  const schemeOf = (c: Combination): TrainingScheme => validateScheme({ ...c, qas: hyper.qas, momentum: hyper.momentum, lr: hyper.lr, grad: hyper.grad, arith });
+  schemeOf({ biasLast: 1, weights: [] });
+  return schemeOf;
+}
+
 export async function chooseScheme(opts: ChooseOptions): Promise<ChooseResult> {
   const bytes = readModelFile(opts.modelPath);
   const name = path.basename(opts.modelPath);
@@ -118,7 +131,7 @@ export async function chooseScheme(opts: ChooseOptions): Promise<ChooseResult> {
   const info = modelInfo(bytes, name);
   const count = opts.layers === 'all' ? info.layers : Math.min(opts.layers.last, info.layers);
   const layers = Array.from({ length: count }, (_, k) => info.layers - count + k);
-  const schemeOf = (c: Combination): TrainingScheme => ({ ...c, qas: opts.hyper.qas, momentum: opts.hyper.momentum, lr: opts.hyper.lr, grad: opts.hyper.grad });
+  const schemeOf = searchSchemes(opts.hyper, opts.arith ?? defaultArith(target));
   const memo = new Map<string, number>();
   const memoryOf = (c: Combination): number => {
     const key = combinationKey(c);

@@ -132,16 +132,24 @@ export function stepOrder(n: number, steps: number, seed: number): number[] {
 
 const noSums = (): EpochSums => ({ loss: 0, correct: 0, ticks: 0, ms: 0 });
 
-/** The mean loss and accuracy on `set` (EVALUATE: no update); `report` sees every sample. */
+/** One sample's loss and predicted class: the training engine's EVALUATE, or (mcutrain eval) an inference-only engine's INFER. */
+export type Scorer = (device: Device, sample: Uint8Array, label: number) => Promise<{ loss: number; predicted: number }>;
+
+/**
+ * The mean loss and accuracy on `set` (EVALUATE: no update, unless `score` says otherwise); `report` sees every
+ * sample, with the sums so far and the sample's label and prediction.
+ */
 export async function evaluateOn(device: Device, set: Samples, patience: Patience = {},
-  report?: (done: number, loss: number, correct: number) => void): Promise<Score> {
+  report?: (done: number, loss: number, correct: number, sample: { label: number; predicted: number }) => void,
+  score: Scorer = (d, sample, label) => d.evaluate(sample, label, patience)): Promise<Score> {
   let loss = 0;
   let correct = 0;
   for (let i = 0; i < set.samples.length; i++) {
-    const r = await device.evaluate(set.samples[i], set.labels[i], patience);
+    const label = set.labels[i];
+    const r = await score(device, set.samples[i], label);
     loss += r.loss;
-    if (r.predicted === set.labels[i]) correct++;
-    report?.(i + 1, loss, correct);
+    if (r.predicted === label) correct++;
+    report?.(i + 1, loss, correct, { label, predicted: r.predicted });
   }
   return { loss: loss / set.samples.length, accuracy: correct / set.samples.length };
 }

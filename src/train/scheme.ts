@@ -253,7 +253,9 @@ export function validateScheme(s: TrainingScheme): TrainingScheme {
   return {
     biasLast: s.biasLast, weights: s.weights.map((w) => ({ layer: w.layer, fraction: w.fraction, ...((w.inputFraction ?? 1) < 1 ? { inputFraction: w.inputFraction } : {}) })),
     qas: s.qas, momentum: s.momentum, lr: s.lr,
-    ...(grad !== DEFAULT_GRAD ? { grad } : {}), // absent for float32, as in schemes written before narrow gradients
+    // absent for float32, as in schemes written before narrow gradients; an explicit one kept while the arithmetic is
+    // open, so that the target's default (int on a core without an FPU) refuses it as --grad f32 is refused
+    ...(grad !== DEFAULT_GRAD || (arith === undefined && s.grad !== undefined) ? { grad } : {}),
     ...(arith !== undefined ? { arith } : {}),
   };
 }

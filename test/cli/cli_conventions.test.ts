@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { main } from '../../src/cli/cli.ts';
-import { EXIT, exitCodeOf, userError } from '../../src/cli/exit_codes.ts';
+import { EXIT, exitCodeOf } from '../../src/cli/exit_codes.ts';
+import { runMain as run } from '../helpers/cli_main.ts';
 import { readConfig, settleOptions } from '../../src/cli/config.ts';
 import { readManifest } from '../../src/project/manifest.ts';
 import { loadTarget, TARGETS_DIR } from '../../src/targets/target.ts';
@@ -18,27 +18,6 @@ import { model, REPO, tempDir } from '../helpers/paths.ts';
 
 const HELLO = model('hello_world_int8.tflite');
 const PLAN = ['plan', HELLO, '--train', 'bias:last=1'];
-
-interface Run { code: number; out: string; err: string; error?: Error & { hint?: string } }
-
-/** main() with stdout and stderr captured: `out` is what reached stdout (console.log and direct writes). */
-async function run(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(`${a.join(' ')}\n`); });
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { err.push(`${a.join(' ')}\n`); });
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { out.push(String(chunk)); return true; });
-  try {
-    const code = await main(args, opts.env ?? {}, opts.cwd ?? REPO);
-    return { code, out: out.join(''), err: err.join('') };
-  } catch (e) {
-    const error = userError(e);
-    if (!error) throw e;
-    return { code: exitCodeOf(e), out: out.join(''), err: err.join(''), error };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -244,9 +244,8 @@ int main(void) {
 #else
 
 #define CAP 65536
-static int8_t in8[CAP], w8[CAP], q8a[CAP], q8b[CAP];
-static int16_t q16a[CAP], q16b[CAP];
-static int32_t ints[CAP], bias[CAP], scale_q[CAP], mult[CAP], shift[CAP];
+static int8_t in8[CAP], w8[CAP];
+static int32_t bias[CAP], scale_q[CAP], mult[CAP], shift[CAP];
 static int8_t trained[CAP], frozen[CAP];
 static int16_t ring16[CAP];
 static int8_t ring8[CAP];
@@ -265,24 +264,6 @@ static mt_split_filter split_of(const int8_t *filter, int32_t rows, int32_t row_
   return s;
 }
 
-static int32_t bits;
-
-/* A gradient read into buffer a (which 0) or b, returned as the kernels' void pointer. */
-static void *read_grad(int which, int32_t n) {
-  read_i32s(ints, n, CAP);
-  int16_t *q16 = which == 0 ? q16a : q16b;
-  int8_t *q8 = which == 0 ? q8a : q8b;
-  for (int32_t i = 0; i < n; ++i) {
-    q16[i] = (int16_t)ints[i];
-    q8[i] = (int8_t)ints[i];
-  }
-  return bits == 16 ? (void *)q16 : (void *)q8;
-}
-
-static void print_grad(const void *g, int32_t n) {
-  for (int32_t i = 0; i < n; ++i) printf(" %d", bits == 16 ? ((const int16_t *)g)[i] : ((const int8_t *)g)[i]);
-}
-
 #define BOTH(fn, ...)                      \
   do {                                     \
     if (bits == 16) fn##_i16(__VA_ARGS__); \
@@ -292,27 +273,7 @@ static void print_grad(const void *g, int32_t n) {
 enum { OP_LOSS = 1, OP_COPY, OP_CONV_GI, OP_DW_GI, OP_FC_GI, OP_POOL_GI, OP_MEAN_GI, OP_BIAS, OP_CONV_UPDATE,
        OP_DW_UPDATE, OP_FC_UPDATE, OP_PAD_GI };
 
-/* grad_out (a) with its exponent, the old grad_in (b) with its exponent and accumulate. */
-typedef struct {
-  void *go, *gi;
-  int8_t e_out, e_in;
-  int32_t accumulate;
-} grads;
-
-static grads read_grads(int32_t n_out, int32_t n_in) {
-  grads g;
-  g.e_out = (int8_t)read_i32();
-  g.go = read_grad(0, n_out);
-  g.e_in = (int8_t)read_i32();
-  g.accumulate = read_i32();
-  g.gi = read_grad(1, n_in);
-  return g;
-}
-
-static void print_result(const grads *g, int32_t n_in) {
-  printf(" %d", g->e_in);
-  print_grad(g->gi, n_in);
-}
+#include "grad_case_io.h"
 
 /* n scale multipliers and the exponent. */
 static mt_int_scales read_scales(int32_t n) {
@@ -358,19 +319,9 @@ static void run_case(void) {
       print_grad(g, n);
       break;
     }
-    case OP_COPY: {
-      const int32_t n = read_i32();
-      grads g = read_grads(n, n);
-      BOTH(mt_grad_copy, g.go, &g.e_out, g.gi, &g.e_in, n, g.accumulate);
-      print_result(&g, n);
-      break;
-    }
     case OP_CONV_GI:
     case OP_DW_GI: {
-      mt_conv_params p = {1, 1, 1, 1, 0, 0, 0, 0, -128, 127, MT_ROUND_DOUBLE};
-      p.stride_h = read_i32(), p.stride_w = read_i32();
-      p.dilation_h = read_i32(), p.dilation_w = read_i32();
-      p.pad_h = read_i32(), p.pad_w = read_i32();
+      mt_conv_params p = read_conv_geometry();
       const int32_t dm = op == OP_DW_GI ? read_i32() : 1;
       /* conv: the split's rows and columns (0 0: the whole filter); depthwise: 1 for in place */
       const int32_t variant = read_i32(), block_cols = op == OP_CONV_GI ? read_i32() : 0;
@@ -412,35 +363,6 @@ static void run_case(void) {
       print_result(&g, batches * depth);
       break;
     }
-    case OP_POOL_GI: {
-      mt_pooling_params p = {1, 1, 1, 1, 0, 0, -128, 127};
-      p.stride_h = read_i32(), p.stride_w = read_i32(), p.filter_h = read_i32(), p.filter_w = read_i32();
-      p.pad_h = read_i32(), p.pad_w = read_i32();
-      mt_dims4 in_d, out_d;
-      read_dims(&in_d), read_dims(&out_d);
-      grads g = read_grads(dims_count(&out_d), dims_count(&in_d));
-      BOTH(mt_avg_pool_grad, &p, &in_d, &out_d, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
-      print_result(&g, dims_count(&in_d));
-      break;
-    }
-    case OP_MEAN_GI: {
-      mt_dims4 in_d;
-      read_dims(&in_d);
-      grads g = read_grads(in_d.n * in_d.c, dims_count(&in_d));
-      BOTH(mt_mean_hw_grad, &in_d, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
-      print_result(&g, dims_count(&in_d));
-      break;
-    }
-    case OP_PAD_GI: {
-      mt_dims4 in_d, out_d;
-      read_dims(&in_d), read_dims(&out_d);
-      int32_t before[4];
-      read_i32s(before, 4, 4);
-      grads g = read_grads(dims_count(&out_d), dims_count(&in_d));
-      BOTH(mt_pad_grad, &in_d, &out_d, before, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
-      print_result(&g, dims_count(&in_d));
-      break;
-    }
     case OP_BIAS: {
       mt_dims4 out_d;
       read_dims(&out_d);
@@ -458,45 +380,27 @@ static void run_case(void) {
     case OP_CONV_UPDATE:
     case OP_DW_UPDATE:
     case OP_FC_UPDATE: {
-      mt_conv_params p = {1, 1, 1, 1, 0, 0, 0, 0, -128, 127, MT_ROUND_DOUBLE};
-      int32_t dm = 1, batches = 0, depth = 0, out_depth = 0;
-      mt_dims4 in_d = {0, 0, 0, 0}, f_d = {0, 0, 0, 0}, out_d = {0, 0, 0, 0};
-      if (op == OP_FC_UPDATE) {
-        batches = read_i32(), depth = read_i32(), out_depth = read_i32();
-      } else {
-        p.stride_h = read_i32(), p.stride_w = read_i32();
-        p.dilation_h = read_i32(), p.dilation_w = read_i32();
-        p.pad_h = read_i32(), p.pad_w = read_i32();
-        if (op == OP_DW_UPDATE) dm = read_i32();
-        read_dims(&in_d), read_dims(&f_d), read_dims(&out_d);
-      }
-      p.input_offset = read_i32();
+      const update_shape u = read_update_shape(op == OP_FC_UPDATE, op == OP_DW_UPDATE);
       const int32_t n_channels = read_i32();
       mt_sgd_int sgd = read_sgd();
       const mt_int_factors f = read_factors(n_channels);
-      const int32_t n_in = op == OP_FC_UPDATE ? batches * depth : dims_count(&in_d);
-      const int32_t n_w = op == OP_FC_UPDATE ? depth * out_depth : dims_count(&f_d);
-      const int32_t n_out = op == OP_FC_UPDATE ? batches * out_depth : dims_count(&out_d);
-      read_i8s(in8, n_in, CAP);
-      read_i8s(w8, n_w, CAP);
+      read_i8s(in8, u.n_in, CAP);
+      read_i8s(w8, u.n_w, CAP);
       const int8_t e = (int8_t)read_i32();
-      void *go = read_grad(0, n_out);
+      void *go = read_grad(0, u.n_out);
       if (op == OP_FC_UPDATE) {
-        BOTH(mt_fully_connected_update_weights_s8, batches, depth, out_depth, in8, p.input_offset, w8, &f, n_channels, go, &e, &sgd);
+        BOTH(mt_fully_connected_update_weights_s8, u.batches, u.depth, u.out_depth, in8, u.p.input_offset, w8, &f, n_channels, go, &e, &sgd);
       } else if (op == OP_CONV_UPDATE) {
-        BOTH(mt_conv_update_weights_s8, &p, &in_d, in8, &f_d, w8, &f, n_channels, &out_d, go, &e, &sgd);
+        BOTH(mt_conv_update_weights_s8, &u.p, &u.in_d, in8, &u.f_d, w8, &f, n_channels, &u.out_d, go, &e, &sgd);
       } else {
-        const mt_depthwise_conv_params d = {p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, p.pad_h, p.pad_w, dm,
-                                            p.input_offset, 0, -128, 127};
-        BOTH(mt_depthwise_conv_update_weights_s8, &d, &in_d, in8, &f_d, w8, &f, n_channels, &out_d, go, &e, &sgd);
+        BOTH(mt_depthwise_conv_update_weights_s8, &u.d, &u.in_d, in8, &u.f_d, w8, &f, n_channels, &u.out_d, go, &e, &sgd);
       }
-      for (int32_t i = 0; i < n_w; ++i) printf(" %d", w8[i]);
+      for (int32_t i = 0; i < u.n_w; ++i) printf(" %d", w8[i]);
       printf(" %lu", (unsigned long)sgd.rng);
       break;
     }
     default:
-      fprintf(stderr, "run: unknown op %ld\n", (long)op);
-      exit(2);
+      run_common_case(op);
   }
   printf("\n");
 }

@@ -8,37 +8,15 @@
 #include "kernel_test_util.h"
 
 #define CAP 65536
-static int8_t in8[CAP], w8[CAP], q8a[CAP], q8b[CAP], ring8[CAP];
-static int16_t q16a[CAP], q16b[CAP], ring16[CAP];
-static int32_t ints[CAP], bias[CAP];
+static int8_t in8[CAP], w8[CAP], ring8[CAP];
+static int16_t ring16[CAP];
+static int32_t bias[CAP];
 static float fs[CAP], gf[CAP], mom[CAP], gf32[CAP], ring32[CAP];
 static uint8_t bits8[CAP];
 
 static void read_f32s(float *a, int32_t n) { read_f32s_cap(a, n, CAP); }
 
 static void print_f32(float v) { printf(" %08lx", (unsigned long)test_bits_of_f32(v)); }
-
-static int32_t bits;
-
-/* A narrow gradient read into buffer a (q16a/q8a) or b, returned as the kernels' void pointer. */
-static void *read_grad(int which, int32_t n) {
-  read_i32s(ints, n, CAP);
-  for (int32_t i = 0; i < n; ++i) {
-    if (which == 0) {
-      q16a[i] = (int16_t)ints[i];
-      q8a[i] = (int8_t)ints[i];
-    } else {
-      q16b[i] = (int16_t)ints[i];
-      q8b[i] = (int8_t)ints[i];
-    }
-  }
-  if (which == 0) return bits == 16 ? (void *)q16a : (void *)q8a;
-  return bits == 16 ? (void *)q16b : (void *)q8b;
-}
-
-static void print_grad(const void *g, int32_t n) {
-  for (int32_t i = 0; i < n; ++i) printf(" %d", bits == 16 ? ((const int16_t *)g)[i] : ((const int8_t *)g)[i]);
-}
 
 #define BOTH(fn, ...)              \
   do {                             \
@@ -54,27 +32,7 @@ static void print_grad(const void *g, int32_t n) {
 enum { OP_LOSS = 1, OP_MASK, OP_COPY, OP_CONV_GI, OP_DW_GI, OP_FC_GI, OP_POOL_GI, OP_MEAN_GI, OP_PAD_GI,
        OP_BIAS, OP_CONV_UPDATE, OP_DW_UPDATE, OP_FC_UPDATE, OP_DW_INPLACE_F32 };
 
-/* grad_out (a) with its exponent, the old grad_in (b) with its exponent and accumulate. */
-typedef struct {
-  void *go, *gi;
-  int8_t e_out, e_in;
-  int32_t accumulate;
-} grads;
-
-static grads read_grads(int32_t n_out, int32_t n_in) {
-  grads g;
-  g.e_out = (int8_t)read_i32();
-  g.go = read_grad(0, n_out);
-  g.e_in = (int8_t)read_i32();
-  g.accumulate = read_i32();
-  g.gi = read_grad(1, n_in);
-  return g;
-}
-
-static void print_result(const grads *g, int32_t n_in) {
-  printf(" %d", g->e_in);
-  print_grad(g->gi, n_in);
-}
+#include "grad_case_io.h"
 
 static mt_sgd read_sgd(void) {
   mt_sgd s;
@@ -117,19 +75,9 @@ static void run_case(void) {
       print_grad(g, n);
       break;
     }
-    case OP_COPY: {
-      const int32_t n = read_i32();
-      grads g = read_grads(n, n);
-      BOTH(mt_grad_copy, g.go, &g.e_out, g.gi, &g.e_in, n, g.accumulate);
-      print_result(&g, n);
-      break;
-    }
     case OP_CONV_GI:
     case OP_DW_GI: {
-      mt_conv_params p = {1, 1, 1, 1, 0, 0, 0, 0, -128, 127, MT_ROUND_DOUBLE};
-      p.stride_h = read_i32(), p.stride_w = read_i32();
-      p.dilation_h = read_i32(), p.dilation_w = read_i32();
-      p.pad_h = read_i32(), p.pad_w = read_i32();
+      mt_conv_params p = read_conv_geometry();
       const int32_t dm = op == OP_DW_GI ? read_i32() : 1;
       const int32_t in_place = op == OP_DW_GI ? read_i32() : 0;
       mt_dims4 in_d, f_d, out_d;
@@ -161,35 +109,6 @@ static void run_case(void) {
       print_result(&g, batches * depth);
       break;
     }
-    case OP_POOL_GI: {
-      mt_pooling_params p = {1, 1, 1, 1, 0, 0, -128, 127};
-      p.stride_h = read_i32(), p.stride_w = read_i32(), p.filter_h = read_i32(), p.filter_w = read_i32();
-      p.pad_h = read_i32(), p.pad_w = read_i32();
-      mt_dims4 in_d, out_d;
-      read_dims(&in_d), read_dims(&out_d);
-      grads g = read_grads(dims_count(&out_d), dims_count(&in_d));
-      BOTH(mt_avg_pool_grad, &p, &in_d, &out_d, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
-      print_result(&g, dims_count(&in_d));
-      break;
-    }
-    case OP_MEAN_GI: {
-      mt_dims4 in_d;
-      read_dims(&in_d);
-      grads g = read_grads(in_d.n * in_d.c, dims_count(&in_d));
-      BOTH(mt_mean_hw_grad, &in_d, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
-      print_result(&g, dims_count(&in_d));
-      break;
-    }
-    case OP_PAD_GI: {
-      mt_dims4 in_d, out_d;
-      read_dims(&in_d), read_dims(&out_d);
-      int32_t before[4];
-      read_i32s(before, 4, 4);
-      grads g = read_grads(dims_count(&out_d), dims_count(&in_d));
-      BOTH(mt_pad_grad, &in_d, &out_d, before, g.go, &g.e_out, g.gi, &g.e_in, g.accumulate);
-      print_result(&g, dims_count(&in_d));
-      break;
-    }
     case OP_BIAS: {
       mt_dims4 out_d;
       read_dims(&out_d);
@@ -208,43 +127,26 @@ static void run_case(void) {
     case OP_CONV_UPDATE:
     case OP_DW_UPDATE:
     case OP_FC_UPDATE: {
-      mt_conv_params p = {1, 1, 1, 1, 0, 0, 0, 0, -128, 127, MT_ROUND_DOUBLE};
-      int32_t dm = 1, batches = 0, depth = 0, out_depth = 0;
-      mt_dims4 in_d = {0, 0, 0, 0}, f_d = {0, 0, 0, 0}, out_d = {0, 0, 0, 0};
-      if (op == OP_FC_UPDATE) {
-        batches = read_i32(), depth = read_i32(), out_depth = read_i32();
-      } else {
-        p.stride_h = read_i32(), p.stride_w = read_i32();
-        p.dilation_h = read_i32(), p.dilation_w = read_i32();
-        p.pad_h = read_i32(), p.pad_w = read_i32();
-        if (op == OP_DW_UPDATE) dm = read_i32();
-        read_dims(&in_d), read_dims(&f_d), read_dims(&out_d);
-      }
-      p.input_offset = read_i32();
+      const update_shape u = read_update_shape(op == OP_FC_UPDATE, op == OP_DW_UPDATE);
       const float input_scale = read_f32();
       const int32_t n_channels = read_i32();
       const mt_sgd sgd = read_sgd();
-      const int32_t n_in = op == OP_FC_UPDATE ? batches * depth : dims_count(&in_d);
-      const int32_t n_w = op == OP_FC_UPDATE ? depth * out_depth : dims_count(&f_d);
-      const int32_t n_out = op == OP_FC_UPDATE ? batches * out_depth : dims_count(&out_d);
-      read_i8s(in8, n_in, CAP);
-      read_i8s(w8, n_w, CAP);
+      read_i8s(in8, u.n_in, CAP);
+      read_i8s(w8, u.n_w, CAP);
       read_f32s(gf, n_channels);
       const int8_t e = (int8_t)read_i32();
-      void *go = read_grad(0, n_out);
-      for (int32_t i = 0; i < n_w; ++i) mom[i] = 0.0f;
+      void *go = read_grad(0, u.n_out);
+      for (int32_t i = 0; i < u.n_w; ++i) mom[i] = 0.0f;
       if (op == OP_FC_UPDATE) {
-        BOTH_UPDATE(mt_fully_connected_update_weights_s8, batches, depth, out_depth, in8, input_scale, p.input_offset, w8, gf,
+        BOTH_UPDATE(mt_fully_connected_update_weights_s8, u.batches, u.depth, u.out_depth, in8, input_scale, u.p.input_offset, w8, gf,
                     n_channels, go, &e, &sgd, mom);
       } else if (op == OP_CONV_UPDATE) {
-        BOTH_UPDATE(mt_conv_update_weights_s8, &p, &in_d, in8, input_scale, &f_d, w8, gf, n_channels, &out_d, go, &e, &sgd, mom);
+        BOTH_UPDATE(mt_conv_update_weights_s8, &u.p, &u.in_d, in8, input_scale, &u.f_d, w8, gf, n_channels, &u.out_d, go, &e, &sgd, mom);
       } else {
-        const mt_depthwise_conv_params d = {p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, p.pad_h, p.pad_w, dm,
-                                            p.input_offset, 0, -128, 127};
-        BOTH_UPDATE(mt_depthwise_conv_update_weights_s8, &d, &in_d, in8, input_scale, &f_d, w8, gf, n_channels, &out_d, go, &e, &sgd, mom);
+        BOTH_UPDATE(mt_depthwise_conv_update_weights_s8, &u.d, &u.in_d, in8, input_scale, &u.f_d, w8, gf, n_channels, &u.out_d, go, &e, &sgd, mom);
       }
-      for (int32_t i = 0; i < n_w; ++i) printf(" %d", w8[i]);
-      for (int32_t i = 0; i < n_w; ++i) print_f32(mom[i]);
+      for (int32_t i = 0; i < u.n_w; ++i) printf(" %d", w8[i]);
+      for (int32_t i = 0; i < u.n_w; ++i) print_f32(mom[i]);
       break;
     }
     case OP_DW_INPLACE_F32: { /* bits is ignored: float32 gradients */
@@ -262,8 +164,7 @@ static void run_case(void) {
       break;
     }
     default:
-      fprintf(stderr, "run: unknown op %ld\n", (long)op);
-      exit(2);
+      run_common_case(op);
   }
   printf("\n");
 }

@@ -459,10 +459,7 @@ static void run_case(void) {
     }
     case OP_CONV_GRAD_INPUT:
     case OP_DW_GRAD_INPUT: {
-      mt_conv_params p = {1, 1, 1, 1, 0, 0, 0, 0, -128, 127, MT_ROUND_DOUBLE};
-      p.stride_h = read_i32(), p.stride_w = read_i32();
-      p.dilation_h = read_i32(), p.dilation_w = read_i32();
-      p.pad_h = read_i32(), p.pad_w = read_i32();
+      mt_conv_params p = read_conv_geometry();
       const int32_t depth_multiplier = op == OP_DW_GRAD_INPUT ? read_i32() : 1;
       mt_dims4 in_d, f_d, out_d;
       read_dims(&in_d), read_dims(&f_d), read_dims(&out_d);
@@ -545,10 +542,7 @@ static void run_case(void) {
     }
     case OP_CONV_UPDATE:
     case OP_DW_UPDATE: {
-      mt_conv_params p = {1, 1, 1, 1, 0, 0, 0, 0, -128, 127, MT_ROUND_DOUBLE};
-      p.stride_h = read_i32(), p.stride_w = read_i32();
-      p.dilation_h = read_i32(), p.dilation_w = read_i32();
-      p.pad_h = read_i32(), p.pad_w = read_i32();
+      mt_conv_params p = read_conv_geometry();
       const int32_t depth_multiplier = op == OP_DW_UPDATE ? read_i32() : 1;
       p.input_offset = read_i32();
       mt_dims4 in_d, f_d, out_d;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mcutrain/kernels/common.h"
+#include "mcutrain/kernels/conv.h"
 
 static int test_failures = 0;
 
@@ -111,6 +112,15 @@ static inline void read_f32s_cap(float *a, int32_t n, int32_t cap) {
 static inline void read_i32s(int32_t *a, int32_t n, int32_t cap) {
   require_fits(n, cap);
   for (int32_t i = 0; i < n; ++i) a[i] = read_i32();
+}
+
+/* A conv's geometry as the run-mode cases give it (stride h w, dilation h w, pad h w); the rest at defaults. */
+static inline mt_conv_params read_conv_geometry(void) {
+  mt_conv_params p = {1, 1, 1, 1, 0, 0, 0, 0, -128, 127, MT_ROUND_DOUBLE};
+  p.stride_h = read_i32(), p.stride_w = read_i32();
+  p.dilation_h = read_i32(), p.dilation_w = read_i32();
+  p.pad_h = read_i32(), p.pad_w = read_i32();
+  return p;
 }
 
 static inline void print_i8s(const int8_t *a, int32_t n) {

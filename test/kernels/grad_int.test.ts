@@ -14,10 +14,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calculateInputRadius, preprocessSoftmaxScaling } from '../../src/lower/ops/softmax.ts';
-import { seededUniform } from '../../src/util/random.ts';
 import { loadMps2Target, makeFirmware, runHarnessOnBoard, writeMps2Project } from '../emulate/mps2_firmware.ts';
-import { buildKernelHarness, seededInts, STRICT_FLAGS, type KernelHarness } from './c_harness.ts';
-import { dequantize, EXP_ZERO, qmax, randomNarrow, type Bits, type Narrow } from './grad_narrow_reference.ts';
+import { buildKernelHarness, STRICT_FLAGS, type KernelHarness } from './c_harness.ts';
+import { caseDraws, D, geometry, I, NT, runTokenCases, type Token } from './grad_cases.ts';
+import { dequantize, EXP_ZERO, qmax, type Bits, type Narrow } from './grad_narrow_reference.ts';
 import {
   avgPoolGradInt, biasUpdateInt, convGradInputInt, convUpdateInt, fcGradInputInt, fcUpdateInt, fixedFactors, fixedScales, gradCopyInt,
   log2Q16, meanGradInt, padGradInt, sgdInt, softmaxXentInt, type IntFactors, type SgdInt, type XentParams,
@@ -36,28 +36,11 @@ afterAll(() => harness?.cleanup());
 
 const f = Math.fround;
 const OP = { loss: 1, copy: 2, convGi: 3, dwGi: 4, fcGi: 5, poolGi: 6, meanGi: 7, bias: 8, convUpdate: 9, dwUpdate: 10, fcUpdate: 11, padGi: 12 } as const;
-type Token = string;
-const I = (...v: number[]): Token[] => v.map((x) => String(x));
-const D = (d: Dims): Token[] => I(d.n, d.h, d.w, d.c);
-const NT = (t: Narrow): Token[] => I(t.exp, ...t.q);
-const geometry = (g: ConvGeometry): Token[] => I(g.strideH, g.strideW, g.dilationH, g.dilationW, g.padH, g.padW);
 const SGD = (s: SgdInt, fct: IntFactors): Token[] => I(s.lrMultiplier, s.lrShift, s.stochastic ? 1 : 0, s.rng | 0, ...fct.multiplier, ...fct.shift);
 
-function run(cases: Token[][]): number[][] {
-  const input = [String(cases.length), ...cases.map((c) => c.join(' '))].join('\n') + '\n';
-  const lines = harness.run(['run'], input).split('\n').slice(0, cases.length);
-  expect(lines).toHaveLength(cases.length);
-  return lines.map((l) => l.trim().split(/\s+/).filter((s) => s !== '').map(Number));
-}
-
-function gen(seed: number) {
-  const rand = seededInts(seed);
-  const u = seededUniform(seed ^ 0x51ed270b);
-  const narrow = (n: number, bits: Bits): Narrow => randomNarrow(rand, n, bits);
-  /** Per-channel filter scales spanning a factor of up to 30 between channels, as real models' do. */
-  const scales = (n: number) => Array.from({ length: n }, () => f(0.001 + 0.03 * u()));
-  return { rand, u, narrow, scales };
-}
+const run = (cases: Token[][]): number[][] => runTokenCases(harness, cases).map((line) => line.map(Number));
+/** Filter scales spanning a factor of up to 30 between channels. */
+const gen = (seed: number) => caseDraws(seed, 0x51ed270b, 0.03);
 
 const cosine = (a: number[], b: number[]): number => {
   let ab = 0, aa = 0, bb = 0;
@@ -319,7 +302,7 @@ describe.skipIf(!hasCrossCompiler)('integer kernels on cores without an FPU', ()
     writeMps2Project(board, loadMps2Target('mps2-an385'), { linkServer: false });
     cpSync(path.join(FIRMWARE, 'kernels'), path.join(board, 'runtime', 'kernels'), { recursive: true });
     mkdirSync(path.join(board, 'runtime', 'test'), { recursive: true });
-    for (const f of ['kernel_test_grad_int.c', 'digest.h']) cpSync(path.join(FIRMWARE, 'test', f), path.join(board, 'runtime', 'test', f));
+    for (const f of ['kernel_test_grad_int.c', 'digest.h', 'grad_case_io.h']) cpSync(path.join(FIRMWARE, 'test', f), path.join(board, 'runtime', 'test', f));
     const built = await makeFirmware(board, 'runtime/test/kernel_test_grad_int.c');
     expect(built.ok, built.log).toBe(true);
     const symbols = spawnSync('arm-none-eabi-nm', [built.elf], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.trim().split(/\s+/).pop() ?? '');

@@ -10,7 +10,7 @@ import type { IntFactors } from '../../src/train/integer_arith.ts';
 import { doublingHighMul, multiplyByQuantizedMultiplier, roundingShiftRight } from './int8_reference.ts';
 import { EXP_ZERO, forEachGatherTap, qmax, type Bits, type Narrow } from './grad_narrow_reference.ts';
 import { expOfScaledDiffQ0, reciprocalOfQ12 } from './softmax_reference.ts';
-import { count, forEachPoolTap, off4, type ConvGeometry, type Dims, type PoolGeometry } from './train_reference.ts';
+import { count, forEachOutputOfTap, forEachPoolTap, off4, type ConvGeometry, type Dims, type PoolGeometry } from './train_reference.ts';
 
 const abs = (v: bigint): bigint => (v < 0n ? -v : v);
 const bitlen = (v: bigint): number => (v === 0n ? 0 : abs(v).toString(2).length);
@@ -251,16 +251,9 @@ export function convUpdateInt(g: ConvGeometry, depthwise: boolean, inputOffset: 
         for (let k = 0; k < depth; ++k) {
           const ic = depthwise ? Math.floor(oc / g.depthMultiplier) : k;
           let acc = 0n;
-          for (let n = 0; n < outD.n; ++n)
-            for (let oy = 0; oy < outD.h; ++oy) {
-              const iy = oy * g.strideH - g.padH + fy * g.dilationH;
-              if (iy < 0 || iy >= inD.h) continue;
-              for (let ox = 0; ox < outD.w; ++ox) {
-                const ix = ox * g.strideW - g.padW + fx * g.dilationW;
-                if (ix < 0 || ix >= inD.w) continue;
-                acc += BigInt(gradOut.q[off4(outD, n, oy, ox, oc)] * (input[off4(inD, n, iy, ix, ic)] + inputOffset));
-              }
-            }
+          forEachOutputOfTap(g, inD, outD, fy, fx, (n, oy, ox, iy, ix) => {
+            acc += BigInt(gradOut.q[off4(outD, n, oy, ox, oc)] * (input[off4(inD, n, iy, ix, ic)] + inputOffset));
+          });
           const i = depthwise ? off4(fD, 0, fy, fx, oc) : off4(fD, oc, fy, fx, k);
           w[i] = weightStep(w[i], step(acc, e, m, shift, sgd));
         }

@@ -6,16 +6,16 @@
  * fails too; and the in-place depthwise input gradient equal to the out-of-place one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seededUniform } from '../../src/util/random.ts';
-import { buildKernelHarness, seededInts, type KernelHarness } from './c_harness.ts';
+import { buildKernelHarness, type KernelHarness } from './c_harness.ts';
+import { caseDraws, D, geometry, I, NT, runTokenCases, type Token } from './grad_cases.ts';
 import {
   avgPoolGradNarrow, biasUpdateNarrow, clampMask, dwGradInputGatherF32, convGradInputNarrow, convUpdateNarrow, dequantize, EXP_ZERO, fcGradInputNarrow,
-  fcUpdateNarrow, gradCopy, maskApply, meanGradNarrow, neededExp, padGradNarrow, qmax, quantize, randomNarrow, shiftDown, softmaxXentNarrow,
+  fcUpdateNarrow, gradCopy, maskApply, meanGradNarrow, neededExp, padGradNarrow, qmax, quantize, shiftDown, softmaxXentNarrow,
   Writer, type Bits, type Narrow,
 } from './grad_narrow_reference.ts';
 import {
   avgPoolGrad, bitsOf, convGradInput, count, dwGradInput, fcGradInput, meanGrad, padGrad, randomConvShape, softmaxXent,
-  type ConvGeometry, type Dims, type PoolGeometry,
+  type PoolGeometry,
 } from './train_reference.ts';
 
 const KERNELS = ['grad_s16', 'grad_s8', 'train_loss', 'depthwise_conv_backward'];
@@ -25,31 +25,14 @@ afterAll(() => harness?.cleanup());
 
 const f = Math.fround;
 const OP = { loss: 1, mask: 2, copy: 3, convGi: 4, dwGi: 5, fcGi: 6, poolGi: 7, meanGi: 8, padGi: 9, bias: 10, convUpdate: 11, dwUpdate: 12, fcUpdate: 13, dwInPlaceF32: 14 } as const;
-type Token = string;
-const I = (...v: number[]): Token[] => v.map((x) => String(x));
 const F = (...v: number[]): Token[] => v.map((x) => bitsOf(x).toString(16));
-const D = (d: Dims): Token[] => I(d.n, d.h, d.w, d.c);
 
 /** Runs the cases in one process; the numbers of each case's line (floats as their bits, in hex, where the case prints them). */
-function run(cases: Token[][]): string[][] {
-  const input = [String(cases.length), ...cases.map((c) => c.join(' '))].join('\n') + '\n';
-  const lines = harness.run(['run'], input).split('\n').slice(0, cases.length);
-  expect(lines).toHaveLength(cases.length);
-  return lines.map((l) => l.trim().split(/\s+/).filter((s) => s !== ''));
-}
+const run = (cases: Token[][]): string[][] => runTokenCases(harness, cases);
 const ints = (t: string[]) => t.map(Number);
 const hexBits = (t: string[]) => t.map((x) => parseInt(x, 16));
 
-function gen(seed: number) {
-  const rand = seededInts(seed);
-  const u = seededUniform(seed ^ 0x2c1b3c6d);
-  const narrow = (n: number, bits: Bits): Narrow => randomNarrow(rand, n, bits);
-  const scales = (n: number) => Array.from({ length: n }, () => f(0.001 + 0.05 * u()));
-  return { rand, u, narrow, scales };
-}
-const NT = (t: Narrow): Token[] => I(t.exp, ...t.q);
-
-const geometry = (g: ConvGeometry): Token[] => I(g.strideH, g.strideW, g.dilationH, g.dilationW, g.padH, g.padW);
+const gen = (seed: number) => caseDraws(seed, 0x2c1b3c6d, 0.05);
 
 /** The narrow result matches the float one within one step of its exponent (plus the rounding of the float sums). */
 function expectNearFloat(what: string, got: Narrow, want: number[], bits: Bits): void {

@@ -283,6 +283,21 @@ export function biasUpdate(outD: Dims, gradOut: number[], bias: number[], gradFa
   return { params: b, momentum: mom === null ? [] : Array.from(mom) };
 }
 
+/** Calls visit(n, oy, ox, iy, ix) for every output that filter tap (fy, fx) reads inside the input, in (n, oy, ox) order: the order of a weight's gradient sum. */
+export function forEachOutputOfTap(g: ConvGeometry, inD: Dims, outD: Dims, fy: number, fx: number,
+  visit: (n: number, oy: number, ox: number, iy: number, ix: number) => void): void {
+  for (let n = 0; n < outD.n; ++n)
+    for (let oy = 0; oy < outD.h; ++oy) {
+      const iy = oy * g.strideH - g.padH + fy * g.dilationH;
+      if (iy < 0 || iy >= inD.h) continue;
+      for (let ox = 0; ox < outD.w; ++ox) {
+        const ix = ox * g.strideW - g.padW + fx * g.dilationW;
+        if (ix < 0 || ix >= inD.w) continue;
+        visit(n, oy, ox, iy, ix);
+      }
+    }
+}
+
 /** Conv (depthwise = false) or depthwise weight update: the sums in (n, oy, ox) order per weight, channel by channel. */
 export function convUpdate(g: ConvGeometry, depthwise: boolean, inputOffset: number, inD: Dims, input: number[], inputScale: number,
   fD: Dims, filter: number[], gradFactor: number[], nChannels: number, outD: Dims, gradOut: number[],
@@ -296,16 +311,9 @@ export function convUpdate(g: ConvGeometry, depthwise: boolean, inputOffset: num
         for (let k = 0; k < depth; ++k) {
           const ic = depthwise ? Math.floor(oc / g.depthMultiplier) : k;
           let acc = 0;
-          for (let n = 0; n < outD.n; ++n)
-            for (let oy = 0; oy < outD.h; ++oy) {
-              const iy = oy * g.strideH - g.padH + fy * g.dilationH;
-              if (iy < 0 || iy >= inD.h) continue;
-              for (let ox = 0; ox < outD.w; ++ox) {
-                const ix = ox * g.strideW - g.padW + fx * g.dilationW;
-                if (ix < 0 || ix >= inD.w) continue;
-                acc = f(acc + f(gradOut[off4(outD, n, oy, ox, oc)] * (input[off4(inD, n, iy, ix, ic)] + inputOffset)));
-              }
-            }
+          forEachOutputOfTap(g, inD, outD, fy, fx, (n, oy, ox, iy, ix) => {
+            acc = f(acc + f(gradOut[off4(outD, n, oy, ox, oc)] * (input[off4(inD, n, iy, ix, ic)] + inputOffset)));
+          });
           const grad = f(f(acc * inputScale) * gradFactor[oc]);
           const i = depthwise ? off4(fD, 0, fy, fx, oc) : off4(fD, oc, fy, fx, k);
           const m = depthwise ? (fy * fD.w + fx) * nChannels + oc : i;

@@ -62,6 +62,16 @@ static inline void dg_report(const char *name) {
   dg_hash = 2166136261u;
 }
 
+#if MT_DIGEST_BOARD
+/* A board image's whole run: "ready", the battery's digests, "DONE", then the exit the runner waits for. */
+static inline void dg_run_on_board(void (*digest_all)(void)) {
+  put_str("ready\n");
+  digest_all();
+  put_str("DONE\n");
+  mt_platform_exit(0);
+}
+#endif
+
 static inline int32_t dg_count(const mt_dims4 *d) { return d->n * d->h * d->w * d->c; }
 
 /* Random dims, drawn n, h, w, c in that order (the elements of a braced initializer, like the arguments

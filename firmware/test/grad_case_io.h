@@ -1,8 +1,8 @@
 /* Shared by the run modes of the narrow-gradient harnesses (kernel_test_grad_narrow.c, float-scaled, and
  * kernel_test_grad_int.c, integer-only): the gradient buffers of the current width, reading and printing
  * them, and the cases whose fields and calls are the same in both. Before including it, define CAP (the
- * buffers' size), BOTH(fn, ...), which calls the harness's 16- or 8-bit variant of kernel fn by `bits`, and
- * the enum of ops. */
+ * buffers' size), BOTH(fn, ...), which calls the harness's 16- or 8-bit variant of kernel fn by `bits`
+ * (BY_WIDTH below makes one), and the enum of ops. */
 #ifndef MCUTRAIN_GRAD_CASE_IO_H
 #define MCUTRAIN_GRAD_CASE_IO_H
 
@@ -10,6 +10,13 @@
 #include <stdio.h>
 
 #include "kernel_test_util.h"
+
+/* Calls fn's 16-bit variant (fn with suffix s16) or its 8-bit one by the case's width: a harness's BOTH. */
+#define BY_WIDTH(fn, s16, s8, ...)          \
+  do {                                      \
+    if (bits == 16) fn##s16(__VA_ARGS__);   \
+    else fn##s8(__VA_ARGS__);               \
+  } while (0)
 
 static int8_t q8a[CAP], q8b[CAP];
 static int16_t q16a[CAP], q16b[CAP];
@@ -134,6 +141,21 @@ static void run_common_case(int32_t op) {
     default:
       fprintf(stderr, "run: unknown op %ld\n", (long)op);
       exit(2);
+  }
+}
+
+/* The harness's own cases, defined after this header: a switch on op whose default is run_common_case(op). */
+static void run_own_case(int32_t op);
+
+/* Run mode: the number of cases, then per case its op, its gradient width and its fields; one line of results
+ * per case. */
+static void run_cases(void) {
+  const int32_t cases = read_i32();
+  for (int32_t i = 0; i < cases; ++i) {
+    const int32_t op = read_i32();
+    bits = read_i32();
+    run_own_case(op);
+    printf("\n");
   }
 }
 

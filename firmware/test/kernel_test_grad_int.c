@@ -236,10 +236,7 @@ static void digest_all(void) {
 
 #if MT_DIGEST_BOARD
 int main(void) {
-  put_str("ready\n");
-  digest_all();
-  put_str("DONE\n");
-  mt_platform_exit(0);
+  dg_run_on_board(digest_all);
 }
 #else
 
@@ -264,11 +261,7 @@ static mt_split_filter split_of(const int8_t *filter, int32_t rows, int32_t row_
   return s;
 }
 
-#define BOTH(fn, ...)                      \
-  do {                                     \
-    if (bits == 16) fn##_i16(__VA_ARGS__); \
-    else fn##_i8(__VA_ARGS__);             \
-  } while (0)
+#define BOTH(fn, ...) BY_WIDTH(fn, _i16, _i8, __VA_ARGS__)
 
 enum { OP_LOSS = 1, OP_COPY, OP_CONV_GI, OP_DW_GI, OP_FC_GI, OP_POOL_GI, OP_MEAN_GI, OP_BIAS, OP_CONV_UPDATE,
        OP_DW_UPDATE, OP_FC_UPDATE, OP_PAD_GI };
@@ -299,9 +292,7 @@ static mt_int_factors read_factors(int32_t n) {
   return f;
 }
 
-static void run_case(void) {
-  const int32_t op = read_i32();
-  bits = read_i32();
+static void run_own_case(int32_t op) {
   switch (op) {
     case OP_LOSS: {
       const int32_t n = read_i32();
@@ -402,7 +393,6 @@ static void run_case(void) {
     default:
       run_common_case(op);
   }
-  printf("\n");
 }
 
 int main(int argc, char **argv) {
@@ -414,8 +404,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s run < cases | %s digest\n", argv[0], argv[0]);
     return 2;
   }
-  const int32_t cases = read_i32();
-  for (int32_t i = 0; i < cases; ++i) run_case();
+  run_cases();
   return 0;
 }
 #endif

@@ -18,16 +18,8 @@ static void read_f32s(float *a, int32_t n) { read_f32s_cap(a, n, CAP); }
 
 static void print_f32(float v) { printf(" %08lx", (unsigned long)test_bits_of_f32(v)); }
 
-#define BOTH(fn, ...)              \
-  do {                             \
-    if (bits == 16) fn##_s16(__VA_ARGS__); \
-    else fn##_s8(__VA_ARGS__);     \
-  } while (0)
-#define BOTH_UPDATE(fn, ...)       \
-  do {                             \
-    if (bits == 16) fn##_g16(__VA_ARGS__); \
-    else fn##_g8(__VA_ARGS__);     \
-  } while (0)
+#define BOTH(fn, ...) BY_WIDTH(fn, _s16, _s8, __VA_ARGS__)
+#define BOTH_UPDATE(fn, ...) BY_WIDTH(fn, _g16, _g8, __VA_ARGS__) /* the updates: named for the gradient's width */
 
 enum { OP_LOSS = 1, OP_MASK, OP_COPY, OP_CONV_GI, OP_DW_GI, OP_FC_GI, OP_POOL_GI, OP_MEAN_GI, OP_PAD_GI,
        OP_BIAS, OP_CONV_UPDATE, OP_DW_UPDATE, OP_FC_UPDATE, OP_DW_INPLACE_F32 };
@@ -41,9 +33,7 @@ static mt_sgd read_sgd(void) {
   return s;
 }
 
-static void run_case(void) {
-  const int32_t op = read_i32();
-  bits = read_i32();
+static void run_own_case(int32_t op) {
   switch (op) {
     case OP_LOSS: {
       const int32_t n = read_i32();
@@ -166,7 +156,6 @@ static void run_case(void) {
     default:
       run_common_case(op);
   }
-  printf("\n");
 }
 
 int main(int argc, char **argv) {
@@ -174,7 +163,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s run < cases\n", argv[0]);
     return 2;
   }
-  const int32_t cases = read_i32();
-  for (int32_t i = 0; i < cases; ++i) run_case();
+  run_cases();
   return 0;
 }

@@ -218,10 +218,7 @@ static void digest_all(void) {
 
 #if MT_DIGEST_BOARD
 int main(void) {
-  put_str("ready\n");
-  digest_all();
-  put_str("DONE\n");
-  mt_platform_exit(0);
+  dg_run_on_board(digest_all);
 }
 #else
 

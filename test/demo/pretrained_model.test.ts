@@ -73,7 +73,7 @@ describe('models/mnist04_int8.tflite', () => {
 
   it('eval names what is missing', () => {
     const r = cli('eval', path.join(root, 'inference'));
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2); // a usage error (README: exit codes)
     expect(r.err).toMatch(/eval needs labelled data[\s\S]*hint: add --data <folder>/);
   });
 });

@@ -15,7 +15,7 @@ import { OPTION_VALUES, optionValue, type OptionName, type Values } from './opti
 export const CONFIG_FILE = 'mcutrain.config.json';
 
 /** The environment variables that stand for options, and the option each gives. */
-export const ENV_OPTIONS: Record<string, string> = { MCUTRAIN_TARGET: 'target', MCUTRAIN_PORT: 'port' };
+const ENV_OPTIONS: Record<string, string> = { MCUTRAIN_TARGET: 'target', MCUTRAIN_PORT: 'port' };
 
 export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
 

@@ -70,7 +70,7 @@ function endsWithSoftmax(dir: string): boolean {
 }
 
 /** Accuracy and mean loss of the engine on `set`, per class too (a progress bar on a terminal). */
-export async function evaluateLabelled(device: Device, set: LabelledSet, score: Scorer): Promise<Omit<EvalReport, 'project' | 'device' | 'engine'>> {
+async function evaluateLabelled(device: Device, set: LabelledSet, score: Scorer): Promise<Omit<EvalReport, 'project' | 'device' | 'engine'>> {
   const classes = set.classNames.map((name) => ({ name, samples: 0, correct: 0 }));
   const bar = progress('evaluating');
   let result: Score;
@@ -99,7 +99,7 @@ function classesOf(manifest: ProjectManifest, dir: string): number {
   return shape[shape.length - 1];
 }
 
-export function formatEvalReport(r: EvalReport): string {
+function formatEvalReport(r: EvalReport): string {
   const pct = (correct: number, of: number) => (of === 0 ? '-' : `${((100 * correct) / of).toFixed(1)}%`);
   return [
     `evaluated '${r.project}' on ${r.device}: ${r.samples} samples in ${r.classes.length} classes`,

@@ -24,7 +24,7 @@ export const GRAD_TYPES = ['f32', 'i16', 'i8'] as const;
 export type GradType = (typeof GRAD_TYPES)[number];
 export const DEFAULT_GRAD: GradType = 'f32';
 /** The gradient storage of the integer-only engine when the scheme names none. */
-export const INT_DEFAULT_GRAD: GradType = 'i16';
+const INT_DEFAULT_GRAD: GradType = 'i16';
 
 /** A gradient type from its name, or an error naming `what`, the value and the choices. */
 export function parseGradType(value: unknown, what: string): GradType {
